@@ -1,0 +1,1 @@
+"""Speed measurements (not tests): results are printed and written as JSON."""
