@@ -28,18 +28,20 @@ and box faces) matter more than the image size.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import sys
 import time
+import weakref
 
 import mujoco
 import numpy as np
 
 BACKENDS = ("egl", "osmesa")
 
-# Measured with scripts/check_system.py (the test scene, one core, Mesa 22.3
-# llvmpipe): see the figures in `select_backend`.
+# Backend on a machine without an NVIDIA GPU; see the figures in
+# `select_backend` for why.
 _CPU_DEFAULT = "egl"
 
 _NAMES = {"egl": "EGL", "osmesa": "OSMesa"}
@@ -113,17 +115,25 @@ def select_backend(backend: str | None = None) -> str:
     3. MUJOCO_GL if it is 'egl' or 'osmesa', so that dm_control and playlearn
        agree,
     4. 'egl' if there is an NVIDIA GPU (/dev/nvidia0),
-    5. otherwise the faster of the two on a CPU, falling back to the other one
-       when its library is not installed.
+    5. otherwise also 'egl' (see below),
+  and in 3-5 falls back to the other backend when the preferred one's
+  libraries are not installed.
 
-  Frames/s on one core of the CI-like machine (Intel Xeon 2 vCPU, Debian 12,
-  Mesa 22.3 llvmpipe, test scene of tests/test_rendering.py, offsamples=0,
-  one camera, `scripts/check_system.py --threads 1`):
+  Frames/s on one pinned core of a 2-vCPU Intel Xeon VM (Debian 12, Mesa 22.3
+  llvmpipe; `scripts/check_system.py --repeats=15`, median; the machine was
+  shared, so read +-20%):
 
-    size   egl   osmesa
-     64    TBD   TBD
-     96    TBD   TBD
-    128    TBD   TBD
+                                     egl              osmesa
+    size (px)                    64   96  128      64   96  128
+    test scene (3 geoms)       4500 4200 3500    5400 4300 3800
+    PlayTable static_cam        530  400  415     450  320  305
+    PlayTable gripper_cam       910  810  950    1000 1200 1350
+    PlayTable static, 4x MSAA   183  166  147     184  159  108
+
+  The two are level within the noise, and LP_NUM_THREADS (0, 1, 2 or unset)
+  made no consistent difference at these sizes: the work is per vertex, not
+  per pixel. EGL is the CPU default because it is the code path used on GPUs
+  and because recent Mesa releases (25.1 on) no longer ship OSMesa.
 
   Args:
     backend: 'egl', 'osmesa', 'auto' or None (same as 'auto').
@@ -137,13 +147,12 @@ def select_backend(backend: str | None = None) -> str:
       message names the Debian package) or PyOpenGL in this process is already
       fixed to another platform.
   """
-  source = "backend"
+  where = ""
   if backend is None or backend.strip().lower() == "auto":
-    env = os.environ.get("PLAYLEARN_GL", "").strip()
-    backend, source = (env, "PLAYLEARN_GL") if env else ("auto", "")
+    backend = os.environ.get("PLAYLEARN_GL", "").strip() or "auto"
+    where = " (from PLAYLEARN_GL)"
   name = backend.strip().lower()
   if name not in BACKENDS + ("auto",):
-    where = f" (from {source})" if source == "PLAYLEARN_GL" else ""
     raise ValueError(f"Unknown rendering backend {backend!r}{where}; valid "
                      f"backends: {', '.join(('auto',) + BACKENDS)}.")
 
@@ -205,6 +214,27 @@ def _gl_context_class(backend: str):
   return gl_module.GLContext
 
 
+# Renderers still open at interpreter exit are closed before MuJoCo's own
+# exit handler terminates the EGL display; otherwise GLContext.__del__ prints
+# an EGL error. atexit runs handlers last-in first-out, so ours is registered
+# after MuJoCo's GL module is imported (see `_track`).
+_OPEN_RENDERERS = weakref.WeakSet()
+_EXIT_HANDLER_REGISTERED = False
+
+
+def _close_open_renderers():
+  for renderer in list(_OPEN_RENDERERS):
+    renderer.close()
+
+
+def _track(renderer) -> None:
+  global _EXIT_HANDLER_REGISTERED
+  if not _EXIT_HANDLER_REGISTERED:
+    atexit.register(_close_open_renderers)
+    _EXIT_HANDLER_REGISTERED = True
+  _OPEN_RENDERERS.add(renderer)
+
+
 class Renderer:
   """Renders RGB frames from named cameras of one model, offscreen.
 
@@ -216,6 +246,9 @@ class Renderer:
   Usage:
     with Renderer(model, {"static_cam": (96, 96)}) as renderer:
       frames = renderer.render(data)  # {"static_cam": uint8[96, 96, 3]}
+
+  Attributes:
+    backend: 'egl' or 'osmesa', as chosen by `select_backend`.
   """
 
   def __init__(self, model: mujoco.MjModel,
@@ -296,6 +329,7 @@ class Renderer:
     self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
     self._scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
     self._scene.flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = False
+    _track(self)
 
   @property
   def cameras(self) -> dict[str, tuple[int, int]]:

@@ -295,6 +295,10 @@ def build_mjcf(layout: Layout = LAYOUT, *, static_size: int = 96,
   getattr(root.visual, "global").offwidth = max(static_size, gripper_size)
   getattr(root.visual, "global").offheight = max(static_size, gripper_size)
   root.visual.quality.shadowsize = 0
+  # Coarser tessellation of round shapes and box faces: the software renderer
+  # spends its time on geometry, not pixels, at these image sizes.
+  root.visual.quality.numslices = 16
+  root.visual.quality.numquads = 1
   root.visual.headlight.ambient = (0.45, 0.45, 0.45)
   root.visual.headlight.diffuse = (0.55, 0.55, 0.55)
   root.default.geom.solref = (0.01, 1)

@@ -1,0 +1,77 @@
+# Developer entry points. CI runs `make test` (see .ci/run).
+#
+#   make test        system packages + virtualenv, then the fast tests
+#   make test-slow   the slow (learning, measurement) tests
+#   make demo        collect a few minutes of play data and render an episode
+#   make bench       speed measurements (scripts/bench.py)
+#   make clean       remove build and test outputs (keeps .venv)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Re-install only when setup.py changes; delete the stamp to force it.
+VENV_STAMP := $(VENV)/.playlearn-installed
+# Offscreen rendering (playlearn/envs/rendering.py): EGL on Mesa's software
+# driver needs the first four (libopengl0 for PyOpenGL's EGL platform), OSMesa
+# the last one.
+SYSTEM_PACKAGES := libegl1 libopengl0 libegl-mesa0 libgl1-mesa-dri libosmesa6
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: venv system-deps test test-slow demo bench clean
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev,tf]'
+	touch $@
+
+# Installs the missing Debian packages when run as root; otherwise prints the
+# command. Set SKIP_SYSTEM_DEPS=1 where the libraries come from elsewhere.
+system-deps:
+	@if [ -n "$(SKIP_SYSTEM_DEPS)" ]; then exit 0; fi; \
+	if ! command -v dpkg >/dev/null 2>&1; then \
+	  echo "system-deps: not a Debian system; install EGL+Mesa or OSMesa yourself."; \
+	  exit 0; \
+	fi; \
+	missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "system-deps: installing$$missing"; \
+	  apt-get update && apt-get install -y --no-install-recommends $$missing; \
+	else \
+	  echo "system-deps: missing Debian packages:$$missing. Run:"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
+	  exit 1; \
+	fi
+
+test: system-deps venv
+	$(PY) -m pytest -m "not slow" -n $(PYTEST_WORKERS) --durations=10 $(PYTEST_ARGS)
+
+test-slow: system-deps venv
+	$(PY) -m pytest -m slow -n $(PYTEST_WORKERS) --durations=10 $(PYTEST_ARGS)
+
+# Until the learning code lands, the main job is the data: a few minutes of
+# scripted play as a TFDS dataset, then a video and a contact sheet of it.
+DEMO_DIR := out/demo
+demo: system-deps venv
+	$(PY) scripts/collect_play.py --dataset=playtable_play --config=state_small \
+	  --data_dir=$(DEMO_DIR)/data
+	$(PY) scripts/render_episode.py \
+	  --dataset_dir=$(DEMO_DIR)/data/playtable_play/state_small/1.0.0 \
+	  --episode=0 --out_dir=$(DEMO_DIR)
+	@echo "demo: video $(DEMO_DIR)/episode.mp4, tasks $(DEMO_DIR)/tasks.png"
+
+bench: system-deps venv
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf build dist out .pytest_cache *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""playtable_demos dataset (see playtable_demos_dataset_builder.py)."""

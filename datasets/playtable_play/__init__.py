@@ -1,0 +1,1 @@
+"""playtable_play dataset (see playtable_play_dataset_builder.py)."""

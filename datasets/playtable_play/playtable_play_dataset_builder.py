@@ -1,0 +1,89 @@
+"""playtable_play: unsegmented scripted play in the PlayTable scene, as RLDS.
+
+Build (ArrayRecord, read without TensorFlow; playlearn must be installed):
+
+  tfds build datasets/playtable_play --config=state_small --data_dir=DIR
+
+`--file_format=tfrecord` for tf.data readers; on Apache Beam (any runner):
+
+  tfds build datasets/playtable_play --config=images_full --data_dir=DIR \\
+    --beam_pipeline_options="runner=DirectRunner,direct_num_workers=8,\\
+direct_running_mode=multi_processing"
+
+Local builds use PLAYLEARN_NUM_WORKERS processes (default: every core).
+
+Seeds: train episode i has seed TRAIN_SEED_START + i, validation episode i
+VALIDATION_SEED_START + i; disjoint for up to 1,000,000 train episodes.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow_datasets as tfds
+
+from playlearn.data import playtable
+
+TRAIN_SEED_START = 0
+VALIDATION_SEED_START = 1_000_000
+
+
+@dataclasses.dataclass(kw_only=True)
+class PlayConfig(playtable.EpisodeConfig):
+  train_episodes: int = 0
+  validation_episodes: int = 0
+  steps_per_episode: int = 0
+
+
+def _config(name: str, *, images: bool, train: int, validation: int,
+            steps: int) -> PlayConfig:
+  minutes = train * steps / playtable.CONTROL_HZ / 60
+  what = "state and camera images" if images else "state only"
+  return PlayConfig(
+      name=name, images=images, train_episodes=train,
+      validation_episodes=validation, steps_per_episode=steps,
+      description=(
+          f"{what}; train: {train} episodes x {steps} steps = {minutes:.1f} "
+          f"min of play at {playtable.CONTROL_HZ} Hz; validation: "
+          f"{validation} episodes."))
+
+
+class Builder(playtable.EpisodeBuilder):
+  """DatasetBuilder for playtable_play."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  BUILDER_CONFIGS = [
+      # For unit tests: seconds to build.
+      _config("tiny", images=False, train=2, validation=1, steps=100),
+      _config("tiny_images", images=True, train=2, validation=1, steps=20),
+      # Minutes of play, for the demo and smoke runs.
+      _config("state_small", images=False, train=4, validation=1, steps=1500),
+      _config("images_small", images=True, train=4, validation=1, steps=1500),
+      # 3 hours of play (162,000 steps at 15 Hz), as in the Play-LMP paper.
+      _config("state_full", images=False, train=60, validation=4, steps=2700),
+      _config("images_full", images=True, train=60, validation=4, steps=2700),
+  ]
+  DEFAULT_CONFIG_NAME = "state_small"
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        features=playtable.episode_features(self.builder_config),
+        disable_shuffling=True,  # Record i of a split is episode i.
+    )
+
+  def split_jobs(self) -> dict[str, list[playtable.EpisodeJob]]:
+    config = self.builder_config
+    if config.train_episodes > VALIDATION_SEED_START - TRAIN_SEED_START:
+      raise ValueError("train seeds would overlap validation seeds")
+
+    def jobs(seed_start, count):
+      return [
+          playtable.EpisodeJob(
+              index=i, kind="play", seed=seed_start + i,
+              num_steps=config.steps_per_episode, images=config.images,
+              static_size=config.static_size, gripper_size=config.gripper_size)
+          for i in range(count)]
+
+    return {"train": jobs(TRAIN_SEED_START, config.train_episodes),
+            "validation": jobs(VALIDATION_SEED_START,
+                               config.validation_episodes)}

@@ -1,0 +1,6 @@
+"""Reading RLDS datasets, their statistics and integrity; no TensorFlow."""
+from playlearn.data.integrity import verify_dataset
+from playlearn.data.reading import CorruptShardError
+from playlearn.data.reading import EpisodeSource
+from playlearn.data.statistics import compute_statistics
+from playlearn.data.statistics import load_statistics
