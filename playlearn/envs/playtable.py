@@ -127,8 +127,10 @@ class PlayTableEnv(dm_env.Environment):
     # pre-step state so that a diverged step can be undone, and count only
     # this step's warnings.
     mujoco.mj_getState(self.model, self.data, self._saved_state, _STATE_SPEC)
+    warnings = self.data.warning
     for w in _UNSTABLE_WARNINGS:
-      self.data.warning[w].number = 0
+      if warnings[w].number:
+        warnings[w].number = 0
     self._apply_action(action)
     mujoco.mj_step(self.model, self.data, nstep=self.config.substeps)
     # mj_step leaves body poses computed before its last integration; bring
@@ -319,10 +321,9 @@ class PlayTableEnv(dm_env.Environment):
     state[19] = d.qpos[ids.switch_qadr]
     state[20:23] = self._lights
     state[23] = self._lamp
-    for i, b in enumerate(ids.blocks):
-      state[24 + 6 * i: 27 + 6 * i] = d.xpos[b]
-      state[27 + 6 * i: 30 + 6 * i] = geometry.mat_to_euler(
-          d.xmat[b].reshape(3, 3))
+    blocks = state[24:42].reshape(3, 6)
+    blocks[:, :3] = d.xpos[ids.blocks]
+    blocks[:, 3:] = geometry.mats_to_euler(d.xmat[ids.blocks])
     obs = {"state": state.astype(np.float32)}
     if self.config.images:
       obs.update(self.render())
@@ -413,7 +414,7 @@ class _Ids:
     self.door_qadr = jnt("door")
     self.switch_qadr = jnt("switch")
     self.button_qadr = np.array([jnt(f"button_{n}") for n in scene.BUTTON_NAMES])
-    self.blocks = [body(f"block_{n}") for n in scene.BLOCK_NAMES]
+    self.blocks = np.array([body(f"block_{n}") for n in scene.BLOCK_NAMES])
     self.block_geoms = [geom(f"block_{n}_geom") for n in scene.BLOCK_NAMES]
     self.block_qadr = [jnt(f"block_{n}") for n in scene.BLOCK_NAMES]
     self.light_geoms = [geom(f"light_{n}") for n in scene.BUTTON_NAMES]
