@@ -92,27 +92,37 @@ def _box(parent, name, pos, size, rgba, **kwargs):
                     rgba=rgba, **kwargs)
 
 
+ARM_POSTURE_STIFFNESS = 2.0  # N m / rad
+
+
 def _add_arm(root, hand_parent_name="link7"):
   """A 7-DoF arm built from capsules (Panda-like axes z,y,z,y,z,y,z)."""
   base = root.worldbody.add("body", name="robot_base", pos=ROBOT_BASE)
   base.add("geom", name="base_visual", type="cylinder", size=(0.08, 0.075),
            pos=(0, 0, 0.075), rgba=(0.25, 0.25, 0.28, 1), contype=0,
            conaffinity=0, group=1)
-  # (offset from parent, hinge axis, capsule length, range)
+  # (offset from parent, hinge axis, capsule length, range). The roll joints
+  # 3, 5 and 7 turn without limit, as on the Kinova Gen3.
   links = [
       ((0, 0, 0.15), (0, 0, 1), 0.18, (-2.9, 2.9)),
       ((0, 0, 0.18), (0, 1, 0), 0.21, (-1.8, 1.8)),
-      ((0, 0, 0.21), (0, 0, 1), 0.21, (-2.9, 2.9)),
+      ((0, 0, 0.21), (0, 0, 1), 0.21, None),
       ((0, 0, 0.21), (0, 1, 0), 0.2, (-0.1, 3.0)),
-      ((0, 0, 0.2), (0, 0, 1), 0.18, (-2.9, 2.9)),
+      ((0, 0, 0.2), (0, 0, 1), 0.18, None),
       ((0, 0, 0.18), (0, 1, 0), 0.08, (-0.5, 3.7)),
-      ((0, 0, 0.08), (0, 0, 1), 0.04, (-6.0, 6.0)),  # continuous wrist
+      ((0, 0, 0.08), (0, 0, 1), 0.04, None),
   ]
   parent = base
+  home = home_arm_qpos()
   for i, (pos, axis, length, rng) in enumerate(links, start=1):
     body = parent.add("body", name=f"link{i}", pos=pos, gravcomp=1)
-    body.add("joint", name=f"joint{i}", type="hinge", axis=axis, range=rng,
-             limited=True, damping=2.0, armature=0.05)
+    # A weak spring towards the home posture settles the arm's redundant
+    # (null-space) motion, which would otherwise drift over long episodes
+    # until a joint hits its limit; the weld is far stiffer.
+    limits = dict(range=rng, limited=True) if rng else dict(limited=False)
+    body.add("joint", name=f"joint{i}", type="hinge", axis=axis,
+             damping=2.0, armature=0.05, stiffness=ARM_POSTURE_STIFFNESS,
+             springref=home[i - 1], **limits)
     radius = 0.045 if i <= 4 else 0.035
     body.add("geom", name=f"link{i}_geom", type="capsule",
              fromto=(0, 0, 0, 0, 0, length), size=(radius,),
@@ -302,6 +312,10 @@ def build_mjcf(layout: Layout = LAYOUT, *, static_size: int = 96,
   root.visual.headlight.ambient = (0.45, 0.45, 0.45)
   root.visual.headlight.diffuse = (0.55, 0.55, 0.55)
   root.default.geom.solref = (0.01, 1)
+  # Stiff joint limits: a finger or a drawer pushed hard must stop at its end
+  # stop rather than sink through it (MuJoCo's default limit is softer).
+  root.default.joint.solreflimit = (0.005, 1)
+  root.default.joint.solimplimit = (0.95, 0.99, 0.001)
 
   root.worldbody.add("light", name="top_light", pos=(0, -0.2, 1.5),
                      dir=(0, 0.2, -1), diffuse=(0.5, 0.5, 0.5),
@@ -328,10 +342,10 @@ def build_mjcf(layout: Layout = LAYOUT, *, static_size: int = 96,
                               pos=HOME_TCP_POS, quat=HOME_TCP_QUAT)
   target.add("site", name="target_site", size=(0.005,), group=5,
              rgba=(0, 1, 0, 0))
-  # The weld is softer than the contacts (time constant 0.02 s against 0.01 s)
+  # The weld is softer than the contacts (time constant 0.03 s against 0.01 s)
   # so that pushing against a fixture never drives the fingers through it.
   root.equality.add("weld", name="tcp_weld", site1="target_site",
-                    site2="tcp", solref=(0.02, 1), solimp=(0.9, 0.95, 0.001))
+                    site2="tcp", solref=(0.03, 1), solimp=(0.9, 0.95, 0.001))
   for side in ("left", "right"):
     root.actuator.add("position", name=f"finger_{side}",
                       joint=f"finger_{side}", kp=400.0, kv=10.0,

@@ -84,8 +84,14 @@ def push_feasible(s: SceneState, i: int, sign: float) -> bool:
           and x0 < min(start, end) and max(start, end) < x1 + 0.03)
 
 
+# Open fingers reach 0.065 m from the grasp point: blocks closer than this to
+# the drawer cabinet's wall (x = 0.24) cannot be grasped from above.
+_GRASP_MAX_X = 0.17
+
+
 def graspable(s: SceneState, i: int) -> bool:
-  return block_free(s, i) and clearance(s, i) > 0.085
+  return (block_free(s, i) and clearance(s, i) > 0.085
+          and s.block_pos[i, 0] < _GRASP_MAX_X)
 
 
 # ------------------------------------------------------------ predicates
@@ -155,8 +161,7 @@ def _arrangement_tasks():
     return any(p not in before for p in _stacked_pairs(e))
 
   def unstack_feasible(s):
-    return any(block_free(s, b) or block_on_table(s, b)
-               for _, b in _stacked_pairs(s))
+    return any(block_on_table(s, b) for _, b in _stacked_pairs(s))
 
   def unstack_success(s, e):
     return any(block_on_table(e, top) and not e.block_held[top]

@@ -105,9 +105,16 @@ class Oracle:
     return np.linalg.norm(tcp - wp.pos) < wp.tol and yaw_err < 0.05
 
   def follow(self, waypoints: list[Waypoint]) -> Iterator[np.ndarray]:
-    """Yields actions; the caller steps the environment after each."""
+    """Yields actions; the caller steps the environment after each.
+
+    A waypoint is left when reached or after its `max_steps`, extended by the
+    steps its turn needs at this style's speed, so that the tool never starts
+    a contact motion still turning.
+    """
+    rate = self.env.config.max_rot_step * min(1.0, self.style.speed)
     for wp in waypoints:
-      for _ in range(wp.max_steps):
+      turn = abs(geometry.wrap_angle(self.tool_yaw() - wp.yaw))
+      for _ in range(wp.max_steps + int(np.ceil(turn / rate))):
         if self.reached(wp):
           break
         yield self.act(wp)
@@ -146,15 +153,24 @@ class Oracle:
     return self.env.data.site_xpos[self.env._ids.tcp].copy()  # pylint: disable=protected-access
 
   def _transit(self, xy, yaw, grip, z=TRANSIT_Z) -> list[Waypoint]:
-    """Up to transit height, across, with a little style jitter."""
+    """Up to a safe height, across (with a little style jitter), then to z.
+
+    The crossing is at least at TRANSIT_Z, above every fixture.
+    """
     tcp = self._tcp()
-    up = np.array([tcp[0], tcp[1], max(tcp[2], z)])
+    safe = max(z, TRANSIT_Z)
+    up = np.array([tcp[0], tcp[1], max(tcp[2], safe)])
     j = self.rng.uniform(-1, 1, 2) * self.style.jitter
-    mid = np.array([(tcp[0] + xy[0]) / 2 + j[0], (tcp[1] + xy[1]) / 2 + j[1], z])
-    over = np.array([xy[0], xy[1], z])
-    return [Waypoint(up, yaw, grip, tol=0.02, max_steps=30),
-            Waypoint(mid, yaw, grip, tol=0.03, max_steps=40),
-            Waypoint(over, yaw, grip, tol=0.01, max_steps=40)]
+    mid = np.array([(tcp[0] + xy[0]) / 2 + j[0], (tcp[1] + xy[1]) / 2 + j[1],
+                    safe])
+    wps = [Waypoint(up, yaw, grip, tol=0.02, max_steps=30),
+           Waypoint(mid, yaw, grip, tol=0.03, max_steps=40),
+           Waypoint(np.array([xy[0], xy[1], safe]), yaw, grip, tol=0.01,
+                    max_steps=40)]
+    if z < safe:
+      wps.append(Waypoint(np.array([xy[0], xy[1], z]), yaw, grip, tol=0.01,
+                          max_steps=30))
+    return wps
 
   def _grasp_yaw(self, s: SceneState, i: int, turn: float = 0.0) -> float:
     """Tool yaw that closes the fingers across block i's narrow side."""
@@ -182,11 +198,14 @@ class Oracle:
             Waypoint(at, yaw, CLOSED, hold=5 + self.style.pause, max_steps=0)]
     return wps, yaw, z
 
-  def _place(self, xy, yaw, z_release, lift_to=TRANSIT_Z) -> list[Waypoint]:
-    """Carry the held block to xy, lower, release and back off upwards."""
-    carry = [Waypoint(np.array([*self._tcp()[:2], lift_to]), yaw, CLOSED,
+  def _pick_xy(self, wps) -> np.ndarray:
+    return wps[-1].pos[:2]
+
+  def _place(self, from_xy, xy, yaw, z_release, lift_to=TRANSIT_Z
+             ) -> list[Waypoint]:
+    """Lift the held block up from from_xy, carry it to xy, lower, release."""
+    carry = [Waypoint(np.array([from_xy[0], from_xy[1], lift_to]), yaw, CLOSED,
                       tol=0.02, max_steps=40, speed=0.7)]
-    # The transit starts where the carry ends, so plan it from there.
     over = np.array([xy[0], xy[1], lift_to])
     down = np.array([xy[0], xy[1], z_release])
     return carry + [
@@ -248,7 +267,7 @@ class Oracle:
     front = handle - [0, 0.025, 0]
     front[2] = 0.08
     # Push the handle a little past its closed position (the joint stops it).
-    end = front + [0, q + 0.02 + self.style.push_extra / 2, 0]
+    end = front + [0, q + 0.012 + self.style.push_extra / 4, 0]
     wps = self._transit(front[:2], yaw, CLOSED)
     return wps + [
         Waypoint(front, yaw, CLOSED, tol=0.006, max_steps=50, speed=0.8),
@@ -308,7 +327,8 @@ class Oracle:
     grip_offset = z - s.block_pos[a, 2]
     top_of_b = s.block_pos[b, 2] + scene.LAYOUT.block_half_sizes[b][2]
     release = top_of_b + scene.LAYOUT.block_half_sizes[a][2] + grip_offset + 0.006
-    return wps + self._place(s.block_pos[b, :2], yaw, release)
+    return wps + self._place(self._pick_xy(wps), s.block_pos[b, :2], yaw,
+                             release)
 
   def _unstack_block(self, s):
     tops = [t for t, b in tasks_lib._stacked_pairs(s)]  # pylint: disable=protected-access
@@ -317,7 +337,7 @@ class Oracle:
     grip_offset = z - s.block_pos[t, 2]
     xy = free_spot(self.rng, s, exclude=t)
     release = scene.LAYOUT.block_half_sizes[t][2] + grip_offset + 0.006
-    return wps + self._place(xy, yaw, release)
+    return wps + self._place(self._pick_xy(wps), xy, yaw, release)
 
   def _place_in_drawer(self, s):
     choices = [i for i in range(3) if tasks_lib.graspable(s, i)]
@@ -330,7 +350,8 @@ class Oracle:
     xy = np.array([cx + self.rng.uniform(-0.03, 0.03), (front + tray_front) / 2])
     grip_offset = z - s.block_pos[i, 2]
     release = 0.016 + lay.block_half_sizes[i][2] + grip_offset + 0.02
-    return wps + self._place(xy, yaw, release, lift_to=0.17)
+    return wps + self._place(self._pick_xy(wps), xy, yaw, release,
+                             lift_to=0.17)
 
   def put_down(self) -> list[Waypoint]:
     """Puts a held block down on a free spot of the table (not a task)."""
@@ -343,7 +364,7 @@ class Oracle:
     xy = free_spot(self.rng, s, exclude=i)
     grip_offset = self._tcp()[2] - s.block_pos[i, 2]
     release = scene.LAYOUT.block_half_sizes[i][2] + grip_offset + 0.006
-    return self._place(xy, yaw, release)
+    return self._place(self._tcp()[:2], xy, yaw, release)
 
   def wander(self) -> list[Waypoint]:
     """A random idle motion between tasks."""
