@@ -27,6 +27,11 @@ def test_collect_then_render(tmp_path):
              "--episode=1", f"--out_dir={tmp_path / 'video'}")
   assert "state difference: 0" in out, out
   assert (tmp_path / "video" / "episode.mp4").stat().st_size > 1000
+  out = _run("scripts/describe_dataset.py", f"--dataset_dir={version_dir}",
+             f"--out_dir={tmp_path / 'describe'}")
+  summary = json.loads((tmp_path / "describe" / "segments.json").read_text())
+  assert summary["steps"] == 200, summary
+  assert (tmp_path / "describe" / "tasks.png").exists()
 
 
 def test_collect_rejects_unknown_config(tmp_path):

@@ -310,7 +310,9 @@ class Oracle:
     yaw = 0.0
     start = knob - [0, sign * 0.04, 0]
     start[2] = 0.07
-    end = start + [0, sign * (0.09 + self.style.push_extra / 2), 0]
+    # Push until the fingers are well past the lever's pivot.
+    end = start.copy()
+    end[1] = scene.LAYOUT.switch_pos[1] + sign * (0.035 + self.style.push_extra / 2)
     wps = self._transit(start[:2], yaw, CLOSED)
     return wps + [
         Waypoint(start, yaw, CLOSED, tol=0.006, max_steps=50, speed=0.8),
