@@ -5,7 +5,6 @@ import dataclasses
 import functools
 import subprocess
 import sys
-import unittest
 from unittest import mock
 
 from absl.testing import absltest
@@ -16,6 +15,7 @@ import numpy as np
 
 from playlearn.envs import playtable
 from playlearn.envs import registry
+from playlearn.envs import rendering
 
 _SMALL_IMAGES = dict(images=True, static_size=32, gripper_size=24)
 
@@ -32,18 +32,7 @@ def _states(env, actions) -> np.ndarray:
 
 @functools.cache
 def _rendering_unavailable() -> str | None:
-  """Why images cannot be rendered here (a missing package), or None."""
-  env = registry.load("PlayTable", **_SMALL_IMAGES)
-  try:
-    env.reset(seed=0)
-  except (RuntimeError, ImportError) as e:
-    message = str(e)
-    if "libosmesa6" in message or "libegl1" in message:
-      return f"offscreen rendering unavailable: {message}"
-    raise
-  finally:
-    env.close()
-  return None
+  return rendering.unavailable_reason()
 
 
 class PlayTableContractTest(test_utils.EnvironmentTestMixin,

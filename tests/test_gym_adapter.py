@@ -13,24 +13,14 @@ import numpy as np
 import playlearn  # noqa: F401  (registers the gymnasium id, once wired up)
 from playlearn.envs import gym_adapter
 from playlearn.envs import registry
+from playlearn.envs import rendering
 
 _SMALL_IMAGES = dict(images=True, static_size=32, gripper_size=24)
 
 
 @functools.cache
 def _rendering_unavailable() -> str | None:
-  """Why images cannot be rendered here (a missing package), or None."""
-  env = registry.load("PlayTable", **_SMALL_IMAGES)
-  try:
-    env.reset(seed=0)
-  except (RuntimeError, ImportError) as e:
-    message = str(e)
-    if "libosmesa6" in message or "libegl1" in message:
-      return f"offscreen rendering unavailable: {message}"
-    raise
-  finally:
-    env.close()
-  return None
+  return rendering.unavailable_reason()
 
 
 def _check_env(env: gymnasium.Env, **kwargs) -> None:

@@ -4,3 +4,6 @@ from playlearn.data.reading import CorruptShardError
 from playlearn.data.reading import EpisodeSource
 from playlearn.data.statistics import compute_statistics
 from playlearn.data.statistics import load_statistics
+
+__all__ = ["CorruptShardError", "EpisodeSource", "compute_statistics",
+           "load_statistics", "verify_dataset"]

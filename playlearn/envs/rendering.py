@@ -405,3 +405,20 @@ def render_frames_per_second(model: mujoco.MjModel, data: mujoco.MjData,
       renderer.render(data)
       frames += 1
   return frames / elapsed
+
+
+def unavailable_reason(backend: str | None = None) -> str | None:
+  """Why offscreen rendering does not work here (naming the packages), or None.
+
+  Makes (and frees) a tiny Renderer, so it fixes the process's GL backend
+  like the first real Renderer would.
+  """
+  model = mujoco.MjModel.from_xml_string(
+      '<mujoco><worldbody><camera name="c" pos="0 0 1"/>'
+      '<geom type="sphere" size="0.1"/></worldbody></mujoco>')
+  try:
+    with Renderer(model, {"c": (8, 8)}, backend=backend) as renderer:
+      renderer.render(mujoco.MjData(model))
+  except BackendUnavailableError as e:
+    return f"offscreen rendering unavailable: {e}"
+  return None

@@ -158,16 +158,23 @@ def _add_gripper(link7):
   return hand
 
 
+def _add_shell(root, name, xy, half, rgba, t=0.01):
+  """A box open at the front (-y) and the bottom: top, sides and back."""
+  hx, hy, hz = half
+  body = root.worldbody.add("body", name=name, pos=(xy[0], xy[1], 0))
+  _box(body, f"{name}_top", (0, 0, 2 * hz - t), (hx, hy, t), rgba)
+  _box(body, f"{name}_left", (-hx + t, 0, hz), (t, hy, hz), rgba)
+  _box(body, f"{name}_right", (hx - t, 0, hz), (t, hy, hz), rgba)
+  _box(body, f"{name}_back", (0, hy - t, hz), (hx, t, hz), rgba)
+  return body
+
+
 def _add_drawer(root, lay: Layout):
   cx, cy = lay.cabinet_center
   hx, hy, hz = lay.cabinet_half
   wood = (0.55, 0.4, 0.28, 1)
-  cab = root.worldbody.add("body", name="cabinet", pos=(cx, cy, 0))
+  cab = _add_shell(root, "cabinet", (cx, cy), (hx, hy, hz), wood)
   t = 0.01
-  _box(cab, "cabinet_top", (0, 0, 2 * hz - t), (hx, hy, t), wood)
-  _box(cab, "cabinet_left", (-hx + t, 0, hz), (t, hy, hz), wood)
-  _box(cab, "cabinet_right", (hx - t, 0, hz), (t, hy, hz), wood)
-  _box(cab, "cabinet_back", (0, hy - t, hz), (hx, t, hz), wood)
   # The drawer: a tray that slides along -y.
   drawer = cab.add("body", name="drawer", pos=(0, 0, 0))
   drawer.add("joint", name="drawer", type="slide", axis=(0, -1, 0),
@@ -204,12 +211,7 @@ def _add_door(root, lay: Layout):
   cx, cy = lay.cupboard_center
   hx, hy, hz = lay.cupboard_half
   paint = (0.85, 0.83, 0.76, 1)
-  cup = root.worldbody.add("body", name="cupboard", pos=(cx, cy, 0))
-  t = 0.01
-  _box(cup, "cupboard_top", (0, 0, 2 * hz - t), (hx, hy, t), paint)
-  _box(cup, "cupboard_left", (-hx + t, 0, hz), (t, hy, hz), paint)
-  _box(cup, "cupboard_right", (hx - t, 0, hz), (t, hy, hz), paint)
-  _box(cup, "cupboard_back", (0, hy - t, hz), (hx, t, hz), paint)
+  cup = _add_shell(root, "cupboard", (cx, cy), (hx, hy, hz), paint)
   # The door covers half the opening and slides along x in a rail in front.
   door = cup.add("body", name="door", pos=(-hx / 2, -hy - 0.012, hz))
   door.add("joint", name="door", type="slide", axis=(1, 0, 0),

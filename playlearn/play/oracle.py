@@ -352,8 +352,9 @@ class Oracle:
     xy = np.array([cx + self.rng.uniform(-0.03, 0.03), (front + tray_front) / 2])
     grip_offset = z - s.block_pos[i, 2]
     release = 0.016 + lay.block_half_sizes[i][2] + grip_offset + 0.02
+    # Carried high enough that the hanging block clears the cabinet's top.
     return wps + self._place(self._pick_xy(wps), xy, yaw, release,
-                             lift_to=0.17)
+                             lift_to=TRANSIT_Z + 0.02)
 
   def put_down(self) -> list[Waypoint]:
     """Puts a held block down on a free spot of the table (not a task)."""
