@@ -32,7 +32,13 @@ INSTALL_REQUIRES = [
     "pillow",
     "matplotlib",
     "tqdm",
-    # JAX, Flax, Optax and Orbax come with the learning code.
+    # Learning: JAX with Flax (nnx), Optax, Orbax checkpoints and TensorBoard
+    # summaries without TensorFlow.
+    "jax",
+    "flax>=0.12",
+    "optax",
+    "orbax-checkpoint",
+    "tensorboardX",
 ]
 
 EXTRAS_REQUIRE = {

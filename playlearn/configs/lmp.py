@@ -1,0 +1,17 @@
+r"""Play-LMP on PlayTable play (latent plans from play).
+
+  python scripts/train.py --config=playlearn/configs/lmp.py --workdir=out/lmp
+  python scripts/train.py --config=playlearn/configs/lmp.py:debug \
+      --workdir=out/lmp_debug
+"""
+from playlearn.configs import common
+
+
+def get_config(arg: str | None = None):
+  c = common.get_config()
+  c.method = "lmp"
+  if arg == "debug":
+    c = common.debug(c)
+  elif arg:
+    raise ValueError(f"unknown config variant {arg!r}; valid: debug")
+  return c

@@ -1,0 +1,22 @@
+"""Learning methods. Each is a module with the same parts, which is all the trainer
+and the policy use:
+
+  Config                                   frozen dataclass; Config.tiny() for tests
+  Model(config, obs_dim, action_dim, *, rngs)   the nnx network
+  loss(model, batch, rng) -> (loss, metrics)
+  initial_state(model, batch_size) -> state
+  act(model, obs_history, goal, rng, state) -> (action, state)
+"""
+from playlearn.models import gcbc, heads, lmp
+
+METHODS = {'gcbc': gcbc, 'lmp': lmp}
+
+
+def get(name):
+  """The method module called `name`."""
+  if name not in METHODS:
+    raise KeyError(f'Unknown method {name!r}; valid: {sorted(METHODS)}')
+  return METHODS[name]
+
+
+__all__ = ['METHODS', 'gcbc', 'get', 'heads', 'lmp']

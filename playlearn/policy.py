@@ -1,0 +1,135 @@
+"""Saved, self-describing policies: `Policy.load(path).act(obs, goal)`.
+
+A policy directory holds
+  params/             the model's parameters (Orbax, `StandardSave`)
+  policy.json         method, model config, observation/action sizes, version
+  normalization.json  the state and action maps of the training data
+so a policy loads with no training code, no dataset and no pickle.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from playlearn import models
+from playlearn.data import windows
+
+FORMAT = "playlearn.policy/1"
+
+
+def _normalization_to_json(norm: windows.Normalization) -> dict:
+  return {f.name: np.asarray(getattr(norm, f.name)).tolist()
+          for f in dataclasses.fields(norm)}
+
+
+def _normalization_from_json(data: dict) -> windows.Normalization:
+  return windows.Normalization(**{k: np.asarray(v, np.float32)
+                                  for k, v in data.items()})
+
+
+class Policy:
+  """A goal-conditioned policy: `reset()`, then `act(obs, goal)` each step.
+
+  `obs` and `goal` are dicts with 'state': float32[D] (one environment) or
+  [B, D] (B environments); `act` returns float32[7] or [B, 7] env actions.
+  The step is jit-compiled once per batch size.
+  """
+
+  def __init__(self, method: str, model: nnx.Module,
+               normalization: windows.Normalization, *, seed: int = 0,
+               greedy: bool = True):
+    self.method_name = method
+    self._method = models.get(method)
+    self._model = model
+    self.normalization = normalization
+    self.greedy = greedy
+    self._rng = jax.random.key(seed)
+    self._graphdef, self._params = nnx.split(model)
+    self._state = None
+    self._batch = None
+    method_module, graphdef = self._method, self._graphdef
+
+    def step(params, obs, goal, rng, state):
+      model = nnx.merge(graphdef, params)
+      model.eval()
+      return method_module.act(model, obs, goal, rng, state, greedy=greedy)
+
+    self._step = jax.jit(step)
+
+  # ------------------------------------------------------------- acting
+  def reset(self, batch_size: int | None = None) -> None:
+    """Forgets the past (recurrent state, current plan) of every env."""
+    self._batch = batch_size
+    self._state = None
+
+  def act(self, obs: dict, goal: dict) -> np.ndarray:
+    state_obs = np.asarray(obs["state"], np.float32)
+    single = state_obs.ndim == 1
+    o = self.normalization.normalize_state(np.atleast_2d(state_obs))
+    g = self.normalization.normalize_state(
+        np.atleast_2d(np.asarray(goal["state"], np.float32)))
+    if self._state is None or self._batch != o.shape[0]:
+      self._batch = o.shape[0]
+      self._state = self._method.initial_state(self._model, o.shape[0])
+    self._rng, rng = jax.random.split(self._rng)
+    action, self._state = self._step(self._params, jnp.asarray(o),
+                                     jnp.asarray(g), rng, self._state)
+    action = self.normalization.unnormalize_action(np.asarray(action))
+    action = np.clip(action, -1.0, 1.0)
+    return action[0] if single else action
+
+  # --------------------------------------------------------- save / load
+  def save(self, path: str) -> None:
+    path = os.path.abspath(path)
+    os.makedirs(path, exist_ok=True)
+    config = self._model.config
+    description = {
+        "format": FORMAT, "method": self.method_name,
+        "model_config": dataclasses.asdict(config),
+        "obs_dim": int(self.normalization.state_mean.shape[-1]),
+        "action_dim": int(self.normalization.action_center.shape[-1]),
+    }
+    with ocp.StandardCheckpointer() as checkpointer:
+      checkpointer.save(os.path.join(path, "params"),
+                        nnx.state(self._model, nnx.Param), force=True)
+    with open(os.path.join(path, "policy.json"), "w") as f:
+      json.dump(description, f, indent=1)
+    with open(os.path.join(path, "normalization.json"), "w") as f:
+      json.dump(_normalization_to_json(self.normalization), f)
+
+  @classmethod
+  def load(cls, path: str, *, seed: int = 0, greedy: bool = True) -> Policy:
+    path = os.path.abspath(path)
+    description_file = os.path.join(path, "policy.json")
+    if not os.path.exists(description_file):
+      raise FileNotFoundError(f"{description_file} does not exist: {path} is "
+                              "not a saved playlearn policy")
+    with open(description_file) as f:
+      description = json.load(f)
+    if description.get("format") != FORMAT:
+      raise ValueError(f"{description_file}: format "
+                       f"{description.get('format')!r}, expected {FORMAT!r}")
+    method = models.get(description["method"])
+    config = method.Config(**_tuples(description["model_config"]))
+    model = method.Model(config, description["obs_dim"],
+                         description["action_dim"], rngs=nnx.Rngs(0))
+    abstract = nnx.state(model, nnx.Param)
+    with ocp.StandardCheckpointer() as checkpointer:
+      params = checkpointer.restore(os.path.join(path, "params"), abstract)
+    nnx.update(model, params)
+    with open(os.path.join(path, "normalization.json")) as f:
+      normalization = _normalization_from_json(json.load(f))
+    return cls(description["method"], model, normalization, seed=seed,
+               greedy=greedy)
+
+
+def _tuples(fields: dict) -> dict:
+  """JSON turns a config's tuples into lists; frozen dataclasses want tuples."""
+  return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}

@@ -1,0 +1,44 @@
+"""Metrics to TensorBoard, to `metrics.jsonl`, and a console progress line."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from absl import logging
+
+
+class Writer:
+  """TensorBoard scalars under `workdir/tensorboard` plus console progress."""
+
+  def __init__(self, workdir: str, total_steps: int, start_step: int):
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+    self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+    self._total = total_steps
+    self._last_step, self._last_time = start_step, time.perf_counter()
+
+  def scalars(self, step: int, metrics: dict) -> None:
+    for name, value in metrics.items():
+      self._tb.add_scalar(name, float(value), step)
+    self._tb.flush()
+    self._jsonl.write(json.dumps({"step": step, **{k: float(v) for k, v in
+                                                   metrics.items()}}) + "\n")
+    self._jsonl.flush()
+
+  def progress(self, step: int, metrics: dict) -> float:
+    """Logs `step/total`, steps/s and ETA with the metrics; returns steps/s."""
+    now = time.perf_counter()
+    rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    self._last_step, self._last_time = step, now
+    eta = (self._total - step) / max(rate, 1e-9)
+    shown = " ".join(f"{k}={float(v):.4g}" for k, v in sorted(metrics.items()))
+    line = (f"[{step}/{self._total}] {rate:.1f} steps/s "
+            f"eta {int(eta // 60)}m{int(eta % 60):02d}s {shown}")
+    print(line, flush=True)
+    logging.info(line)
+    return rate
+
+  def close(self) -> None:
+    self._tb.close()
+    self._jsonl.close()

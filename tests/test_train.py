@@ -1,0 +1,141 @@
+"""The trainer, its checkpoints and saved policies, on tiny local data."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from playlearn import models
+from playlearn.configs import gcbc as gcbc_config
+from playlearn.configs import lmp as lmp_config
+from playlearn.data import playtable
+from playlearn.envs import playtable as playtable_env
+from playlearn.policy import Policy
+from playlearn.train import trainer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+  data_dir = tmp_path_factory.mktemp("data")
+  builder = playtable.builder_class("playtable_play")(
+      config="tiny", data_dir=str(data_dir), num_workers=1)
+  builder.download_and_prepare()
+  return str(builder.data_dir)
+
+
+def _config(module, dataset_dir, **overrides):
+  config = module.get_config("debug")
+  config.dataset_dir = dataset_dir
+  config.log_every = 1
+  for key, value in overrides.items():
+    config[key] = value
+  return config
+
+
+def _losses(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return {r["step"]: r["loss"] for r in map(json.loads, f)}
+
+
+@pytest.mark.parametrize("module", [gcbc_config, lmp_config])
+def test_train_then_load_policy(module, dataset_dir, tmp_path):
+  result = trainer.train_and_evaluate(_config(module, dataset_dir),
+                                      str(tmp_path))
+  assert result["step"] == 20 and np.isfinite(result["loss"])
+  policy = Policy.load(str(tmp_path / "policy"))
+  env = playtable_env.PlayTableEnv()
+  obs = env.reset(seed=0).observation
+  policy.reset()
+  action = policy.act(obs, obs)
+  assert action.shape == (7,) and np.all(np.abs(action) <= 1.0)
+  batch = {"state": np.stack([obs["state"]] * 3)}
+  assert policy.act(batch, batch).shape == (3, 7)
+
+
+def _train_command(dataset_dir, workdir, total_steps):
+  return [sys.executable, "scripts/train.py",
+          "--config=playlearn/configs/gcbc.py:debug",
+          f"--config.dataset_dir={dataset_dir}", "--config.log_every=1",
+          f"--config.total_steps={total_steps}", "--config.checkpoint_every=10",
+          f"--workdir={workdir}"]
+
+
+def test_sigkill_and_resume_gives_the_same_losses(dataset_dir, tmp_path):
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
+  steps = 300
+  straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
+  subprocess.run(_train_command(dataset_dir, straight, steps), env=env,
+                 cwd=ROOT, check=True, capture_output=True, timeout=300)
+  proc = subprocess.Popen(_train_command(dataset_dir, killed, steps), env=env,
+                          cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  checkpoints = os.path.join(killed, "checkpoints")
+  deadline = time.time() + 240
+  while time.time() < deadline and proc.poll() is None:
+    done = [int(d) for d in os.listdir(checkpoints)
+            if d.isdigit()] if os.path.isdir(checkpoints) else []
+    if any(20 <= d < steps for d in done):
+      break
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  with open(os.path.join(killed, "metrics.jsonl")) as f:
+    logged_before_kill = len(f.readlines())
+  assert logged_before_kill < steps, "the run finished before the kill"
+  subprocess.run(_train_command(dataset_dir, killed, steps), env=env,
+                 cwd=ROOT, check=True, capture_output=True, timeout=300)
+  uninterrupted = _losses(straight)
+  with open(os.path.join(killed, "metrics.jsonl")) as f:
+    after = [json.loads(line) for line in f][logged_before_kill:]
+  # The second run resumed from a checkpoint (not from step 0) and every loss
+  # it logged equals the uninterrupted run's at the same step.
+  assert 10 <= after[0]["step"] - 1 < steps
+  assert after[-1]["step"] == steps
+  assert [r["loss"] for r in after] == [uninterrupted[r["step"]] for r in after]
+
+
+def test_config_mismatch_fails_before_compiling(dataset_dir, tmp_path):
+  config = _config(gcbc_config, dataset_dir, obs_dim=41)
+  with pytest.raises(ValueError, match="obs_dim=41.*obs_dim=42"):
+    trainer.train_and_evaluate(config, str(tmp_path))
+  config = _config(gcbc_config, dataset_dir)
+  config.model.hidden = 3
+  with pytest.raises(ValueError, match="unknown fields \\['hidden'\\]"):
+    trainer.train_and_evaluate(config, str(tmp_path))
+
+
+def test_non_finite_loss_stops_and_keeps_checkpoint(dataset_dir, tmp_path,
+                                                    monkeypatch):
+  real_loss = models.gcbc.loss
+
+  def exploding_loss(model, batch, rng, step=0):
+    loss, metrics = real_loss(model, batch, rng)
+    return jnp.where(step >= 12, jnp.nan, loss), metrics
+
+  monkeypatch.setattr(models.gcbc, "loss", exploding_loss)
+  with pytest.raises(trainer.NonFiniteLossError, match="at step 13"):
+    trainer.train_and_evaluate(_config(gcbc_config, dataset_dir),
+                               str(tmp_path))
+  assert sorted(os.listdir(tmp_path / "checkpoints"))[-1] == "10"
+
+
+def test_runs_on_several_fake_devices(dataset_dir, tmp_path):
+  code = (
+      "from playlearn.configs import gcbc; from playlearn.train import trainer\n"
+      "import jax; assert jax.device_count() == 4, jax.devices()\n"
+      "c = gcbc.get_config('debug'); c.total_steps = 4\n"
+      f"c.dataset_dir = {dataset_dir!r}\n"
+      f"print(trainer.train_and_evaluate(c, {str(tmp_path)!r}))\n")
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu",
+             XLA_FLAGS="--xla_force_host_platform_device_count=4")
+  proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "'step': 4" in proc.stdout
