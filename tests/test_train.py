@@ -57,6 +57,18 @@ def test_train_then_load_policy(module, dataset_dir, tmp_path):
   assert action.shape == (7,) and np.all(np.abs(action) <= 1.0)
   batch = {"state": np.stack([obs["state"]] * 3)}
   assert policy.act(batch, batch).shape == (3, 7)
+  if module is gcbc_config:  # The evaluation command on the saved policy.
+    env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
+    proc = subprocess.run(
+        [sys.executable, "scripts/evaluate.py",
+         f"--policy={tmp_path / 'policy'}", f"--out_dir={tmp_path / 'eval'}",
+         "--tasks=open_drawer,press_red_button", "--episodes_per_task=1",
+         "--seeds=0", "--chains=0", "--videos_per_task=0"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert set(results["tasks"]["per_task"]) == {"open_drawer",
+                                                 "press_red_button"}
 
 
 def _train_command(dataset_dir, workdir, total_steps):
