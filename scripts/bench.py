@@ -9,11 +9,11 @@ real time per core; 64-128 px frames render at a few hundred frames/s.
 """
 import json
 import os
-import platform
 
 from absl import app
 from absl import flags
 
+from playlearn import bench
 from playlearn.bench import env_bench
 
 _OUT = flags.DEFINE_string("out", "out/bench/env.json", "JSON output.")
@@ -21,20 +21,9 @@ _STEPS = flags.DEFINE_integer("steps", 1500, "Control steps per measurement.")
 _SKIP_RENDER = flags.DEFINE_bool("skip_render", False, "Skip image figures.")
 
 
-def _cpu_name() -> str:
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or platform.machine()
-
-
 def main(argv):
   del argv
-  results = {"cpu": _cpu_name(), "cpu_count": os.cpu_count(),
+  results = {**bench.machine(),
              "note": "single process, one core per measurement"}
   print("measuring env and raw physics ...", flush=True)
   results.update(env_bench.env_and_physics(num_steps=_STEPS.value))

@@ -11,11 +11,11 @@ batches/s. See playlearn/bench/data_bench.py for what each figure measures.
 """
 import json
 import os
-import platform
 
 from absl import app
 from absl import flags
 
+from playlearn import bench
 from playlearn.bench import data_bench
 
 _DATASET_DIR = flags.DEFINE_string(
@@ -31,20 +31,9 @@ _WORKERS = flags.DEFINE_list("workers", ["1", "2"],
 _OUT = flags.DEFINE_string("out", "out/bench/data.json", "JSON output.")
 
 
-def _cpu_name() -> str:
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or platform.machine()
-
-
 def main(argv):
   del argv
-  results = {"cpu": _cpu_name(), "cpu_count": os.cpu_count()}
+  results = bench.machine()
   results.update(data_bench.measure(
       _DATASET_DIR.value, batch_size=_BATCH_SIZE.value,
       kappa_min=_KAPPA_MIN.value, kappa_max=_KAPPA_MAX.value,
