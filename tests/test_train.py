@@ -46,9 +46,14 @@ def _losses(workdir):
 
 @pytest.mark.parametrize("module", [gcbc_config, lmp_config])
 def test_train_then_load_policy(module, dataset_dir, tmp_path):
-  result = trainer.train_and_evaluate(_config(module, dataset_dir),
-                                      str(tmp_path))
+  config = _config(module, dataset_dir, eval_every=0)  # Evaluate at the end.
+  config.eval.tasks = ["open_drawer"]
+  config.eval.episodes_per_task = 1
+  result = trainer.train_and_evaluate(config, str(tmp_path))
   assert result["step"] == 20 and np.isfinite(result["loss"])
+  assert 0.0 <= result["eval/mean"] <= 1.0
+  assert (tmp_path / "eval" / "20" / "results.json").exists()
+  assert (tmp_path / "eval" / "20" / "open_drawer_0.mp4").exists()
   policy = Policy.load(str(tmp_path / "policy"))
   env = playtable_env.PlayTableEnv()
   obs = env.reset(seed=0).observation

@@ -134,8 +134,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     logging.info("resumed from step %d", start_step)
     print(f"resumed from checkpoint at step {start_step}", flush=True)
 
-  # --- loop -----------------------------------------------------------------
+  # --- evaluators -----------------------------------------------------------
+  def evaluate(step: int) -> dict:
+    """Task-suite rollouts of the current weights; success rates."""
+    from playlearn import evaluation  # pylint: disable=g-import-not-at-top
+    model, _ = nnx.merge(graphdef, state)
+    policy = policy_lib.Policy(config.method, model, normalization)
+    results = evaluation.evaluate_tasks(
+        policy, tasks=config.eval.tasks or evaluation.EVAL_TASKS,
+        episodes_per_task=config.eval.episodes_per_task, seed=config.eval.seed,
+        video_dir=os.path.join(workdir, "eval", str(step)),
+        videos_per_task=config.eval.videos_per_task)
+    with open(os.path.join(workdir, "eval", str(step), "results.json"),
+              "w") as f:
+      json.dump(results, f, indent=1)
+    scalars = {f"eval/{task}": r["rate"] for task, r in results["tasks"].items()}
+    scalars["eval/mean"] = results["mean"]
+    writer.scalars(step, scalars)
+    print(f"[{step}] evaluation: mean success {100 * results['mean']:.1f}% "
+          f"over {len(results['tasks'])} tasks", flush=True)
+    return scalars
+
   writer = metrics_lib.Writer(workdir, config.total_steps, start_step)
+
+  # --- loop -----------------------------------------------------------------
   rng = jax.random.key(config.seed)
   last = {}
   step = start_step
@@ -156,6 +178,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         writer.scalars(step, last)
         last["steps_per_s"] = writer.progress(step, last)
       final = stop.requested or step == config.total_steps
+      if config.eval_every is not None and (
+          step == config.total_steps
+          or (config.eval_every and step % config.eval_every == 0)):
+        last.update(evaluate(step))
       if final or mgr.should_save(step):
         checkpoints.save(mgr, step, state, pipeline.get_state(data_iter),
                          force=final)

@@ -1,0 +1,191 @@
+"""Speed of the learning stack: train steps and policy actions, per method.
+
+Figures per method (`playlearn.models.METHODS`), with synthetic inputs of the
+real shapes (no dataset is read, so the data pipeline is not in them; it is
+measured apart by `data_bench.py`):
+
+* `train`: the train step of `playlearn.train.trainer` (same optimizer, same
+  jitted function over the same mesh, state donated, a host sync on the loss
+  every step as the trainer's loop does): `steps_per_s` and `examples_per_s`
+  (windows/s) over `seconds` of steady state, `compile_s` (first call minus
+  the median steady step), `step_ms_median`, `num_params`. The batch is put
+  on the devices once, so host-to-device copies are not counted.
+* `act`: `Policy.act(obs, goal)` wall time per call for each batch size
+  (environments acting together): median and p90 over `calls` calls after
+  warm-up, and the first call (jit compile included). A call includes the
+  host-side normalisation and the copy of the action back to numpy.
+"""
+from __future__ import annotations
+
+import inspect
+import time
+
+from flax import nnx
+import jax
+import numpy as np
+import optax
+
+from playlearn import models
+from playlearn import policy as policy_lib
+from playlearn.configs import gcbc as gcbc_config
+from playlearn.configs import lmp as lmp_config
+from playlearn.data import windows
+from playlearn.train import mesh as mesh_lib
+from playlearn.train import trainer
+
+OBS_DIM = 42
+ACTION_DIM = 7
+CONFIGS = {"gcbc": gcbc_config, "lmp": lmp_config}
+
+
+def _config(method: str, tiny: bool, batch_size: int | None):
+  if method not in CONFIGS:
+    raise KeyError(f"unknown method {method!r}; valid: {sorted(CONFIGS)}")
+  config = CONFIGS[method].get_config()
+  config.tiny_model = tiny
+  if batch_size is not None:
+    config.data.batch_size = batch_size
+  return config
+
+
+def _model(config, seed: int = 0) -> nnx.Module:
+  method = models.get(config.method)
+  return method.Model(trainer.model_config(config), OBS_DIM, ACTION_DIM,
+                      rngs=nnx.Rngs(seed))
+
+
+def synthetic_batch(batch_size: int, window: int, seed: int = 0) -> dict:
+  """A batch of the trainer's contract (windows.py), every step valid.
+
+  obs [B, T, 42] and goal [B, 42] standard normal (normalised states),
+  actions [B, T, 7] uniform in [-1, 1], mask [B, T] ones, length [B] = T.
+  """
+  rng = np.random.default_rng(seed)
+  return {
+      "obs": rng.standard_normal((batch_size, window, OBS_DIM), np.float32),
+      "actions": rng.uniform(-1, 1, (batch_size, window, ACTION_DIM)
+                             ).astype(np.float32),
+      "goal": rng.standard_normal((batch_size, OBS_DIM), np.float32),
+      "mask": np.ones((batch_size, window), np.float32),
+      "length": np.full((batch_size,), window, np.int32),
+  }
+
+
+def num_params(model: nnx.Module) -> int:
+  return int(sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
+
+
+def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
+               seconds: float = 10.0, tiny: bool = False) -> dict:
+  """Train-step figures (module docstring) of `method`'s default config.
+
+  batch_size None: the config's (256); tiny: `Config.tiny()` models.
+  """
+  config = _config(method, tiny, batch_size)
+  batch_size = config.data.batch_size
+  method_module = models.get(method)
+  model = _model(config, config.seed)
+  params = num_params(model)
+
+  # As trainer.train_and_evaluate: mesh, optimizer, split state, jitted step.
+  mesh = mesh_lib.make_mesh()
+  optimizer = nnx.Optimizer(model, trainer.make_optimizer(config),
+                            wrt=nnx.Param)
+  graphdef, state = nnx.split((model, optimizer))
+  state = jax.device_put(state, mesh_lib.replicated(mesh))
+  takes_step = "step" in inspect.signature(method_module.loss).parameters
+
+  def step_fn(state, batch, rng, step):
+    model, optimizer = nnx.merge(graphdef, state)
+    model.train()
+
+    def loss_fn(model):
+      kwargs = {"step": step} if takes_step else {}
+      return method_module.loss(model, batch, rng, **kwargs)
+
+    (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+    optimizer.update(model, grads)
+    metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
+    return nnx.state((model, optimizer)), metrics
+
+  step_fn = jax.jit(step_fn, donate_argnums=0)
+  batch = mesh_lib.shard_batch(synthetic_batch(batch_size, window), mesh)
+  rng = jax.random.key(config.seed)
+
+  step = 0
+
+  def run_one():
+    nonlocal state, step
+    tic = time.perf_counter()
+    state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), step)
+    loss = float(metrics["loss"])  # The trainer's per-step host sync.
+    step += 1
+    if not np.isfinite(loss):
+      raise FloatingPointError(f"{method}: loss {loss} at step {step}")
+    return time.perf_counter() - tic
+
+  first = run_one()
+  warmup = [run_one() for _ in range(3)]
+  times = []
+  tic = time.perf_counter()
+  while time.perf_counter() - tic < seconds or len(times) < 3:
+    times.append(run_one())
+  elapsed = time.perf_counter() - tic
+  steady = float(np.median(warmup + times))
+  steps_per_s = len(times) / elapsed
+  return {
+      "batch_size": batch_size, "window": window, "num_params": params,
+      "steps": len(times), "seconds": elapsed,
+      "steps_per_s": steps_per_s, "examples_per_s": steps_per_s * batch_size,
+      "step_ms_median": 1e3 * float(np.median(times)),
+      "first_call_s": first, "compile_s": max(first - steady, 0.0),
+  }
+
+
+def unit_normalization(obs_dim: int = OBS_DIM,
+                       action_dim: int = ACTION_DIM) -> windows.Normalization:
+  """The identity maps: mean 0, std 1, action centre 0, scale 1."""
+  return windows.Normalization(
+      np.zeros(obs_dim, np.float32), np.ones(obs_dim, np.float32),
+      np.zeros(action_dim, np.float32), np.ones(action_dim, np.float32))
+
+
+def act_latency(method: str, *, batch_sizes: tuple[int, ...] = (1, 64),
+                calls: int = 200, warmup: int = 10, tiny: bool = False) -> dict:
+  """`Policy.act` per-call figures (module docstring), keyed 'batch_<B>'."""
+  config = _config(method, tiny, None)
+  policy = policy_lib.Policy(method, _model(config, config.seed),
+                             unit_normalization())
+  rng = np.random.default_rng(0)
+  results = {}
+  for b in batch_sizes:
+    obs = {"state": rng.standard_normal((b, OBS_DIM), np.float32)}
+    goal = {"state": rng.standard_normal((b, OBS_DIM), np.float32)}
+    policy.reset(b)
+    tic = time.perf_counter()
+    policy.act(obs, goal)
+    first = time.perf_counter() - tic
+    for _ in range(warmup):
+      policy.act(obs, goal)
+    times = np.empty(calls)
+    for i in range(calls):
+      tic = time.perf_counter()
+      policy.act(obs, goal)
+      times[i] = time.perf_counter() - tic
+    results[f"batch_{b}"] = {
+        "batch_size": b, "calls": calls, "first_call_s": first,
+        "median_ms": 1e3 * float(np.median(times)),
+        "p90_ms": 1e3 * float(np.percentile(times, 90)),
+        "actions_per_s": b / float(np.median(times)),
+    }
+  return results
+
+
+def measure(methods=("gcbc", "lmp"), *, seconds: float = 10.0,
+            batch_size: int | None = None, window: int = 32,
+            calls: int = 200, tiny: bool = False) -> dict:
+  """{method: {'train': train_step(...), 'act': act_latency(...)}}."""
+  return {m: {"train": train_step(m, batch_size=batch_size, window=window,
+                                  seconds=seconds, tiny=tiny),
+              "act": act_latency(m, calls=calls, tiny=tiny)}
+          for m in methods}

@@ -1,0 +1,194 @@
+"""The latent plan space of Play-LMP (Lynch et al. 2019, the t-SNE figure).
+
+`plan_embeddings` cuts windows of held-out play that lie inside one task
+segment, encodes each with the plan recognition network q(z | tau) of a
+trained LMP policy and returns the posterior means with the segment's task;
+`tsne_plot` embeds them in 2-D and writes a PNG coloured by task. Plans of
+the same task should cluster although no task label was used in training.
+
+Windows (per episode, from `episode_metadata['segments']`, a JSON list of
+{task, start, end, success} with `end` exclusive):
+  every start s with seg.start <= s and s + window <= seg.end is a candidate,
+  failed attempts included (the label says what was tried); when there are
+  more than `max_windows` candidates, a uniform subset of them (seeded) is
+  kept, so longer segments give more windows, as in training. Windows are
+  full: no padding, so every mask is 1.
+
+Normalisation: the policy's own (`Policy.normalization`, saved with it), for
+states and actions alike, never the dataset's: the network saw those inputs.
+"""
+from __future__ import annotations
+
+import os
+
+from absl import logging
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from playlearn import policy as policy_lib
+from playlearn.data import reading
+from playlearn.models import lmp
+from playlearn.play import replay
+
+BATCH_SIZE = 256  # Windows per jit call; the last batch is padded to it.
+
+
+def _load(policy_dir_or_model):
+  """A path or a `Policy` -> (LMP model, normalisation)."""
+  policy = policy_dir_or_model
+  if isinstance(policy, (str, os.PathLike)):
+    policy = policy_lib.Policy.load(os.fspath(policy))
+  if not isinstance(policy, policy_lib.Policy):
+    raise TypeError("plan_embeddings wants a saved policy directory or a "
+                    f"playlearn Policy, got {type(policy).__name__}")
+  if policy.method_name != "lmp":
+    raise ValueError(f"the policy is {policy.method_name!r}: only 'lmp' has "
+                     "a plan recognition network to embed windows with")
+  # Policy keeps its network private; recognition is not part of acting.
+  return policy._model, policy.normalization  # pylint: disable=protected-access
+
+
+def segment_windows(episode: dict, window: int) -> tuple[np.ndarray, list[str]]:
+  """Every start of a `window`-step window inside one task segment.
+
+  Returns (starts int64[W] rows of the episode, task of each window).
+  """
+  starts, tasks = [], []
+  for seg in replay.segments_of(episode["episode_metadata"]):
+    n = seg["end"] - seg["start"] - window + 1
+    if n > 0:
+      starts.append(seg["start"] + np.arange(n, dtype=np.int64))
+      tasks += [seg["task"]] * n
+  if not starts:
+    return np.zeros(0, np.int64), []
+  return np.concatenate(starts), tasks
+
+
+def plan_embeddings(policy_dir_or_model, dataset_dir: str | os.PathLike,
+                    split: str = "validation", window: int = 32,
+                    max_windows: int = 2000,
+                    seed: int = 0) -> tuple[np.ndarray, list[str]]:
+  """Posterior means of q(z | tau) for windows inside task segments.
+
+  Args:
+    policy_dir_or_model: a saved LMP policy directory or a loaded `Policy`.
+    dataset_dir: the dataset version directory (ArrayRecord).
+    split: any TFDS split string; held-out play by default.
+    window: steps per window (all with real actions).
+    max_windows: keep at most this many windows (a seeded uniform subset).
+    seed: chooses the subset.
+
+  Returns:
+    (z_means float32[N, Z], labels: the task of each window, N strings).
+  """
+  if window < 1:
+    raise ValueError(f"window must be >= 1, got {window}")
+  model, normalization = _load(policy_dir_or_model)
+  source = reading.EpisodeSource(dataset_dir, split)
+  obs_dim = normalization.state_mean.shape[-1]
+  states, actions, rows, labels, offset = [], [], [], [], 0
+  for i in range(len(source)):
+    episode = source[i]
+    s = np.asarray(episode["steps"]["observation"]["state"], np.float32)
+    if s.shape[-1] != obs_dim:
+      raise ValueError(f"{dataset_dir} has states of size {s.shape[-1]}, the "
+                       f"policy was trained on size {obs_dim}")
+    starts, tasks = segment_windows(episode, window)
+    states.append(normalization.normalize_state(s))
+    actions.append(normalization.normalize_action(episode["steps"]["action"]))
+    rows.append(offset + starts)
+    labels += tasks
+    offset += len(s)
+  rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+  if not len(rows):
+    raise ValueError(f"no task segment of {dataset_dir} split {split!r} is "
+                     f"{window} steps long or longer")
+  if len(rows) > max_windows:
+    keep = np.sort(np.random.default_rng(seed).choice(
+        len(rows), max_windows, replace=False))
+    rows, labels = rows[keep], [labels[k] for k in keep]
+  states, actions = np.concatenate(states), np.concatenate(actions)
+  index = rows[:, None] + np.arange(window)  # [N, window]
+  return _recognize(model, states[index], actions[index]), labels
+
+
+def _recognize(model, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+  """obs: [N, T, D], actions: [N, T, A] -> posterior means float32[N, Z].
+
+  Runs in fixed batches of BATCH_SIZE (the last one zero-padded) through one
+  jitted function, so it compiles once for any N.
+  """
+  model.eval()
+  graphdef, state = nnx.split(model)
+
+  @jax.jit
+  def means(state, obs, actions):
+    m = nnx.merge(graphdef, state)
+    mask = jnp.ones(obs.shape[:2], jnp.float32)
+    return m.recognize(obs, actions, mask)[0]
+
+  n, out = len(obs), []
+  for begin in range(0, n, BATCH_SIZE):
+    o, a = obs[begin:begin + BATCH_SIZE], actions[begin:begin + BATCH_SIZE]
+    pad = BATCH_SIZE - len(o)
+    if pad:
+      o = np.concatenate([o, np.zeros((pad,) + o.shape[1:], o.dtype)])
+      a = np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)])
+    out.append(np.asarray(means(state, o, a))[:BATCH_SIZE - pad])
+  return np.concatenate(out).astype(np.float32)
+
+
+def tsne_plot(z: np.ndarray, labels: list[str], path: str | os.PathLike,
+              perplexity: float = 30, seed: int = 0) -> np.ndarray:
+  """Embeds z [N, Z] in 2-D with t-SNE and writes a PNG coloured by label.
+
+  The perplexity is capped at (N - 1) / 3 (t-SNE needs N > 3 * perplexity
+  neighbours to be meaningful, scikit-learn N > perplexity), with a log line.
+  Returns the embedding float32[N, 2].
+  """
+  try:
+    from sklearn import manifold  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise ImportError("tsne_plot needs scikit-learn for t-SNE: "
+                      "pip install scikit-learn") from e
+  from matplotlib import figure  # pylint: disable=g-import-not-at-top
+
+  z = np.asarray(z, np.float32)
+  if z.ndim != 2 or len(z) != len(labels):
+    raise ValueError(f"z must be [N, Z] with one label per row; got z "
+                     f"{z.shape} and {len(labels)} labels")
+  if len(z) < 2:
+    raise ValueError(f"t-SNE needs at least 2 points, got {len(z)}")
+  capped = max(min(float(perplexity), (len(z) - 1) / 3), 1e-3)
+  if capped < perplexity:
+    logging.info("t-SNE: %d points, perplexity %s capped to %.2f", len(z),
+                 perplexity, capped)
+  xy = manifold.TSNE(n_components=2, perplexity=capped, init="pca",
+                     learning_rate="auto", random_state=seed).fit_transform(z)
+
+  # A Figure with no pyplot: draws with Agg, touches no global backend.
+  fig = figure.Figure(figsize=(8, 6), dpi=120)
+  ax = fig.add_subplot()
+  tasks = sorted(set(labels))
+  colours = _colours(len(tasks))
+  labels_arr = np.asarray(labels)
+  for task, colour in zip(tasks, colours):
+    pts = xy[labels_arr == task]
+    ax.scatter(pts[:, 0], pts[:, 1], s=6, color=colour, label=task)
+  ax.set_xticks([])
+  ax.set_yticks([])
+  ax.set_title(f"Latent plans q(z|τ): t-SNE of {len(z)} play windows")
+  ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7,
+            markerscale=2, frameon=False)
+  fig.savefig(os.fspath(path), bbox_inches="tight")
+  return xy.astype(np.float32)
+
+
+def _colours(n: int) -> list:
+  """n distinct colours: tab20 (up to 20 tasks), then a hue wheel."""
+  from matplotlib import colormaps  # pylint: disable=g-import-not-at-top
+  if n <= 20:
+    return [colormaps["tab20"](i) for i in range(n)]
+  return [colormaps["hsv"](i / n) for i in range(n)]
