@@ -46,7 +46,7 @@ def _losses(workdir):
 
 @pytest.mark.parametrize("module", [gcbc_config, lmp_config])
 def test_train_then_load_policy(module, dataset_dir, tmp_path):
-  config = _config(module, dataset_dir, eval_every=0)  # Evaluate at the end.
+  config = _config(module, dataset_dir, eval_every=20)  # At the end.
   config.eval.tasks = ["open_drawer"]
   config.eval.episodes_per_task = 1
   result = trainer.train_and_evaluate(config, str(tmp_path))

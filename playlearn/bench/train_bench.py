@@ -189,3 +189,19 @@ def measure(methods=("gcbc", "lmp"), *, seconds: float = 10.0,
                                   seconds=seconds, tiny=tiny),
               "act": act_latency(m, calls=calls, tiny=tiny)}
           for m in methods}
+
+
+def table(results: dict) -> str:
+  """The figures of `measure` as a markdown table, one row per method."""
+  lines = ["| method | params | batch x window | train steps/s | examples/s "
+           "| compile s | act B=1 median / p90 ms | act B=64 median / p90 ms |",
+           "|---|---|---|---|---|---|---|---|"]
+  for method, figures in results.items():
+    train, act = figures["train"], figures["act"]
+    cells = [method, f"{train['num_params']:,}",
+             f"{train['batch_size']} x {train['window']}",
+             f"{train['steps_per_s']:.1f}", f"{train['examples_per_s']:.0f}",
+             f"{train['compile_s']:.1f}"]
+    cells += [f"{a['median_ms']:.2f} / {a['p90_ms']:.2f}" for a in act.values()]
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)

@@ -18,8 +18,8 @@ def get_config() -> ml_collections.ConfigDict:
       lr=1e-3, warmup_steps=1000, final_lr_fraction=0.1, weight_decay=1e-4,
       grad_clip=1.0))
   c.total_steps = 50_000
-  # Rollouts on the task suite during training (0: only at the end; None:
-  # never), with a few videos under workdir/eval/<step>/.
+  # Rollouts on the task suite every N steps and at the end (0: never), with
+  # a few videos under workdir/eval/<step>/.
   c.eval_every = 10_000
   c.eval = ml_collections.ConfigDict(dict(
       tasks=None, episodes_per_task=2, videos_per_task=1, seed=0))
@@ -39,5 +39,5 @@ def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.total_steps = 20
   c.log_every = 5
   c.checkpoint_every = 10
-  c.eval_every = None
+  c.eval_every = 0
   return c

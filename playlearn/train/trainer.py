@@ -178,9 +178,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         writer.scalars(step, last)
         last["steps_per_s"] = writer.progress(step, last)
       final = stop.requested or step == config.total_steps
-      if config.eval_every is not None and (
-          step == config.total_steps
-          or (config.eval_every and step % config.eval_every == 0)):
+      if config.eval_every > 0 and (step % config.eval_every == 0
+                                    or step == config.total_steps):
         last.update(evaluate(step))
       if final or mgr.should_save(step):
         checkpoints.save(mgr, step, state, pipeline.get_state(data_iter),
