@@ -6,8 +6,8 @@ r"""Throughput of the play-window data pipeline, as a table and JSON.
     --out=out/bench/data.json
 
 A benchmark, not a test. Goal (issue 3): at least 10x what a trainer consumes
-(a GCBC train step on CPU at batch 256: about 20-50 steps/s), i.e. hundreds of
-batches/s. See playlearn/bench/data_bench.py for what each figure measures.
+(a GCBC train step at batch 256: about 1.3 steps/s on a 2-core CPU, hundreds
+on an accelerator), i.e. hundreds of batches/s. See playlearn/bench/data_bench.py for what each figure measures.
 """
 import json
 import os

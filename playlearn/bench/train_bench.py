@@ -105,7 +105,7 @@ def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
 
     (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
     optimizer.update(model, grads)
-    metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
+    metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
     return nnx.state((model, optimizer)), metrics
 
   step_fn = jax.jit(step_fn, donate_argnums=0)
