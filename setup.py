@@ -39,6 +39,8 @@ INSTALL_REQUIRES = [
     "optax",
     "orbax-checkpoint",
     "tensorboardX",
+    # t-SNE of latent plans (playlearn/evaluation/latent.py).
+    "scikit-learn>=1.5",
 ]
 
 EXTRAS_REQUIRE = {

@@ -63,6 +63,11 @@ class Policy:
 
     self._step = jax.jit(step)
 
+  @property
+  def model(self) -> nnx.Module:
+    """The network (for analysis, e.g. LMP's plan recognition)."""
+    return self._model
+
   # ------------------------------------------------------------- acting
   def reset(self, batch_size: int | None = None) -> None:
     """Forgets the past (recurrent state, current plan) of every env."""

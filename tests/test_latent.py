@@ -13,6 +13,7 @@ from playlearn import models
 from playlearn.configs import lmp as lmp_config
 from playlearn.data import playtable
 from playlearn.data import reading
+from playlearn.data import windows
 from playlearn.evaluation import latent
 from playlearn.play import episodes
 from playlearn.policy import Policy
@@ -123,7 +124,6 @@ def test_plot_latents_script(dataset_dir, policy_dir, tmp_path):
 
 
 def _identity_normalization(dim):
-  from playlearn.data import windows  # pylint: disable=g-import-not-at-top
   return windows.Normalization(np.zeros(dim, np.float32),
                                np.ones(dim, np.float32),
                                np.zeros(7, np.float32), np.ones(7, np.float32))

@@ -29,7 +29,6 @@ import numpy as np
 
 from playlearn import policy as policy_lib
 from playlearn.data import reading
-from playlearn.models import lmp
 from playlearn.play import replay
 
 BATCH_SIZE = 256  # Windows per jit call; the last batch is padded to it.
@@ -46,8 +45,7 @@ def _load(policy_dir_or_model):
   if policy.method_name != "lmp":
     raise ValueError(f"the policy is {policy.method_name!r}: only 'lmp' has "
                      "a plan recognition network to embed windows with")
-  # Policy keeps its network private; recognition is not part of acting.
-  return policy._model, policy.normalization  # pylint: disable=protected-access
+  return policy.model, policy.normalization
 
 
 def segment_windows(episode: dict, window: int) -> tuple[np.ndarray, list[str]]:
@@ -178,11 +176,12 @@ def tsne_plot(z: np.ndarray, labels: list[str], path: str | os.PathLike,
   fig = figure.Figure(figsize=(8, 6), dpi=120)
   ax = fig.add_subplot()
   tasks = sorted(set(labels))
-  colours = _colours(len(tasks))
   labels_arr = np.asarray(labels)
-  for task, colour in zip(tasks, colours):
+  for i, task in enumerate(tasks):
+    colour, marker = _style(i)
     pts = xy[labels_arr == task]
-    ax.scatter(pts[:, 0], pts[:, 1], s=6, color=colour, label=task)
+    ax.scatter(pts[:, 0], pts[:, 1], s=8, color=colour, marker=marker,
+               label=task)
   ax.set_xticks([])
   ax.set_yticks([])
   ax.set_title(f"Latent plans q(z|τ): t-SNE of {len(z)} play windows")
@@ -192,9 +191,8 @@ def tsne_plot(z: np.ndarray, labels: list[str], path: str | os.PathLike,
   return xy.astype(np.float32)
 
 
-def _colours(n: int) -> list:
-  """n distinct colours: tab20 (up to 20 tasks), then a hue wheel."""
+def _style(i: int) -> tuple:
+  """Colour and marker of the i-th task: 10 colours x 5 markers tell 50 tasks
+  apart (PlayTable has 27), where one colour map of 27 shades does not."""
   from matplotlib import colormaps  # pylint: disable=g-import-not-at-top
-  if n <= 20:
-    return [colormaps["tab20"](i) for i in range(n)]
-  return [colormaps["hsv"](i / n) for i in range(n)]
+  return colormaps["tab10"](i % 10), "os^Dv"[(i // 10) % 5]
