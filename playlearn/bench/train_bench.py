@@ -17,13 +17,11 @@ measured apart by `data_bench.py`):
 """
 from __future__ import annotations
 
-import inspect
 import time
 
 from flax import nnx
 import jax
 import numpy as np
-import optax
 
 from playlearn import models
 from playlearn import policy as policy_lib
@@ -93,22 +91,7 @@ def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
                             wrt=nnx.Param)
   graphdef, state = nnx.split((model, optimizer))
   state = jax.device_put(state, mesh_lib.replicated(mesh))
-  takes_step = "step" in inspect.signature(method_module.loss).parameters
-
-  def step_fn(state, batch, rng, step):
-    model, optimizer = nnx.merge(graphdef, state)
-    model.train()
-
-    def loss_fn(model):
-      kwargs = {"step": step} if takes_step else {}
-      return method_module.loss(model, batch, rng, **kwargs)
-
-    (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
-    optimizer.update(model, grads)
-    metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
-    return nnx.state((model, optimizer)), metrics
-
-  step_fn = jax.jit(step_fn, donate_argnums=0)
+  step_fn = trainer.make_train_step(method_module, graphdef)
   batch = mesh_lib.shard_batch(synthetic_batch(batch_size, window), mesh)
   rng = jax.random.key(config.seed)
 

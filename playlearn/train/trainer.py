@@ -66,6 +66,30 @@ def make_optimizer(config) -> optax.GradientTransformation:
                      optax.adamw(schedule, weight_decay=opt.weight_decay))
 
 
+def make_train_step(method, graphdef: nnx.GraphDef):
+  """The jitted step (state, batch, rng, step) -> (state, metrics).
+
+  `state` is `nnx.state((model, optimizer))` of `graphdef`; it is donated.
+  """
+  # Methods with schedules inside their loss (LMP's KL warm-up) get the step.
+  takes_step = "step" in inspect.signature(method.loss).parameters
+
+  def train_step(state, batch, rng, step):
+    model, optimizer = nnx.merge(graphdef, state)
+    model.train()
+
+    def loss_fn(model):
+      kwargs = {"step": step} if takes_step else {}
+      return method.loss(model, batch, rng, **kwargs)
+
+    (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+    optimizer.update(model, grads)
+    metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
+    return nnx.state((model, optimizer)), metrics
+
+  return jax.jit(train_step, donate_argnums=0)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains `config.method` on `config.dataset_dir`; resumes from `workdir`.
 
@@ -105,23 +129,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   state = jax.device_put(state, mesh_lib.replicated(mesh))
 
   # --- step function --------------------------------------------------------
-  takes_step = "step" in inspect.signature(method.loss).parameters
-
-  def train_step(state, batch, rng, step):
-    model, optimizer = nnx.merge(graphdef, state)
-    model.train()
-
-    def loss_fn(model):
-      # Methods with schedules inside their loss (LMP's KL warm-up) get the step.
-      kwargs = {"step": step} if takes_step else {}
-      return method.loss(model, batch, rng, **kwargs)
-
-    (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
-    optimizer.update(model, grads)
-    metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
-    return nnx.state((model, optimizer)), metrics
-
-  train_step = jax.jit(train_step, donate_argnums=0)
+  train_step = make_train_step(method, graphdef)
 
   # --- restore --------------------------------------------------------------
   mgr = checkpoints.manager(workdir, config.keep_checkpoints,
