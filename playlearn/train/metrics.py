@@ -5,7 +5,6 @@ import json
 import os
 import time
 
-from absl import logging
 
 
 class Writer:
@@ -36,7 +35,6 @@ class Writer:
     line = (f"[{step}/{self._total}] {rate:.1f} steps/s "
             f"eta {int(eta // 60)}m{int(eta % 60):02d}s {shown}")
     print(line, flush=True)
-    logging.info(line)
     return rate
 
   def close(self) -> None:

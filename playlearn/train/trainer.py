@@ -11,7 +11,6 @@ import inspect
 import json
 import os
 
-from absl import logging
 from flax import nnx
 import jax
 import ml_collections
@@ -139,7 +138,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if restored is not None:
     start_step, state, data_state = restored
     pipeline.set_state(data_iter, data_state)
-    logging.info("resumed from step %d", start_step)
     print(f"resumed from checkpoint at step {start_step}", flush=True)
 
   # --- evaluators -----------------------------------------------------------
