@@ -7,8 +7,6 @@ the machine they were measured on. Goals (issue 2): the environment costs at
 most 25% over raw MuJoCo physics; play is generated at least 20x faster than
 real time per core; 64-128 px frames render at a few hundred frames/s.
 """
-import json
-import os
 
 from absl import app
 from absl import flags
@@ -45,10 +43,7 @@ def main(argv):
       print(f"| {key} | {value:.3f} |")
     else:
       print(f"| {key} | {value} |")
-  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-  with open(_OUT.value, "w") as f:
-    json.dump(results, f, indent=1)
-  print(f"\nwrote {_OUT.value}")
+  bench.write_json(_OUT.value, results)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,6 @@ A benchmark, not a test. Goal (issue 3): at least 10x what a trainer consumes
 (a GCBC train step at batch 256: about 1.3 steps/s on a 2-core CPU, hundreds
 on an accelerator), i.e. hundreds of batches/s. See playlearn/bench/data_bench.py for what each figure measures.
 """
-import json
-import os
 
 from absl import app
 from absl import flags
@@ -53,10 +51,7 @@ def main(argv):
     value = results[key]
     print(f"{key}: {value:.3f}" if isinstance(value, float)
           else f"{key}: {value}")
-  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-  with open(_OUT.value, "w") as f:
-    json.dump(results, f, indent=1)
-  print(f"\nwrote {_OUT.value}")
+  bench.write_json(_OUT.value, results)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ compile time and parameter count, and the latency of `Policy.act` at 1 and 64
 environments. Synthetic inputs, no dataset needed. See
 playlearn/bench/train_bench.py for what each figure measures.
 """
-import json
 import os
 
 from absl import app
@@ -41,10 +40,7 @@ def main(argv):
   print(f"\ncpu: {results['cpu']} ({results['cpu_count']} cores), load "
         f"average {results['load_average_1m_before']:.1f} before, "
         f"{results['load_average_1m_after']:.1f} after")
-  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-  with open(_OUT.value, "w") as f:
-    json.dump(results, f, indent=1)
-  print(f"\nwrote {_OUT.value}")
+  bench.write_json(_OUT.value, results)
 
 
 if __name__ == "__main__":

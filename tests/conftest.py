@@ -1,13 +1,27 @@
 """Shared pytest set-up.
 
-Deliberately almost empty: nothing here may change how playlearn behaves on
-import (no MUJOCO_GL, PYOPENGL_PLATFORM or XLA_FLAGS). The rendering backend is
-chosen by playlearn.envs.rendering.select_backend when a Renderer is made.
+Nothing here may change how playlearn behaves on import (no MUJOCO_GL,
+PYOPENGL_PLATFORM or XLA_FLAGS): the rendering backend is chosen by
+playlearn.envs.rendering.select_backend when a Renderer is made. Shared
+fixtures: `tiny_play_dataset`.
 """
 import os
+
+import pytest
 
 
 def pytest_report_header(config):
   del config  # Unused.
   choice = os.environ.get("PLAYLEARN_GL") or "auto"
   return [f"playlearn rendering backend: PLAYLEARN_GL={choice}"]
+
+
+@pytest.fixture(scope="session")
+def tiny_play_dataset(tmp_path_factory) -> str:
+  """The version directory of `playtable_play/tiny`, built once per session."""
+  from playlearn.data import playtable  # pylint: disable=g-import-not-at-top
+  builder = playtable.builder_class("playtable_play")(
+      config="tiny", data_dir=str(tmp_path_factory.mktemp("tiny_play")),
+      num_workers=1)
+  builder.download_and_prepare()
+  return str(builder.data_dir)

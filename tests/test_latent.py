@@ -11,7 +11,6 @@ import pytest
 
 from playlearn import models
 from playlearn.configs import lmp as lmp_config
-from playlearn.data import playtable
 from playlearn.data import reading
 from playlearn.data import windows
 from playlearn.evaluation import latent
@@ -24,12 +23,8 @@ WINDOW = 8  # Tiny episodes have 100 steps.
 
 
 @pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
-  data_dir = tmp_path_factory.mktemp("data")
-  builder = playtable.builder_class("playtable_play")(
-      config="tiny", data_dir=str(data_dir), num_workers=1)
-  builder.download_and_prepare()
-  return str(builder.data_dir)
+def dataset_dir(tiny_play_dataset):
+  return tiny_play_dataset
 
 
 @pytest.fixture(scope="module")

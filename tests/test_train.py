@@ -13,7 +13,6 @@ import pytest
 from playlearn import models
 from playlearn.configs import gcbc as gcbc_config
 from playlearn.configs import lmp as lmp_config
-from playlearn.data import playtable
 from playlearn.envs import playtable as playtable_env
 from playlearn.policy import Policy
 from playlearn.train import trainer
@@ -22,12 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
-  data_dir = tmp_path_factory.mktemp("data")
-  builder = playtable.builder_class("playtable_play")(
-      config="tiny", data_dir=str(data_dir), num_workers=1)
-  builder.download_and_prepare()
-  return str(builder.data_dir)
+def dataset_dir(tiny_play_dataset):
+  return tiny_play_dataset
 
 
 def _config(module, dataset_dir, **overrides):

@@ -1,4 +1,5 @@
 """Speed measurements (not tests): results are printed and written as JSON."""
+import json
 import os
 import platform
 
@@ -15,3 +16,11 @@ def machine() -> dict:
   except OSError:
     pass
   return {"cpu": name, "cpu_count": os.cpu_count()}
+
+
+def write_json(path: str, results: dict) -> None:
+  """Writes a benchmark's results (making the folder) and says where."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(results, f, indent=1)
+  print(f"\nwrote {path}")
