@@ -29,6 +29,16 @@ def get_config() -> ml_collections.ConfigDict:
   return c
 
 
+def with_variant(c: ml_collections.ConfigDict,
+                 arg: str | None) -> ml_collections.ConfigDict:
+  """Applies the variant named after the config file's ':' (only 'debug')."""
+  if arg == "debug":
+    return debug(c)
+  if arg:
+    raise ValueError(f"unknown config variant {arg!r}; valid: debug")
+  return c
+
+
 def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Seconds on a laptop CPU: tiny model, tiny batches, few steps."""
   c.dataset_dir = "out/demo/data/playtable_play/state_small/1.0.0"

@@ -10,8 +10,4 @@ from playlearn.configs import common
 def get_config(arg: str | None = None):
   c = common.get_config()
   c.method = "lmp"
-  if arg == "debug":
-    c = common.debug(c)
-  elif arg:
-    raise ValueError(f"unknown config variant {arg!r}; valid: debug")
-  return c
+  return common.with_variant(c, arg)

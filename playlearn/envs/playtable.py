@@ -63,7 +63,8 @@ class EnvConfig:
   max_rot_step: float = 0.12  # radians per control step at |action| = 1
   max_lead: float = 0.03      # metres the target may lead the tool
   max_rot_lead: float = 0.15  # radians the target may lead the tool
-  substeps: int = 20          # physics steps per control step (15 Hz)
+  # Physics steps per control step: 20 of 1/300 s for 15 Hz control.
+  substeps: int = round(1 / (scene.CONTROL_HZ * scene.PHYSICS_TIMESTEP))
   time_limit: int | None = None  # control steps per episode; None: no limit
   stack_probability: float = 0.25  # chance a reset stacks two blocks
   render_backend: str | None = None
@@ -173,6 +174,10 @@ class PlayTableEnv(dm_env.Environment):
       self._renderer = None
 
   # ----------------------------------------------------------- public API
+  def tcp_pos(self) -> np.ndarray:
+    """Position of the tool centre point (between the fingertips), [3]."""
+    return self.data.site_xpos[self._ids.tcp].copy()
+
   @property
   def control_dt(self) -> float:
     return self.config.substeps * self.model.opt.timestep

@@ -99,8 +99,7 @@ class Oracle:
     return action
 
   def reached(self, wp: Waypoint) -> bool:
-    d = self.env.data
-    tcp = d.site_xpos[self.env._ids.tcp]  # pylint: disable=protected-access
+    tcp = self.env.tcp_pos()
     yaw_err = abs(geometry.wrap_angle(self.tool_yaw() - wp.yaw))
     return np.linalg.norm(tcp - wp.pos) < wp.tol and yaw_err < 0.05
 
@@ -150,7 +149,7 @@ class Oracle:
     raise ValueError(f"no plan for task {task!r}")
 
   def _tcp(self) -> np.ndarray:
-    return self.env.data.site_xpos[self.env._ids.tcp].copy()  # pylint: disable=protected-access
+    return self.env.tcp_pos()
 
   def _transit(self, xy, yaw, grip, z=TRANSIT_Z) -> list[Waypoint]:
     """Up to a safe height, across (with a little style jitter), then to z.

@@ -112,11 +112,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       kappa_min=config.data.kappa_min, kappa_max=config.data.kappa_max,
       goal_horizon=config.data.goal_horizon,
       action_norm=config.data.action_norm)
-  normalization = windows.Normalization.from_statistics(
-      statistics, window_config.action_norm, window_config.std_floor)
+  # The store normalises the training windows; the saved policy reuses its
+  # normalisation, so training and acting cannot disagree.
+  store = windows.WindowStore.from_dataset(config.dataset_dir, "train",
+                                           window_config)
+  normalization = store.normalization
   data_iter = pipeline.make_iterator(
-      config.dataset_dir, split="train", config=window_config,
-      batch_size=config.data.batch_size // jax.process_count(),
+      store, batch_size=config.data.batch_size // jax.process_count(),
       seed=config.seed)
 
   # --- model / optimizer ----------------------------------------------------
