@@ -2,7 +2,7 @@
 #
 #   make test        system packages + virtualenv, then the fast tests
 #   make test-slow   the slow (learning, measurement) tests
-#   make demo        collect a few minutes of play data and render an episode
+#   make demo        collect play, train a small policy, print its success table
 #   make bench       speed measurements (scripts/bench.py)
 #   make clean       remove build and test outputs (keeps .venv)
 
@@ -58,8 +58,10 @@ test: system-deps venv
 test-slow: system-deps venv
 	$(PY) -m pytest -m slow -n $(PYTEST_WORKERS) --durations=10 $(PYTEST_ARGS)
 
-# Until the learning code lands, the main job is the data: a few minutes of
-# scripted play as a TFDS dataset, then a video and a contact sheet of it.
+# The main job on an embedded default: a few minutes of scripted play as a
+# TFDS dataset (with a video of it), a Play-GCBC policy trained on it, and its
+# success table on the task suite (with a video per task). About ten minutes
+# on a laptop CPU; see the README for the full-size runs.
 DEMO_DIR := out/demo
 demo: system-deps venv
 	$(PY) scripts/collect_play.py --dataset=playtable_play --config=state_small \
@@ -67,7 +69,12 @@ demo: system-deps venv
 	$(PY) scripts/render_episode.py \
 	  --dataset_dir=$(DEMO_DIR)/data/playtable_play/state_small/1.0.0 \
 	  --episode=0 --out_dir=$(DEMO_DIR)
-	@echo "demo: video $(DEMO_DIR)/episode.mp4, tasks $(DEMO_DIR)/tasks.png"
+	$(PY) scripts/train.py --config=playlearn/configs/gcbc.py:demo \
+	  --workdir=$(DEMO_DIR)/gcbc
+	$(PY) scripts/evaluate.py --policy=$(DEMO_DIR)/gcbc/policy \
+	  --out_dir=$(DEMO_DIR)/eval --episodes_per_task=2 --seeds=0 --chains=0
+	@echo "demo: play video $(DEMO_DIR)/episode.mp4, tasks $(DEMO_DIR)/tasks.png,"
+	@echo "      policy $(DEMO_DIR)/gcbc/policy, rollout videos $(DEMO_DIR)/eval/videos"
 
 bench: system-deps venv
 	$(PY) scripts/bench.py

@@ -1,4 +1,4 @@
-"""Unit and contract tests of playlearn.models: heads, Play-GCBC and Play-LMP."""
+"""Unit and contract tests of playlearn.models: heads, Play-GCBC, Play-LMP and BESO."""
 import functools
 import math
 
@@ -126,8 +126,8 @@ def test_head_shapes(name):
 def test_unknown_names_list_the_valid_ones():
   with pytest.raises(KeyError, match='gaussian'):
     heads.make('flow', 4, 7, rngs=nnx.Rngs(0))
-  with pytest.raises(KeyError, match="'gcbc', 'lmp'"):
-    models.get('beso')
+  with pytest.raises(KeyError, match="'beso', 'gcbc', 'lmp'"):
+    models.get('vqbet')
   assert models.get('lmp') is lmp
 
 
@@ -155,7 +155,12 @@ def test_beta_warmup():
 # GCBC: encoder Linear(10, 8) 88 + GRU(8, 8) 408 + head Linear(8, 3*7*2) 378 = 874.
 # LMP: two recognition GRU(12, 8) 2*504 + Linear(16, 8) 136 + proposal Linear(10, 8) 88
 #   + Linear(8, 8) 72 + policy [Linear(14, 8) 120 + GRU 408 + head 378] = 2210.
-PARAMS = {'gcbc': 874, 'lmp': 2210}
+# BESO (transformer, width 8, window 2, one block): sigma Linear(1, 8) 16 + Linear(8, 8) 72
+#   + goal Linear(5, 8) 48 + null 8 + obs Linear(5, 8) 48 + action Linear(7, 8) 64
+#   + positions 6 * 8 = 48 + block [2 LayerNorms 32 + q, k, v, out 4 * 72 + Linear(8, 32) 288
+#   + Linear(32, 8) 264] 872 + LayerNorm 16 + out Linear(8, 7) 63 = 1255.
+PARAMS = {'beso': 1255, 'gcbc': 874, 'lmp': 2210}
+METRICS = {'beso': {'mse'}, 'gcbc': {'nll'}, 'lmp': {'nll', 'kl', 'beta'}}
 
 
 @functools.cache
@@ -234,7 +239,7 @@ def test_adam_reduces_loss(name):
     loss, metrics, finite = train_step(model, optimizer, batch, jax.random.key(i))
     assert finite and jnp.isfinite(loss)
     losses.append(float(loss))
-  assert set(metrics) >= {'nll'}
+  assert set(metrics) >= METRICS[name]
   assert losses[-1] < 0.8 * losses[0], losses
 
 

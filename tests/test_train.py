@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,9 +35,14 @@ def _config(module, dataset_dir, **overrides):
   return config
 
 
-def _losses(workdir):
+def _rows(workdir, key="loss"):
+  """The metrics.jsonl rows that hold `key` (train or val/ rows)."""
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return {r["step"]: r["loss"] for r in map(json.loads, f)}
+    return [r for r in map(json.loads, f) if key in r]
+
+
+def _losses(workdir):
+  return {r["step"]: r["loss"] for r in _rows(workdir)}
 
 
 @pytest.mark.parametrize("module", [gcbc_config, lmp_config])
@@ -106,6 +112,7 @@ def test_sigkill_and_resume_gives_the_same_losses(dataset_dir, tmp_path):
   uninterrupted = _losses(straight)
   with open(os.path.join(killed, "metrics.jsonl")) as f:
     after = [json.loads(line) for line in f][logged_before_kill:]
+  after = [r for r in after if "loss" in r]  # Not the val/ rows.
   # The second run resumed from a checkpoint (not from step 0) and every loss
   # it logged equals the uninterrupted run's at the same step.
   assert 10 <= after[0]["step"] - 1 < steps
@@ -138,6 +145,38 @@ def test_non_finite_loss_stops_and_keeps_checkpoint(dataset_dir, tmp_path,
   assert sorted(os.listdir(tmp_path / "checkpoints"))[-1] == "10"
 
 
+def test_logs_period_means_and_validation_loss(dataset_dir, tmp_path):
+  trainer.train_and_evaluate(_config(gcbc_config, dataset_dir),
+                             str(tmp_path / "each"))
+  trainer.train_and_evaluate(_config(gcbc_config, dataset_dir, log_every=5),
+                             str(tmp_path / "five"))
+  per_step = _losses(tmp_path / "each")
+  logged = _rows(tmp_path / "five")
+  assert [r["step"] for r in logged] == [5, 10, 15, 20]
+  for r in logged:
+    window = [per_step[s] for s in range(r["step"] - 4, r["step"] + 1)]
+    assert r["loss"] == pytest.approx(np.mean(window), rel=1e-5)
+  val = _rows(tmp_path / "five", "val/nll")
+  assert [r["step"] for r in val] == [10, 20]  # debug: val_every=10
+  assert all(np.isfinite(r["val/loss"]) for r in val)
+  assert val[0]["val/nll"] != val[1]["val/nll"]  # The weights moved.
+
+
+def test_resuming_under_another_config_fails(dataset_dir, tmp_path):
+  trainer.train_and_evaluate(_config(gcbc_config, dataset_dir), str(tmp_path))
+  saved = (tmp_path / "config.json").read_text()
+  changed = _config(gcbc_config, dataset_dir)
+  changed.optimizer.lr = 0.5
+  with pytest.raises(ValueError, match="another config \\(optimizer.lr: "
+                     "0.0001 in the saved run, 0.5 now\\)"):
+    trainer.train_and_evaluate(changed, str(tmp_path))
+  assert (tmp_path / "config.json").read_text() == saved
+  # Logging cadence may change: the finished run resumes and ends at once.
+  result = trainer.train_and_evaluate(
+      _config(gcbc_config, dataset_dir, log_every=4), str(tmp_path))
+  assert result["step"] == 20
+
+
 def test_runs_on_several_fake_devices(dataset_dir, tmp_path):
   code = (
       "from playlearn.configs import gcbc; from playlearn.train import trainer\n"
@@ -151,3 +190,43 @@ def test_runs_on_several_fake_devices(dataset_dir, tmp_path):
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "'step': 4" in proc.stdout
+
+
+def test_two_hosts_train_like_one(dataset_dir, tmp_path):
+  """Two processes joined by jax.distributed (CPU, gloo), each cutting half of
+  every global batch, log the losses of one process with the whole batch."""
+  with socket.socket() as s:  # A free port for the coordinator.
+    s.bind(("localhost", 0))
+    port = s.getsockname()[1]
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu",
+             JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo")
+  single, multi = tmp_path / "single", tmp_path / "multi"
+  subprocess.run(_train_command(dataset_dir, single, 12), env=env, cwd=ROOT,
+                 check=True, capture_output=True, timeout=300)
+  hosts = [subprocess.Popen(
+      _train_command(dataset_dir, multi, 12) + [
+          "--distributed", f"--coordinator_address=localhost:{port}",
+          "--num_processes=2", f"--process_id={i}"],
+      env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+      text=True) for i in range(2)]
+  for host in hosts:
+    output, _ = host.communicate(timeout=300)
+    assert host.returncode == 0, output[-3000:]
+  one, two = _losses(single), _losses(multi)
+  assert sorted(two) == list(range(1, 13))  # Only host 0 logs.
+  for step, loss in one.items():
+    assert two[step] == pytest.approx(loss, rel=1e-5)
+  assert (multi / "policy" / "policy.json").exists()
+
+
+@pytest.mark.parametrize("module", [gcbc_config, lmp_config])
+def test_every_config_variant_gives_a_model_config(module):
+  from playlearn.configs import common  # pylint: disable=g-import-not-at-top
+  base = module.get_config()
+  for name in common.VARIANTS:
+    config = module.get_config(name)
+    assert config.method == base.method
+    assert config.total_steps > 0 and config.data.batch_size > 0
+    assert trainer.model_config(config) is not None
+  with pytest.raises(ValueError, match="'fast'.*valid: cpu, debug, demo"):
+    module.get_config("fast")

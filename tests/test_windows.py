@@ -171,6 +171,21 @@ def test_deterministic_and_seeds_differ(store):
   assert not np.array_equal(a[0]["length"], c[0]["length"])
 
 
+def test_host_shards_make_up_the_global_batch(store):
+  whole = take(pipeline.make_iterator(store, batch_size=24, seed=4), 8)
+  shards = [take(pipeline.make_iterator(store, batch_size=8, seed=4,
+                                        shard_index=p, shard_count=3), 8)
+            for p in range(3)]
+  for i, batch in enumerate(whole):  # 8 batches: crosses an epoch (168 // 24).
+    for key in batch:
+      np.testing.assert_array_equal(
+          np.concatenate([shard[i][key] for shard in shards]), batch[key])
+  with pytest.raises(ValueError, match="shard_index must be in \\[0, 3\\)"):
+    pipeline.make_iterator(store, batch_size=8, shard_index=3, shard_count=3)
+  with pytest.raises(ValueError, match="100 x 2 hosts"):
+    pipeline.make_iterator(store, batch_size=100, shard_count=2)
+
+
 def test_resume_gives_the_same_batches(dataset_dir):
   # 168 windows / 32 = 5 batches per epoch: the 8 batches cross an epoch.
   it = pipeline.make_iterator(dataset_dir, batch_size=32, seed=7)

@@ -48,22 +48,34 @@ from playlearn.data import windows as windows_lib
 
 
 def make_dataset(store: windows_lib.WindowStore, batch_size: int,
-                 seed: int) -> grain.MapDataset:
-  """Infinite MapDataset of batches; element i is a function of (seed, i)."""
+                 seed: int, shard_index: int = 0,
+                 shard_count: int = 1) -> grain.MapDataset:
+  """Infinite MapDataset of batches; element i is a function of (seed, i).
+
+  With `shard_count` hosts, each cuts `batch_size` windows: host p's batch i
+  is rows [p*batch_size, (p+1)*batch_size) of the global batch i of
+  `batch_size * shard_count` windows, so the hosts together see exactly the
+  batches one host with the global batch size would.
+  """
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-  if store.num_windows < batch_size:
-    raise ValueError(f"batch_size ({batch_size}) exceeds the number of windows "
-                     f"in the data ({store.num_windows})")
+  if not 0 <= shard_index < shard_count:
+    raise ValueError(f"shard_index must be in [0, {shard_count}), got "
+                     f"{shard_index}")
+  global_batch = batch_size * shard_count
+  if store.num_windows < global_batch:
+    raise ValueError(f"batch_size ({batch_size} x {shard_count} hosts) exceeds "
+                     f"the number of windows in the data ({store.num_windows})")
   if not 0 <= seed < 2**32:
     raise ValueError(f"seed must be in [0, 2**32), got {seed}")
-  ids_of = _window_ids(store.num_windows, batch_size, seed)
+  ids_of = _window_ids(store.num_windows, global_batch, seed)
+  mine = slice(shard_index * batch_size, (shard_index + 1) * batch_size)
 
   def cut(index: int, _) -> dict:
     epoch, ids = ids_of(index)
-    return store.batch(ids, seed=seed, epoch=epoch)
+    return store.batch(ids[mine], seed=seed, epoch=epoch)
 
-  batches_per_epoch = store.num_windows // batch_size
+  batches_per_epoch = store.num_windows // global_batch
   return grain.MapDataset.range(batches_per_epoch).map_with_index(cut).repeat()
 
 
@@ -113,8 +125,9 @@ def make_iterator(source: str | os.PathLike | windows_lib.WindowStore, *,
                   batch_size: int = 256, seed: int = 0, split: str = "train",
                   config: windows_lib.WindowConfig = windows_lib.WindowConfig(),
                   state: dict | None = None, num_threads: int = 1,
-                  prefetch: int = 4,
-                  worker_count: int = 0) -> grain.DatasetIterator:
+                  prefetch: int = 4, worker_count: int = 0,
+                  shard_index: int = 0,
+                  shard_count: int = 1) -> grain.DatasetIterator:
   """An endless iterator of window batches.
 
   Args:
@@ -128,13 +141,16 @@ def make_iterator(source: str | os.PathLike | windows_lib.WindowStore, *,
     num_threads, prefetch: Grain read threads and their buffer, in batches
       (1.6 MB each at B=256, T=32: keep it small; Grain's default is 500).
     worker_count: > 0 runs the pipeline in that many processes (mp_prefetch).
+    shard_index, shard_count: this host's part of the global batch (see
+      `make_dataset`; `jax.process_index()`, `jax.process_count()`).
 
   Returns:
     A `grain.DatasetIterator`; use `get_state` / `set_state` below.
   """
   store = (source if isinstance(source, windows_lib.WindowStore) else
            windows_lib.WindowStore.from_dataset(source, split, config))
-  ds = make_dataset(store, batch_size, seed).to_iter_dataset(
+  ds = make_dataset(store, batch_size, seed, shard_index,
+                    shard_count).to_iter_dataset(
       grain.ReadOptions(num_threads=num_threads,
                         prefetch_buffer_size=prefetch))
   if worker_count > 0:

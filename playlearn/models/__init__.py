@@ -7,9 +7,9 @@ and the policy use:
   initial_state(model, batch_size) -> state
   act(model, obs_history, goal, rng, state) -> (action, state)
 """
-from playlearn.models import gcbc, heads, lmp
+from playlearn.models import beso, gcbc, heads, lmp
 
-METHODS = {'gcbc': gcbc, 'lmp': lmp}
+METHODS = {'beso': beso, 'gcbc': gcbc, 'lmp': lmp}
 
 
 def get(name):
@@ -19,4 +19,4 @@ def get(name):
   return METHODS[name]
 
 
-__all__ = ['METHODS', 'gcbc', 'get', 'heads', 'lmp']
+__all__ = ['METHODS', 'beso', 'gcbc', 'get', 'heads', 'lmp']

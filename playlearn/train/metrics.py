@@ -8,16 +8,25 @@ import time
 
 
 class Writer:
-  """TensorBoard scalars under `workdir/tensorboard` plus console progress."""
+  """TensorBoard scalars under `workdir/tensorboard` plus console progress.
 
-  def __init__(self, workdir: str, total_steps: int, start_step: int):
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
-    self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+  `active=False` (hosts other than the first in a multi-host run) writes and
+  prints nothing, so the hosts do not write over each other.
+  """
+
+  def __init__(self, workdir: str, total_steps: int, start_step: int,
+               active: bool = True):
+    self._active = active
+    if active:
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+      self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+      self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
     self._total = total_steps
     self._last_step, self._last_time = start_step, time.perf_counter()
 
   def scalars(self, step: int, metrics: dict) -> None:
+    if not self._active:
+      return
     for name, value in metrics.items():
       self._tb.add_scalar(name, float(value), step)
     self._tb.flush()
@@ -34,9 +43,12 @@ class Writer:
     shown = " ".join(f"{k}={float(v):.4g}" for k, v in sorted(metrics.items()))
     line = (f"[{step}/{self._total}] {rate:.1f} steps/s "
             f"eta {int(eta // 60)}m{int(eta % 60):02d}s {shown}")
-    print(line, flush=True)
+    if self._active:
+      print(line, flush=True)
     return rate
 
   def close(self) -> None:
+    if not self._active:
+      return
     self._tb.close()
     self._jsonl.close()

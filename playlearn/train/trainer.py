@@ -13,6 +13,7 @@ import os
 
 from flax import nnx
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -20,6 +21,7 @@ import optax
 from playlearn import models
 from playlearn import policy as policy_lib
 from playlearn.data import pipeline
+from playlearn.data import reading
 from playlearn.data import statistics as statistics_lib
 from playlearn.data import windows
 from playlearn.train import checkpoints
@@ -56,25 +58,70 @@ def check_dataset(config, statistics: dict) -> tuple[int, int]:
   return obs_dim, action_dim
 
 
+# Fields that may differ when a run resumes: they change what is logged or
+# kept, not what is learned.
+RESUMABLE_CHANGES = ("log_every", "eval_every", "eval", "checkpoint_every",
+                     "keep_checkpoints", "val_every", "val_batches")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+  out = {}
+  for key, value in d.items():
+    if isinstance(value, dict):
+      out.update(_flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
+
+
+def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Refuses to resume a workdir's checkpoints under a different config.
+
+  Rerunning the same command resumes; a changed batch size, learning rate,
+  model or dataset would silently continue someone else's run instead.
+  """
+  saved_path = os.path.join(workdir, "config.json")
+  if not (os.path.exists(saved_path) and
+          os.path.isdir(os.path.join(workdir, "checkpoints")) and
+          os.listdir(os.path.join(workdir, "checkpoints"))):
+    return
+  with open(saved_path) as f:
+    saved = _flatten(json.load(f))
+  now = _flatten(json.loads(config.to_json_best_effort()))
+  changed = sorted(
+      k for k in set(saved) | set(now)
+      if saved.get(k) != now.get(k) and k.split(".")[0] not in RESUMABLE_CHANGES)
+  if changed:
+    diffs = "; ".join(f"{k}: {saved.get(k)!r} in the saved run, {now.get(k)!r} "
+                      "now" for k in changed)
+    raise ValueError(
+        f"{workdir} holds checkpoints of a run with another config ({diffs}). "
+        "Use a new --workdir, or the saved config (config.json) to resume.")
+
+
 def make_optimizer(config) -> optax.GradientTransformation:
   opt = config.optimizer
   schedule = optax.warmup_cosine_decay_schedule(
       0.0, opt.lr, opt.warmup_steps, max(config.total_steps, opt.warmup_steps + 1),
       end_value=opt.lr * opt.final_lr_fraction)
-  return optax.chain(optax.clip_by_global_norm(opt.grad_clip),
-                     optax.adamw(schedule, weight_decay=opt.weight_decay))
+  adamw = optax.adamw(schedule, weight_decay=opt.weight_decay)
+  if not opt.grad_clip:
+    return adamw
+  return optax.chain(optax.clip_by_global_norm(opt.grad_clip), adamw)
 
 
-def make_train_step(method, graphdef: nnx.GraphDef):
+def make_train_step(method, graphdef: nnx.GraphDef, ema_decay: float = 0.0):
   """The jitted step (state, batch, rng, step) -> (state, metrics).
 
-  `state` is `nnx.state((model, optimizer))` of `graphdef`; it is donated.
+  `state` is `nnx.state((model, optimizer))` of `graphdef`; it is donated. With
+  `ema_decay`, it is the pair (that, EMA of the model's nnx.Param state), and
+  the EMA moves after every update.
   """
   # Methods with schedules inside their loss (LMP's KL warm-up) get the step.
   takes_step = "step" in inspect.signature(method.loss).parameters
 
   def train_step(state, batch, rng, step):
-    model, optimizer = nnx.merge(graphdef, state)
+    model, optimizer = nnx.merge(graphdef, state[0] if ema_decay else state)
     model.train()
 
     def loss_fn(model):
@@ -84,9 +131,70 @@ def make_train_step(method, graphdef: nnx.GraphDef):
     (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
     optimizer.update(model, grads)
     metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
-    return nnx.state((model, optimizer)), metrics
+    new_state = nnx.state((model, optimizer))
+    if ema_decay:
+      new_state = (new_state, optax.incremental_update(
+          nnx.state(model, nnx.Param), state[1], 1.0 - ema_decay))
+    return new_state, metrics
 
   return jax.jit(train_step, donate_argnums=0)
+
+
+def make_eval_step(method, model_graphdef: nnx.GraphDef):
+  """The jitted (params, batch, rng) -> metrics of the loss in eval mode.
+
+  `params` is `nnx.state(model)` of the acting model (see `acting_model`).
+  """
+  takes_step = "step" in inspect.signature(method.loss).parameters
+
+  def eval_step(params, batch, rng):
+    model = nnx.merge(model_graphdef, params)
+    model.eval()
+    # A schedule (LMP's KL warm-up) is taken at its end: the objective proper.
+    kwargs = {"step": jnp.iinfo(jnp.int32).max} if takes_step else {}
+    loss, metrics = method.loss(model, batch, rng, **kwargs)
+    return dict(metrics, loss=loss)
+
+  return jax.jit(eval_step)
+
+
+def validation_batches(config, window_config: windows.WindowConfig,
+                       normalization: windows.Normalization) -> list[dict]:
+  """Fixed windows of the validation split for the `val/` metrics.
+
+  Up to `config.val_batches` batches of `config.data.batch_size` windows
+  spread evenly over the split (window k of batch i is id (i + k * n) of n
+  batches' worth), cut with seed 0: the same windows at every step and in
+  every run. [] when val_batches is 0 or the dataset has no validation split.
+  """
+  num_batches = config.get("val_batches") or 0
+  if not num_batches:
+    return []
+  try:
+    source = reading.EpisodeSource(config.dataset_dir, "validation")
+  except ValueError:  # tfds: unknown split
+    print(f"no validation split in {config.dataset_dir}: no val/ metrics",
+          flush=True)
+    return []
+  store = windows.WindowStore((source[i] for i in range(len(source))),
+                              normalization, window_config)
+  size = min(config.data.batch_size, store.num_windows)
+  size -= size % jax.device_count()
+  num_batches = min(num_batches, store.num_windows // size) if size else 0
+  ids = np.linspace(0, store.num_windows - 1, num_batches * size).astype(int)
+  return [store.batch(ids[i::num_batches], seed=0, epoch=0)
+          for i in range(num_batches)]
+
+
+def acting_model(graphdef: nnx.GraphDef, state, ema_decay: float = 0.0):
+  """The model that evaluation and the saved policy act with.
+
+  It holds the EMA of the weights when the run keeps one (see make_train_step).
+  """
+  model, _ = nnx.merge(graphdef, state[0] if ema_decay else state)
+  if ema_decay:
+    nnx.update(model, state[1])
+  return model
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -96,8 +204,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """
   # --- logging --------------------------------------------------------------
   os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=1))
+  check_resumable(config, workdir)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json_best_effort(indent=1))
 
   # --- mesh -----------------------------------------------------------------
   mesh = mesh_lib.make_mesh()
@@ -117,9 +227,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   store = windows.WindowStore.from_dataset(config.dataset_dir, "train",
                                            window_config)
   normalization = store.normalization
+  # Each host cuts its own rows of every global batch.
   data_iter = pipeline.make_iterator(
       store, batch_size=config.data.batch_size // jax.process_count(),
-      seed=config.seed)
+      seed=config.seed, shard_index=jax.process_index(),
+      shard_count=jax.process_count())
+  validation = validation_batches(config, window_config, normalization)
 
   # --- model / optimizer ----------------------------------------------------
   method = models.get(config.method)
@@ -127,10 +240,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                        rngs=nnx.Rngs(config.seed))
   optimizer = nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
   graphdef, state = nnx.split((model, optimizer))
+  # An exponential moving average of the weights, for acting (config.ema_decay,
+  # off when absent or 0); it is a copy, since the state is donated.
+  ema_decay = config.get("ema_decay") or 0.0
+  if ema_decay:
+    state = (state, jax.tree.map(jnp.copy, nnx.state(model, nnx.Param)))
   state = jax.device_put(state, mesh_lib.replicated(mesh))
 
   # --- step function --------------------------------------------------------
-  train_step = make_train_step(method, graphdef)
+  train_step = make_train_step(method, graphdef, ema_decay)
 
   # --- restore --------------------------------------------------------------
   mgr = checkpoints.manager(workdir, config.keep_checkpoints,
@@ -146,8 +264,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   def evaluate(step: int) -> dict:
     """Task-suite rollouts of the current weights; success rates."""
     from playlearn import evaluation  # pylint: disable=g-import-not-at-top
-    model, _ = nnx.merge(graphdef, state)
-    policy = policy_lib.Policy(config.method, model, normalization)
+    policy = policy_lib.Policy(config.method,
+                               acting_model(graphdef, state, ema_decay),
+                               normalization)
     results = evaluation.evaluate_tasks(
         policy, tasks=config.eval.tasks or evaluation.EVAL_TASKS,
         episodes_per_task=config.eval.episodes_per_task, seed=config.eval.seed,
@@ -163,11 +282,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           f"over {len(results['tasks'])} tasks", flush=True)
     return scalars
 
-  writer = metrics_lib.Writer(workdir, config.total_steps, start_step)
+  eval_step = make_eval_step(method, nnx.split(model)[0])
+
+  def validate(step: int) -> dict:
+    """Mean loss metrics over the fixed validation windows, as val/<name>."""
+    params = nnx.state(acting_model(graphdef, state, ema_decay))
+    rows = [eval_step(params, mesh_lib.shard_batch(b, mesh),
+                      jax.random.key(i)) for i, b in enumerate(validation)]
+    scalars = {f"val/{k}": float(np.mean([r[k] for r in rows]))
+               for k in rows[0]}
+    writer.scalars(step, scalars)
+    return scalars
+
+  writer = metrics_lib.Writer(workdir, config.total_steps, start_step,
+                              active=jax.process_index() == 0)
 
   # --- loop -----------------------------------------------------------------
   rng = jax.random.key(config.seed)
-  last = {}
+  last, interval = {}, []  # interval: this log period's step metrics
   step = start_step
   with checkpoints.StopRequest() as stop:
     while step < config.total_steps:
@@ -181,11 +313,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             f"loss is {loss} at step {step + 1}; stopped, the last good "
             f"checkpoint (step {mgr.latest_step()}) is kept in {workdir}")
       state, step = new_state, step + 1
-      if step % config.log_every == 0 or step == config.total_steps:
-        last = {k: float(v) for k, v in metrics.items()}
+      interval.append(metrics)
+      final = stop.requested or step == config.total_steps
+      if step % config.log_every == 0 or final:
+        # Means over the period: one batch's loss is too noisy to read.
+        last = {k: float(np.mean([m[k] for m in interval]))
+                for k in interval[0]}
+        interval = []
         writer.scalars(step, last)
         last["steps_per_s"] = writer.progress(step, last)
-      final = stop.requested or step == config.total_steps
+      val_every = config.get("val_every") or 0
+      if validation and val_every and (step % val_every == 0 or final):
+        last.update(validate(step))
       if config.eval_every > 0 and (step % config.eval_every == 0
                                     or step == config.total_steps):
         last.update(evaluate(step))
@@ -196,9 +335,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         break
   mgr.wait_until_finished()
   writer.close()
-  model, _ = nnx.merge(graphdef, state)
-  policy_lib.Policy(config.method, model, normalization).save(
+  policy_lib.Policy(config.method, acting_model(graphdef, state, ema_decay),
+                    normalization).save(
       os.path.join(workdir, "policy"))
-  with open(os.path.join(workdir, "final_metrics.json"), "w") as f:
-    json.dump({"step": step, **last}, f, indent=1)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, "final_metrics.json"), "w") as f:
+      json.dump({"step": step, **last}, f, indent=1)
   return {"step": step, **last}

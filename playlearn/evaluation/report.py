@@ -1,0 +1,139 @@
+"""Side-by-side results of several policies: one markdown table, one bar chart.
+
+Each input is the JSON that `scripts/evaluate.py` writes: 'tasks' (from
+`suite.evaluate_over_seeds`), optionally 'perturbed' (the same, perturbed
+starts) and 'chains' (`chains.evaluate_chains`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+import json
+
+import numpy as np
+
+
+def load(paths: Mapping[str, str]) -> dict[str, dict]:
+  """{name: results.json path} -> {name: results}; names a missing part."""
+  results = {}
+  for name, path in paths.items():
+    with open(path) as f:
+      try:
+        r = json.load(f)
+      except json.JSONDecodeError as e:
+        raise ValueError(f"{path} ({name}) is not JSON: {e}") from None
+    if not isinstance(r, dict) or "tasks" not in r or "per_task" not in r["tasks"]:
+      raise ValueError(f"{path} ({name}) is not a scripts/evaluate.py result: "
+                       "it has no 'tasks' with 'per_task'")
+    results[name] = r
+  return results
+
+
+def _cell(r: Mapping[str, float]) -> str:
+  return f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f}"
+
+
+def table(results: Mapping[str, dict]) -> str:
+  """Markdown: a row per task, a column per policy (success %, mean ± std
+  over evaluation seeds), then the averages, perturbed averages and chains."""
+  names = list(results)
+  tasks = list(next(iter(results.values()))["tasks"]["per_task"])
+  for name, r in results.items():
+    if list(r["tasks"]["per_task"]) != tasks:
+      raise ValueError(f"{name} was evaluated on other tasks than "
+                       f"{names[0]}: the columns would not compare")
+  lines = ["| task | " + " | ".join(names) + " |",
+           "|---|" + "---|" * len(names)]
+  for task in tasks:
+    lines.append(f"| `{task}` | " + " | ".join(
+        _cell(results[n]["tasks"]["per_task"][task]) for n in names) + " |")
+  lines.append("| **average** | " + " | ".join(
+      f"**{_cell(results[n]['tasks'])}**" for n in names) + " |")
+  if any("perturbed" in r for r in results.values()):
+    lines.append("| average, perturbed start | " + " | ".join(
+        _cell(results[n]["perturbed"]) if "perturbed" in results[n] else "–"
+        for n in names) + " |")
+  if any("chains" in r for r in results.values()):
+    for k in range(5):
+      lines.append(f"| chains: {k + 1}+ of 5 done | " + " | ".join(
+          f"{100 * results[n]['chains']['success_rates'][k]:.0f}%"
+          if "chains" in results[n] else "–" for n in names) + " |")
+    lines.append("| chains: average length | " + " | ".join(
+        f"{results[n]['chains']['avg_len']:.2f}" if "chains" in results[n]
+        else "–" for n in names) + " |")
+  return "\n".join(lines)
+
+
+def plot(results: Mapping[str, dict], path: str) -> None:
+  """Grouped bars of per-task success (with the seed spread) to a PNG."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  names = list(results)
+  tasks = list(next(iter(results.values()))["tasks"]["per_task"]) + ["average"]
+  width = 0.8 / len(names)
+  fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(tasks) * len(names)), 4.5))
+  x = np.arange(len(tasks))
+  for i, name in enumerate(names):
+    r = results[name]["tasks"]
+    rows = [r["per_task"][t] for t in tasks[:-1]] + [r]
+    ax.bar(x + (i - (len(names) - 1) / 2) * width,
+           [100 * row["mean"] for row in rows], width,
+           yerr=[100 * row["std"] for row in rows], capsize=2, label=name)
+  ax.set_xticks(x, tasks, rotation=60, ha="right", fontsize=8)
+  ax.set_ylabel("success (%)")
+  ax.set_ylim(0, 100)
+  ax.legend()
+  ax.grid(axis="y", alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def read_metrics(workdir: str) -> dict[str, np.ndarray]:
+  """`workdir/metrics.jsonl` -> {name: float[N, 2] of (step, value)}.
+
+  A resumed run appends; a step logged twice keeps its last value.
+  """
+  path = f"{workdir}/metrics.jsonl"
+  by_step: dict[int, dict] = {}
+  with open(path) as f:
+    for line in f:
+      row = json.loads(line)
+      by_step.setdefault(int(row.pop("step")), {}).update(row)
+  series: dict[str, list] = {}
+  for step in sorted(by_step):
+    for name, value in by_step[step].items():
+      series.setdefault(name, []).append((step, value))
+  return {name: np.asarray(points, np.float64) for name, points in series.items()}
+
+
+def plot_curves(workdirs: Mapping[str, str], key: str, path: str,
+                smooth: int = 10) -> None:
+  """`key` against the step for each run (raw, faint; moving average over
+  `smooth` logged points, solid) to a PNG."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  fig, ax = plt.subplots(figsize=(7, 4))
+  for name, workdir in workdirs.items():
+    series = read_metrics(workdir)
+    if key not in series:
+      raise KeyError(f"{workdir}/metrics.jsonl has no {key!r}; it has "
+                     f"{sorted(series)}")
+    steps, values = series[key].T
+    line, = ax.plot(steps, values, alpha=0.25)
+    if len(values) >= smooth > 1:
+      kernel = np.ones(smooth) / smooth
+      ax.plot(steps[smooth - 1:], np.convolve(values, kernel, "valid"),
+              color=line.get_color(), label=name)
+    else:
+      line.set_label(name)
+  ax.set_xlabel("step")
+  ax.set_ylabel(key)
+  ax.grid(alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)

@@ -1,0 +1,303 @@
+"""BESO (Reuss et al. 2023): a goal-conditioned score-based diffusion policy.
+
+A network F, wrapped in EDM's preconditioning (`diffusion/edm.py`), denoises the
+actions of the last `obs_window` steps given their observations and the goal;
+`act` samples them in a few steps (`diffusion/samplers.py`) and executes the
+newest one. Training sub-windows (`training_samples`): from each padded batch
+window, `samples_per_window` random valid times t, each with the observations
+s_{t-W+1..t} and actions a_{t-W+1..t} (W = obs_window); steps before the batch
+window are masked out exactly as the steps before an episode's start are in
+`act`, so a short history looks the same to the network in both. Each action
+token carries a chunk of `chunk` actions a_i..a_{i+chunk-1} (chunk entries past
+the window's end are zero and carry no loss).
+
+Classifier-free guidance: in training the goal is replaced by a learned null
+token with probability `cond_drop_prob` per sample (CFG-BESO; 0 gives C-BESO).
+Acting uses (1 + guidance) D(goal) - guidance D(null); `goal_free(model)` is the
+goal-independent policy of the same network (the goal is always dropped).
+"""
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from playlearn.diffusion import edm, samplers
+from playlearn.models import gcbc
+
+GREEDY_SEED = 0  # act(greedy=True) draws its noise from this fixed key.
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  network: str = 'transformer'  # One of NETWORKS.
+  width: int = 360  # The reference's kitchen sizes: width 360, 6 layers, 6 heads, window 4.
+  layers: int = 6
+  heads: int = 6  # Transformer only.
+  obs_window: int = 4  # W: observations (and denoised actions) per sample.
+  chunk: int = 1  # Actions per action token; act executes the first of the newest.
+  samples_per_window: int = 4  # Sub-windows per batch window: 256 windows give 1024 samples.
+  sigma_min: float = 0.005
+  sigma_max: float = 1.0
+  sigma_data: float = edm.SIGMA_DATA
+  sigma_density: str = 'loglogistic'  # One of edm.DENSITIES (training noise levels).
+  sampler: str = 'ddim'  # One of samplers.SAMPLERS.
+  schedule: str = 'exponential'  # One of samplers.SCHEDULES.
+  rho: float = 7.0  # Karras schedule only.
+  num_steps: int = 3
+  cond_drop_prob: float = 0.1  # 0: C-BESO, no null goal is learned.
+  guidance: float = 0.0  # lambda of classifier-free guidance; needs cond_drop_prob > 0.
+  goal_free: bool = False  # Act with the null goal: the goal-independent policy.
+
+  def __post_init__(self):
+    for name, registry in (('network', NETWORKS), ('sigma_density', edm.DENSITIES),
+                           ('sampler', samplers.SAMPLERS), ('schedule', samplers.SCHEDULES)):
+      if getattr(self, name) not in registry:
+        raise ValueError(f'Unknown {name} {getattr(self, name)!r}; valid: {sorted(registry)}')
+    if (self.guidance or self.goal_free) and not self.cond_drop_prob:
+      raise ValueError('guidance and goal_free need a null goal: set cond_drop_prob > 0')
+
+  @classmethod
+  def tiny(cls):
+    return cls(width=8, layers=1, heads=2, obs_window=2, samples_per_window=2)
+
+
+class Context(NamedTuple):
+  """What the denoiser is conditioned on, for N samples.
+
+  obs: [N, W, D]; valid: [N, W] bool, False where a step precedes the episode
+  or the window; goal: [N, D]; drop: [N] bool, True where the goal is dropped.
+  """
+  obs: jax.Array
+  valid: jax.Array
+  goal: jax.Array
+  drop: jax.Array
+
+
+class SigmaEmbedding(nnx.Module):
+  """c_noise [N] -> [N, width]."""
+
+  def __init__(self, width, *, rngs):
+    self.hidden = nnx.Linear(1, width, rngs=rngs)
+    self.out = nnx.Linear(width, width, rngs=rngs)
+
+  def __call__(self, c_noise):
+    return self.out(jax.nn.silu(self.hidden(c_noise[:, None])))
+
+
+class GoalEmbedding(nnx.Module):
+  """goal [N, D], drop [N] -> [N, width]; a dropped goal becomes the learned null token."""
+
+  def __init__(self, obs_dim, width, *, rngs):
+    self.linear = nnx.Linear(obs_dim, width, rngs=rngs)
+    self.null = nnx.Param(jnp.zeros((width,)))
+
+  def __call__(self, goal, drop):
+    return jnp.where(drop[:, None], self.null[...], self.linear(goal))
+
+
+class Block(nnx.Module):
+  """Pre-norm transformer block: masked self-attention, then a 4x GELU MLP."""
+
+  def __init__(self, width, heads, *, rngs):
+    self.attention_norm = nnx.LayerNorm(width, rngs=rngs)
+    self.attention = nnx.MultiHeadAttention(heads, width, decode=False, keep_rngs=False,
+                                            rngs=rngs)
+    self.mlp_norm = nnx.LayerNorm(width, rngs=rngs)
+    self.mlp_in = nnx.Linear(width, 4 * width, rngs=rngs)
+    self.mlp_out = nnx.Linear(4 * width, width, rngs=rngs)
+
+  def __call__(self, x, mask):
+    """x: [N, L, width], mask: [N, 1, L, L] (True: may attend)."""
+    x = x + self.attention(self.attention_norm(x), mask=mask)
+    return x + self.mlp_out(jax.nn.gelu(self.mlp_in(self.mlp_norm(x))))
+
+
+class Transformer(nnx.Module):
+  """F as a causal transformer over [sigma, goal, s_1, a_1, ..., s_W, a_W].
+
+  Invalid steps are masked out as keys, so they cannot reach the valid tokens;
+  sigma and goal are always valid, so no query is left without a key.
+  """
+
+  def __init__(self, config, obs_dim, x_dim, *, rngs):
+    width = config.width
+    self.sigma = SigmaEmbedding(width, rngs=rngs)
+    self.goal = GoalEmbedding(obs_dim, width, rngs=rngs)
+    self.obs_in = nnx.Linear(obs_dim, width, rngs=rngs)
+    self.action_in = nnx.Linear(x_dim, width, rngs=rngs)
+    self.position = nnx.Param(
+        0.02 * jax.random.normal(rngs.params(), (2 + 2 * config.obs_window, width)))
+    self.blocks = nnx.List([Block(width, config.heads, rngs=rngs) for _ in range(config.layers)])
+    self.norm = nnx.LayerNorm(width, rngs=rngs)
+    self.out = nnx.Linear(width, x_dim, rngs=rngs)
+
+  def __call__(self, x, c_noise, context):
+    """x: [N, W, X], c_noise: [N] -> F [N, W, X]."""
+    n, window = context.valid.shape
+    steps = jnp.stack([self.obs_in(context.obs), self.action_in(x)], 2).reshape(n, 2 * window, -1)
+    tokens = jnp.concatenate([self.sigma(c_noise)[:, None],
+                              self.goal(context.goal, context.drop)[:, None], steps], 1)
+    tokens = tokens + self.position[...]
+    keys = jnp.concatenate([jnp.ones((n, 2), bool), jnp.repeat(context.valid, 2, axis=1)], 1)
+    causal = jnp.tril(jnp.ones((tokens.shape[1],) * 2, bool))
+    mask = causal[None, None] & keys[:, None, None, :]
+    for block in self.blocks:
+      tokens = block(tokens, mask)
+    return self.out(self.norm(tokens[:, 3::2]))  # The action tokens.
+
+
+class MLP(nnx.Module):
+  """F as an MLP over the flattened window: faster, not causal."""
+
+  def __init__(self, config, obs_dim, x_dim, *, rngs):
+    width, window = config.width, config.obs_window
+    self.sigma = SigmaEmbedding(width, rngs=rngs)
+    self.goal = GoalEmbedding(obs_dim, width, rngs=rngs)
+    self.body = gcbc.MLP(2 * width + window * (obs_dim + x_dim + 1), (width,) * config.layers,
+                         rngs=rngs)
+    self.out = nnx.Linear(width, window * x_dim, rngs=rngs)
+
+  def __call__(self, x, c_noise, context):
+    """x: [N, W, X], c_noise: [N] -> F [N, W, X]."""
+    n = x.shape[0]
+    features = jnp.concatenate(
+        [self.sigma(c_noise), self.goal(context.goal, context.drop),
+         context.obs.reshape(n, -1), x.reshape(n, -1), context.valid.astype(x.dtype)], -1)
+    return self.out(self.body(features)).reshape(x.shape)
+
+
+NETWORKS = {'transformer': Transformer, 'mlp': MLP}
+
+
+class Model(nnx.Module):
+  """BESO. Build with `Model(config, obs_dim, action_dim, rngs=nnx.Rngs(0))`."""
+
+  def __init__(self, config, obs_dim, action_dim, *, rngs):
+    self.config = config
+    self.obs_dim, self.action_dim = obs_dim, action_dim
+    self.network = NETWORKS[config.network](config, obs_dim, config.chunk * action_dim,
+                                            rngs=rngs)
+
+  def score(self, x, c_noise, context):
+    """F(x, c_noise | context). x: [N, W, chunk * A], c_noise: [N] -> [N, W, chunk * A].
+
+    Invalid steps are zeroed first, so whatever they held cannot matter.
+    """
+    valid = context.valid[..., None]
+    context = context._replace(obs=jnp.where(valid, context.obs, 0.0))
+    return self.network(jnp.where(valid, x, 0.0), c_noise, context)
+
+  def denoiser(self, context):
+    """D(x [N, W, chunk * A], sigma []) given `context`, guided when config.guidance != 0."""
+    cfg = self.config
+
+    def denoise(context, x, sigma):
+      return edm.denoise(lambda x_in, c: self.score(x_in, c, context), x, sigma, cfg.sigma_data)
+
+    if not cfg.guidance:
+      return lambda x, sigma: denoise(context, x, sigma)
+    # Conditional and unconditional in one call of the network, on 2N samples.
+    both = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), context,
+                        context._replace(drop=jnp.ones_like(context.drop)))
+
+    def guided(x, sigma):
+      cond, uncond = jnp.split(denoise(both, jnp.concatenate([x, x]), sigma), 2)
+      return (1 + cfg.guidance) * cond - cfg.guidance * uncond
+    return guided
+
+
+def goal_free(model):
+  """The goal-independent policy of a CFG model: the same weights, the goal always dropped."""
+  graphdef, state = nnx.split(model)
+  free = nnx.merge(graphdef, state)
+  free.config = dataclasses.replace(model.config, goal_free=True, guidance=0.0)
+  return free
+
+
+# ---------------------------------------------------------------- training
+
+_gather = jax.vmap(lambda seq, index: seq[jnp.clip(index, 0, seq.shape[0] - 1)])
+
+
+def training_samples(config, batch, rng):
+  """Cuts the sub-windows a loss is taken on (see the module docstring).
+
+  batch: obs [B, T, D], actions [B, T, A], goal [B, D], mask [B, T] (valid
+  steps are a prefix). Returns (x0 [N, W, chunk * A], loss mask of the same
+  shape, Context) with N = B * samples_per_window. The random draws do not
+  depend on T, so padding a batch changes nothing.
+  """
+  t_rng, drop_rng = jax.random.split(rng)
+  b, k, window = batch['mask'].shape[0], config.samples_per_window, config.obs_window
+  length = batch['mask'].sum(-1).astype(jnp.int32)  # [B]
+  t = jnp.floor(jax.random.uniform(t_rng, (b, k)) * length[:, None]).astype(jnp.int32)
+  steps = t[..., None] - window + 1 + jnp.arange(window)  # [B, k, W]
+  valid = (steps >= 0) & (length[:, None, None] > 0)
+  chunk_steps = steps[..., None] + jnp.arange(config.chunk)  # [B, k, W, chunk]
+  chunk_valid = valid[..., None] & (chunk_steps < length[:, None, None, None])
+  actions = jnp.where(chunk_valid[..., None], _gather(batch['actions'], chunk_steps), 0.0)
+  n = b * k
+  action_mask = jnp.broadcast_to(chunk_valid[..., None], actions.shape)
+  context = Context(obs=_gather(batch['obs'], steps).reshape(n, window, -1),
+                    valid=valid.reshape(n, window),
+                    goal=jnp.repeat(batch['goal'], k, axis=0),
+                    drop=jax.random.bernoulli(drop_rng, config.cond_drop_prob, (n,)))
+  return (actions.reshape(n, window, -1), action_mask.reshape(n, window, -1), context)
+
+
+def loss(model, batch, rng):
+  """EDM's denoising loss on the sub-windows of `batch` -> (loss, metrics).
+
+  batch as in gcbc.loss; rng draws the sub-windows, goal drops, sigmas and noise.
+  """
+  cfg = model.config
+  sample_rng, sigma_rng, noise_rng = jax.random.split(rng, 3)
+  x0, mask, context = training_samples(cfg, batch, sample_rng)
+  sigma = edm.sample_sigma(sigma_rng, x0.shape[:1], cfg.sigma_density, cfg.sigma_min,
+                           cfg.sigma_max, cfg.sigma_data)
+  mse = edm.loss(lambda x_in, c: model.score(x_in, c, context), x0,
+                 jax.random.normal(noise_rng, x0.shape), sigma, mask, cfg.sigma_data)
+  return mse, {'mse': mse}
+
+
+# ---------------------------------------------------------------- acting
+
+
+def initial_state(model, batch_size):
+  """The last obs_window observations (zeros before the episode) and the step count."""
+  return {'obs': jnp.zeros((batch_size, model.config.obs_window, model.obs_dim)),
+          'step': jnp.zeros((), jnp.int32)}
+
+
+def sample_actions(model, context, rng):
+  """Denoised actions [N, W, chunk * A] of the sampler in config, from noise drawn from rng."""
+  cfg = model.config
+  noise_rng, sampler_rng = jax.random.split(rng)
+  sigmas = samplers.schedule(cfg.schedule, cfg.num_steps, cfg.sigma_min, cfg.sigma_max,
+                             cfg.rho)
+  shape = context.valid.shape + (cfg.chunk * model.action_dim,)
+  x = sigmas[0] * jax.random.normal(noise_rng, shape)
+  return samplers.get(cfg.sampler)(model.denoiser(context), x, sigmas, sampler_rng)
+
+
+def act(model, obs_history, goal, rng, state, greedy=False):
+  """obs_history: [B, T, D] or [B, D] (only the newest step is read; the window
+  is kept in `state`), goal: [B, D] -> (action [B, A], state).
+
+  greedy=True draws the noise from the fixed key GREEDY_SEED instead of rng, so
+  the action is a deterministic function of the window and the goal.
+  """
+  cfg = model.config
+  obs = obs_history[:, -1] if obs_history.ndim == 3 else obs_history
+  window = jnp.concatenate([state['obs'][:, 1:], obs[:, None]], 1)
+  # Right-aligned, as in training: the newest step is last; those before step 0 are invalid.
+  valid = jnp.arange(cfg.obs_window) >= cfg.obs_window - 1 - state['step']
+  batch_size = obs.shape[0]
+  context = Context(window, jnp.broadcast_to(valid, (batch_size, cfg.obs_window)), goal,
+                    jnp.full((batch_size,), cfg.goal_free))
+  rng = jax.random.key(GREEDY_SEED) if greedy else rng
+  actions = sample_actions(model, context, rng)
+  action = jnp.clip(actions[:, -1, :model.action_dim], -1.0, 1.0)
+  return action, {'obs': window, 'step': state['step'] + 1}

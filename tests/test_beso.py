@@ -1,0 +1,230 @@
+"""Unit tests of BESO (playlearn.models.beso) and of the trainer's EMA of the weights.
+
+The generic method contract (parameter count, padding, Adam, act shapes) is in
+test_models.py; here are what only BESO has: sub-windows, the observation
+window kept while acting, guidance, and the EMA weights it is evaluated with.
+"""
+import dataclasses
+import functools
+import json
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+from flax import nnx
+
+from playlearn.configs import beso as beso_config
+from playlearn.data import windows
+from playlearn.models import beso
+from playlearn.policy import Policy
+from playlearn.train import trainer
+
+OBS_DIM, ACTION_DIM = 5, 7
+
+
+@functools.cache
+def _split_model(**changes):
+  config = dataclasses.replace(beso.Config.tiny(), **changes)
+  return nnx.split(nnx.jit(lambda: beso.Model(config, OBS_DIM, ACTION_DIM,
+                                              rngs=nnx.Rngs(0)))())
+
+
+def _model(**changes):
+  return nnx.merge(*_split_model(**changes))
+
+
+_act = nnx.jit(beso.act, static_argnames='greedy')
+
+
+def _context(n=3, seed=0):
+  k = jax.random.split(jax.random.key(seed), 2)
+  return beso.Context(obs=jax.random.normal(k[0], (n, 2, OBS_DIM)), valid=jnp.ones((n, 2), bool),
+                      goal=jax.random.normal(k[1], (n, OBS_DIM)), drop=jnp.zeros((n,), bool))
+
+
+def test_sub_windows_end_at_a_valid_step_and_mask_what_precedes_or_follows():
+  config = dataclasses.replace(beso.Config.tiny(), obs_window=3, chunk=2, samples_per_window=16)
+  b, t_max = 3, 6
+  lengths = jnp.array([6, 3, 1])
+  steps = jnp.arange(t_max, dtype=jnp.float32)
+  # obs[b, t] = (100 b + t, ...) and actions[b, t] = (100 b + t, ...): values name their step.
+  stamp = 100 * jnp.arange(b)[:, None] + steps
+  mask = (steps < lengths[:, None]).astype(jnp.float32)
+  batch = {'obs': jnp.repeat(stamp[..., None], OBS_DIM, -1),
+           'actions': jnp.repeat(stamp[..., None], ACTION_DIM, -1) * mask[..., None],
+           'goal': jnp.repeat(jnp.arange(b, dtype=jnp.float32)[:, None], OBS_DIM, -1),
+           'mask': mask}
+  x0, loss_mask, context = jax.jit(beso.training_samples, static_argnums=0)(
+      config, batch, jax.random.key(0))
+  assert x0.shape == loss_mask.shape == (b * 16, 3, 2 * ACTION_DIM)
+  for i in range(b * 16):
+    window = i // 16
+    valid = np.asarray(context.valid[i])
+    first = 3 - valid.sum()
+    assert np.all(valid[first:]) and not np.any(valid[:first])  # A suffix, as in act.
+    stamps = np.asarray(context.obs[i, first:, 0]) - 100 * window
+    t = stamps[-1]
+    assert 0 <= t < lengths[window]
+    np.testing.assert_array_equal(stamps, np.arange(t - len(stamps) + 1, t + 1))
+    chunk = np.asarray(x0[i].reshape(3, 2, ACTION_DIM)[..., 0])
+    chunk_mask = np.asarray(loss_mask[i].reshape(3, 2, ACTION_DIM)[..., 0])
+    for p in range(3):
+      for c in range(2):
+        step = t - 2 + p + c
+        inside = bool(valid[p]) and step < lengths[window]
+        assert chunk_mask[p, c] == inside
+        assert chunk[p, c] == (100 * window + step if inside else 0.0)
+    np.testing.assert_array_equal(context.goal[i], window)
+
+
+def test_act_keeps_the_window_and_ignores_the_padding_before_the_episode():
+  model = _model()  # obs_window 2.
+  goal = jnp.zeros((2, OBS_DIM))
+  state = beso.initial_state(model, 2)
+  first, state_1 = _act(model, jnp.full((2, OBS_DIM), 1.0), goal, jax.random.key(0), state,
+                        greedy=True)
+  garbage = dict(state, obs=jnp.full_like(state['obs'], 50.0))
+  same, _ = _act(model, jnp.full((2, OBS_DIM), 1.0), goal, jax.random.key(0), garbage,
+                 greedy=True)
+  np.testing.assert_array_equal(first, same)  # Step 0: only the newest observation counts.
+  _, state_2 = _act(model, jnp.full((2, OBS_DIM), 2.0), goal, jax.random.key(1), state_1)
+  np.testing.assert_array_equal(state_2['obs'][:, :, 0], [[1.0, 2.0]] * 2)
+  assert int(state_2['step']) == 2
+  # From step 1 on, the older observation is part of the context.
+  a, _ = _act(model, jnp.full((2, OBS_DIM), 3.0), goal, jax.random.key(0), state_2, greedy=True)
+  b, _ = _act(model, jnp.full((2, OBS_DIM), 3.0), goal, jax.random.key(0),
+              dict(state_2, obs=state_2['obs'].at[:, -1].set(-4.0)), greedy=True)
+  assert not np.allclose(a, b)
+
+
+def test_greedy_acting_ignores_rng_and_sampling_does_not():
+  model = _model()
+  obs = jax.random.normal(jax.random.key(0), (3, OBS_DIM))
+  state = beso.initial_state(model, 3)
+
+  def action(seed, greedy):
+    return _act(model, obs, obs, jax.random.key(seed), state, greedy=greedy)[0]
+  np.testing.assert_array_equal(action(1, True), action(2, True))
+  assert not np.allclose(action(1, False), action(2, False))
+  np.testing.assert_array_equal(action(1, False), action(1, False))
+
+
+def test_guidance_extrapolates_from_the_unconditional_denoiser():
+  model = _model()  # cond_drop_prob 0.1: a null goal is learned.
+  context = _context()
+  x = jax.random.normal(jax.random.key(1), (3, 2, ACTION_DIM))
+  sigma = jnp.float32(0.3)
+
+  @nnx.jit
+  def denoised(model, context):
+    return model.denoiser(context)(x, sigma)
+  cond = denoised(model, context)
+  uncond = denoised(model, context._replace(drop=jnp.ones(3, bool)))
+  assert not np.allclose(cond, uncond)
+  # lambda = 0 is the conditional denoiser; lambda = 2 gives cond + 2 (cond - uncond).
+  model.config = dataclasses.replace(model.config, guidance=0.0)
+  np.testing.assert_allclose(denoised(model, context), cond, atol=1e-6)
+  model.config = dataclasses.replace(model.config, guidance=2.0)
+  np.testing.assert_allclose(denoised(model, context), cond + 2 * (cond - uncond), atol=1e-5)
+  # The goal-free policy is the unconditional denoiser, whatever the goal.
+  free = beso.goal_free(model)
+  state = beso.initial_state(free, 3)
+  actions = [_act(free, context.obs[:, -1], goal, jax.random.key(0), state, greedy=True)[0]
+             for goal in (context.goal, -context.goal)]
+  np.testing.assert_array_equal(actions[0], actions[1])
+  assert not model.config.goal_free  # The original is unchanged.
+
+
+def test_guidance_without_a_null_goal_is_refused():
+  try:
+    beso.Config(cond_drop_prob=0.0, guidance=1.0)
+  except ValueError as e:
+    assert 'cond_drop_prob' in str(e)
+  else:
+    raise AssertionError('guidance without cond_drop_prob was accepted')
+
+
+def test_mlp_network_loss_ignores_padding_and_acts():
+  model = _model(network='mlp')
+  k = jax.random.split(jax.random.key(0), 3)
+  short = {'obs': jax.random.normal(k[0], (2, 4, OBS_DIM)),
+           'actions': jnp.tanh(jax.random.normal(k[1], (2, 4, ACTION_DIM))),
+           'goal': jax.random.normal(k[2], (2, OBS_DIM)), 'mask': jnp.ones((2, 4))}
+  padded = {'obs': jnp.pad(short['obs'], ((0, 0), (0, 3), (0, 0)), constant_values=9.0),
+            'actions': jnp.pad(short['actions'], ((0, 0), (0, 3), (0, 0)), constant_values=9.0),
+            'goal': short['goal'], 'mask': jnp.pad(short['mask'], ((0, 0), (0, 3)))}
+  loss = nnx.jit(lambda m, b: beso.loss(m, b, jax.random.key(5))[0])
+  np.testing.assert_allclose(loss(model, padded), loss(model, short), rtol=1e-6)
+  action, _ = _act(model, short['obs'][:, 0], short['goal'], jax.random.key(0),
+                   beso.initial_state(model, 2))
+  assert action.shape == (2, ACTION_DIM) and jnp.all(jnp.abs(action) <= 1)
+
+
+def test_policy_save_and_load_give_the_same_actions(tmp_path):
+  normalization = windows.Normalization(
+      np.full(OBS_DIM, 0.5, np.float32), np.full(OBS_DIM, 2.0, np.float32),
+      np.zeros(ACTION_DIM, np.float32), np.ones(ACTION_DIM, np.float32))
+  obs = [{'state': np.random.default_rng(i).normal(size=(2, OBS_DIM)).astype(np.float32)}
+         for i in range(3)]
+
+  def rollout(policy):
+    policy.reset()
+    return np.stack([policy.act(o, obs[0]) for o in obs])
+  # Sampled, not greedy: the same seed must give the same noise, and the same window.
+  saved = Policy('beso', _model(), normalization, seed=3, greedy=False)
+  before = rollout(saved)
+  saved.save(str(tmp_path / 'policy'))
+  after = rollout(Policy.load(str(tmp_path / 'policy'), seed=3, greedy=False))
+  np.testing.assert_array_equal(before, after)
+  assert before.shape == (3, 2, ACTION_DIM)
+
+
+# ---------------------------------------------------------------- the trainer's EMA
+
+
+def test_every_config_variant_gives_the_reference_or_the_tiny_model():
+  from playlearn.configs import common  # pylint: disable=g-import-not-at-top
+  for name in [None, *common.VARIANTS]:
+    config = beso_config.get_config(name)
+    want = beso.Config.tiny() if name == 'debug' else beso.Config()
+    assert trainer.model_config(config) == want
+    assert config.ema_decay == 0.999 and config.optimizer.lr == 1e-4
+  config = beso_config.get_config('cpu')
+  config.model.sampler = 'heun'  # Every model field is overridable.
+  assert trainer.model_config(config).sampler == 'heun'
+
+
+def _restore(path):
+  with ocp.StandardCheckpointer() as checkpointer:
+    return checkpointer.restore(str(path))
+
+
+def _losses(workdir):
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    return [(r['step'], r['loss']) for r in map(json.loads, f)]
+
+
+def test_trainer_acts_with_the_ema_and_resumes_it_exactly(tiny_play_dataset, tmp_path):
+  config = beso_config.get_config('debug')  # 20 steps, checkpoints at 10 and 20.
+  config.dataset_dir = tiny_play_dataset
+  config.log_every = 1
+  assert config.ema_decay == 0.999
+  trainer.train_and_evaluate(config, str(tmp_path))
+  saved = _restore(tmp_path / 'policy' / 'params')
+  train_state, ema = _restore(tmp_path / 'checkpoints' / '20' / 'state')
+  leaves = jax.tree.leaves
+  # The policy holds the EMA (checkpointed beside the train state), not the raw weights.
+  for a, b in zip(leaves(saved), leaves(ema), strict=True):
+    np.testing.assert_array_equal(a, b)
+  assert not all(np.allclose(a, b) for a, b in zip(leaves(saved), leaves(train_state['0'])))
+  # Resuming from step 10 (as after a crash) repeats the losses and ends on the same EMA.
+  shutil.rmtree(tmp_path / 'checkpoints' / '20')
+  trainer.train_and_evaluate(config, str(tmp_path))
+  losses = _losses(tmp_path)
+  assert [s for s, _ in losses] == list(range(1, 21)) + list(range(11, 21))
+  assert losses[20:] == losses[10:20]
+  for a, b in zip(leaves(_restore(tmp_path / 'policy' / 'params')), leaves(saved), strict=True):
+    np.testing.assert_array_equal(a, b)
