@@ -35,6 +35,10 @@ _SAMPLE = flags.DEFINE_bool("sample", False,
                             "Sample actions instead of the distribution mode.")
 
 
+def _log(line: str) -> None:
+  print(line, flush=True)
+
+
 def main(argv):
   del argv
   seeds = [int(s) for s in _SEEDS.value]
@@ -50,17 +54,19 @@ def main(argv):
   results["tasks"] = evaluation.evaluate_over_seeds(
       factory, seeds, tasks=tasks, episodes_per_task=_EPISODES.value,
       video_dir=os.path.join(_OUT_DIR.value, "videos"),
-      videos_per_task=_VIDEOS.value)
+      videos_per_task=_VIDEOS.value, progress=_log)
   print("## Tasks\n" + evaluation.format_table(results["tasks"]), flush=True)
   if _PERTURB.value > 0:
     results["perturbed"] = evaluation.evaluate_over_seeds(
         factory, seeds, tasks=tasks, episodes_per_task=_EPISODES.value,
-        perturb=_PERTURB.value)
+        perturb=_PERTURB.value,
+        progress=lambda line: _log("perturbed " + line))
     print(f"\n## Perturbed start ({_PERTURB.value} m)\n"
           + evaluation.format_table(results["perturbed"]), flush=True)
   if _CHAINS.value > 0:
     chains = evaluation.evaluate_chains(factory(), _CHAINS.value,
-                                        seed=seeds[0], tasks=tasks)
+                                        seed=seeds[0], tasks=tasks,
+                                        progress=_log)
     results["chains"] = chains
     rates = " | ".join(f"{100 * r:.0f}%" for r in chains["success_rates"])
     print(f"\n## Chains ({_CHAINS.value})\n| 1 | 2 | 3 | 4 | 5 | avg len |\n"

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+import pytest
 from flax import nnx
 
 from playlearn.configs import beso as beso_config
@@ -124,27 +125,27 @@ def test_guidance_extrapolates_from_the_unconditional_denoiser():
   cond = denoised(model, context)
   uncond = denoised(model, context._replace(drop=jnp.ones(3, bool)))
   assert not np.allclose(cond, uncond)
-  # lambda = 0 is the conditional denoiser; lambda = 2 gives cond + 2 (cond - uncond).
-  model.config = dataclasses.replace(model.config, guidance=0.0)
+  # lambda = 1 (the default) is the conditional denoiser, lambda = 0 the
+  # unconditional one, lambda = 3 gives uncond + 3 (cond - uncond).
   np.testing.assert_allclose(denoised(model, context), cond, atol=1e-6)
-  model.config = dataclasses.replace(model.config, guidance=2.0)
-  np.testing.assert_allclose(denoised(model, context), cond + 2 * (cond - uncond), atol=1e-5)
+  model.config = dataclasses.replace(model.config, guidance=0.0)
+  np.testing.assert_allclose(denoised(model, context), uncond, atol=1e-6)
+  model.config = dataclasses.replace(model.config, guidance=3.0)
+  np.testing.assert_allclose(denoised(model, context), uncond + 3 * (cond - uncond), atol=1e-5)
   # The goal-free policy is the unconditional denoiser, whatever the goal.
   free = beso.goal_free(model)
   state = beso.initial_state(free, 3)
   actions = [_act(free, context.obs[:, -1], goal, jax.random.key(0), state, greedy=True)[0]
              for goal in (context.goal, -context.goal)]
   np.testing.assert_array_equal(actions[0], actions[1])
-  assert not model.config.goal_free  # The original is unchanged.
+  assert model.config.guidance == 3.0  # The original is unchanged.
 
 
 def test_guidance_without_a_null_goal_is_refused():
-  try:
-    beso.Config(cond_drop_prob=0.0, guidance=1.0)
-  except ValueError as e:
-    assert 'cond_drop_prob' in str(e)
-  else:
-    raise AssertionError('guidance without cond_drop_prob was accepted')
+  beso.Config(cond_drop_prob=0.0)  # C-BESO: guidance 1, the plain conditional denoiser.
+  for guidance in (0.0, 2.0):
+    with pytest.raises(ValueError, match=f'guidance={guidance} needs a null goal'):
+      beso.Config(cond_drop_prob=0.0, guidance=guidance)
 
 
 def test_mlp_network_loss_ignores_padding_and_acts():

@@ -103,10 +103,15 @@ def test_oracle_policy_succeeds(env):
 
 
 def test_zero_policy_fails(env):
+  lines = []
   results = evaluation.evaluate_tasks(ZeroPolicy(), TASKS,
                                       episodes_per_task=EPISODES, seed=3,
-                                      step_budget=40, env=env)
+                                      step_budget=40, env=env,
+                                      progress=lines.append)
   assert results["mean"] == 0.0
+  assert len(lines) == len(TASKS)
+  assert lines[-1].startswith(f"[{len(TASKS)}/{len(TASKS)}] {TASKS[-1]}: "
+                              f"0/{EPISODES} (")
   assert all(r["steps"] == [40] * EPISODES for r in results["tasks"].values())
 
 
@@ -182,9 +187,13 @@ def test_oracle_policy_from_perturbed_starts(env):
 
 
 def test_chains(env):
+  lines = []
   zero = evaluation.evaluate_chains(ZeroPolicy(), num_chains=2, seed=1,
-                                    step_budget=20, env=env)
+                                    step_budget=20, env=env,
+                                    progress=lines.append)
   assert zero["avg_len"] == 0.0 and zero["success_rates"] == [0.0] * 5
+  assert len(lines) == 2 and lines[1].startswith("[2/2] chain ")
+  assert ": 0 done (eta 0m00s)" in lines[1]
   schedule = [t for c in zero["chains"] for t in c["tasks"]]
   assert all(len(c["tasks"]) == 5 and len(set(c["tasks"])) == 5
              for c in zero["chains"])

@@ -49,3 +49,38 @@ def test_quickstart(tmp_path, monkeypatch):
   text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                  for o in c.get("outputs", []))
   assert "| `press_red_button` |" in text  # the evaluation table
+
+
+BESO_PARAMETERS = """\
+CONFIG = 'tiny'
+VARIANT = 'debug'
+TOTAL_STEPS = 4
+NUM_SAMPLES = 64
+SAMPLERS = ['ddim', 'heun']
+SWEEP_STEPS = [3]
+LATENCY_CALLS = 2
+TASKS = ['press_red_button']
+EPISODES = 1
+STEP_BUDGET = 5
+OUT_DIR = 'beso'
+"""
+
+
+def test_beso(tmp_path, monkeypatch):
+  path = os.environ.get("PYTHONPATH")
+  monkeypatch.setenv("PYTHONPATH",
+                     ROOT + (os.pathsep + path if path else ""))
+  monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+  nb = _execute("02_beso.ipynb", BESO_PARAMETERS, str(tmp_path))
+  out = tmp_path / "beso"
+  assert (out / "beso" / "policy" / "policy.json").is_file()
+  assert (out / "beso" / "metrics.jsonl").is_file()
+  plot = out / "action_distribution.png"
+  assert plot.is_file() and plot.stat().st_size > 10_000
+  video = out / "videos" / "press_red_button_0.mp4"
+  assert video.is_file() and video.stat().st_size > 1000
+  text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                 for o in c.get("outputs", []))
+  assert "| goal-free |" in text  # the statistics of the sampled actions
+  assert "| ddim | 3 | 3 |" in text and "| heun | 3 | 5 |" in text
+  assert "| `press_red_button` |" in text  # the evaluation table

@@ -219,6 +219,21 @@ def test_two_hosts_train_like_one(dataset_dir, tmp_path):
   assert (multi / "policy" / "policy.json").exists()
 
 
+def test_model_fields_are_settable_and_default_to_the_method():
+  config = lmp_config.get_config()
+  config.lock()  # As config_flags leaves it: only existing fields are set.
+  assert trainer.model_config(config) == models.lmp.Config()
+  config.model.latent = 16
+  config.model.policy.head = "mse"
+  config.model.policy.encoder = (32, 32)
+  config.tiny_model = True
+  got = trainer.model_config(config)
+  tiny = models.lmp.Config.tiny()
+  assert got.latent == 16 and got.recognition == tiny.recognition
+  assert got.policy.head == "mse" and got.policy.encoder == (32, 32)
+  assert got.policy.rnn == tiny.policy.rnn
+
+
 @pytest.mark.parametrize("module", [gcbc_config, lmp_config])
 def test_every_config_variant_gives_a_model_config(module):
   from playlearn.configs import common  # pylint: disable=g-import-not-at-top

@@ -6,7 +6,8 @@ measured apart by `data_bench.py`):
 
 * `train`: the train step of `playlearn.train.trainer` (same optimizer, same
   jitted function over the same mesh, state donated, a host sync on the loss
-  every step as the trainer's loop does): `steps_per_s` and `examples_per_s`
+  every step as the trainer's loop does, and the EMA of the weights where the
+  config keeps one, as BESO's does): `steps_per_s` and `examples_per_s`
   (windows/s) over `seconds` of steady state, `compile_s` (first call minus
   the median steady step), `step_ms_median`, `num_params`. The batch is put
   on the devices once, so host-to-device copies are not counted.
@@ -21,10 +22,12 @@ import time
 
 from flax import nnx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from playlearn import models
 from playlearn import policy as policy_lib
+from playlearn.configs import beso as beso_config
 from playlearn.configs import gcbc as gcbc_config
 from playlearn.configs import lmp as lmp_config
 from playlearn.data import windows
@@ -33,7 +36,7 @@ from playlearn.train import trainer
 
 OBS_DIM = 42
 ACTION_DIM = 7
-CONFIGS = {"gcbc": gcbc_config, "lmp": lmp_config}
+CONFIGS = {"beso": beso_config, "gcbc": gcbc_config, "lmp": lmp_config}
 
 
 def _config(method: str, tiny: bool, batch_size: int | None):
@@ -90,8 +93,11 @@ def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
   optimizer = nnx.Optimizer(model, trainer.make_optimizer(config),
                             wrt=nnx.Param)
   graphdef, state = nnx.split((model, optimizer))
+  ema_decay = config.get("ema_decay") or 0.0
+  if ema_decay:
+    state = (state, jax.tree.map(jnp.copy, nnx.state(model, nnx.Param)))
   state = jax.device_put(state, mesh_lib.replicated(mesh))
-  step_fn = trainer.make_train_step(method_module, graphdef)
+  step_fn = trainer.make_train_step(method_module, graphdef, ema_decay)
   batch = mesh_lib.shard_batch(synthetic_batch(batch_size, window), mesh)
   rng = jax.random.key(config.seed)
 

@@ -6,23 +6,14 @@ r"""BESO on PlayTable play (goal-conditioned score-based diffusion policy).
 
 Variants after ':' (see `common.VARIANTS`): `cpu` is the README's run (about
 an hour on 2 CPU cores; pass --config.dataset_dir), `demo` is `make demo`'s,
-`debug` takes seconds. C-BESO (no guidance, no null goal):
+`debug` takes seconds. C-BESO (no null goal, plain goal conditioning):
 --config.model.cond_drop_prob=0; the faster network: --config.model.network=mlp.
 """
-import dataclasses
-
 from playlearn.configs import common
-from playlearn.models import beso
 
 
 def get_config(arg: str | None = None):
-  c = common.get_config()
-  c.method = "beso"
+  c = common.get_config("beso")
   c.optimizer.lr = 1e-4  # AdamW 1e-4 as in the paper.
   c.ema_decay = 0.999  # Evaluation and the saved policy use the EMA weights.
-  c = common.with_variant(c, arg)
-  # Every model field spelt out, so each is overridable from the command line:
-  # the reference's sizes (beso.Config()), or Config.tiny() in `debug`.
-  model = beso.Config.tiny() if c.tiny_model else beso.Config()
-  c.model.update(dataclasses.asdict(model))
-  return c
+  return common.with_variant(c, arg)

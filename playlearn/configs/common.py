@@ -1,16 +1,39 @@
 """What every method's config shares; method files override fields."""
+import dataclasses
+
 import ml_collections
+from ml_collections import config_dict
+
+from playlearn import models
 
 
-def get_config() -> ml_collections.ConfigDict:
+def model_fields(config_cls) -> ml_collections.ConfigDict:
+  """A method's `Config` fields as typed placeholders (None: the default).
+
+  Each is then settable from the command line (`--config.model.head=mse`);
+  the fields left None keep the method's default (or `Config.tiny()`'s with
+  `tiny_model`). A nested config (LMP's policy) is nested the same way.
+  """
+  fields = ml_collections.ConfigDict()
+  defaults = config_cls()
+  for f in dataclasses.fields(config_cls):
+    default = getattr(defaults, f.name)
+    if dataclasses.is_dataclass(default):
+      fields[f.name] = model_fields(type(default))
+    else:
+      fields[f.name] = config_dict.placeholder(type(default))
+  return fields
+
+
+def get_config(method: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.method = ""
+  c.method = method
   c.dataset_dir = "out/data/playtable_play/state_full/1.0.0"
   c.seed = 0
   c.obs_dim = None     # checked against the dataset when set
   c.action_dim = None
   c.tiny_model = False
-  c.model = ml_collections.ConfigDict()  # overrides of the method's Config
+  c.model = model_fields(models.get(method).Config)  # None: the default
   c.data = ml_collections.ConfigDict(dict(
       batch_size=256, kappa_min=16, kappa_max=32, goal_horizon=0,
       action_norm="none"))

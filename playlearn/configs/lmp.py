@@ -12,6 +12,5 @@ from playlearn.configs import common
 
 
 def get_config(arg: str | None = None):
-  c = common.get_config()
-  c.method = "lmp"
+  c = common.get_config("lmp")
   return common.with_variant(c, arg)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -82,12 +82,14 @@ def evaluate_chains(policy: suite.Policy, num_chains: int = 20,
                     step_budget: int | None = None,
                     max_steps: int = suite.MAX_STEPS,
                     tasks: Sequence[str] = suite.EVAL_TASKS,
-                    env: playtable.PlayTableEnv | None = None) -> dict:
+                    env: playtable.PlayTableEnv | None = None,
+                    progress: Callable[[str], None] | None = None) -> dict:
   """CALVIN-style chain evaluation.
 
   Each subtask's success is its predicate between the scene when the policy
   starts it and the scene after; budgets as in `suite.evaluate_tasks` (from
-  that subtask's oracle steps).
+  that subtask's oracle steps). `progress` (e.g. `print`) gets a line per
+  chain.
 
   Returns JSON-serialisable {'config', 'hardware', 'chains': [{'reset_seed',
   'tasks', 'completed', 'steps'}], 'success_rates': [share of chains with
@@ -113,6 +115,11 @@ def evaluate_chains(policy: suite.Policy, num_chains: int = 20,
       completed += 1
     rows.append({"reset_seed": chain.reset_seed, "tasks": chain.tasks,
                  "completed": completed, "steps": steps})
+    if progress:
+      elapsed = time.perf_counter() - tic
+      left = elapsed / len(rows) * (num_chains - len(rows))
+      progress(f"[{len(rows)}/{num_chains}] chain {' > '.join(chain.tasks)}: "
+               f"{completed} done (eta {int(left // 60)}m{int(left % 60):02d}s)")
   done = np.array([r["completed"] for r in rows])
   return {
       "config": {"num_chains": num_chains, "chain_length": chain_length,

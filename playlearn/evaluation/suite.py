@@ -256,7 +256,8 @@ def evaluate_tasks(policy: Policy, tasks: Sequence[str] = EVAL_TASKS, *,
                    step_budget: int | None = None, max_steps: int = MAX_STEPS,
                    perturb: float = 0.0, video_dir: str | None = None,
                    videos_per_task: int = 1,
-                   env: playtable.PlayTableEnv | None = None) -> dict:
+                   env: playtable.PlayTableEnv | None = None,
+                   progress: Callable[[str], None] | None = None) -> dict:
   """Success of `policy` per task from oracle-goal starts (module docstring).
 
   Args:
@@ -271,6 +272,8 @@ def evaluate_tasks(policy: Policy, tasks: Sequence[str] = EVAL_TASKS, *,
       episodes of each task (static and gripper camera side by side).
     env: the env to use (e.g. one with `images=True` for a pixel policy);
       a state-only `PlayTableEnv` when None.
+    progress: called with a line after each task (its success, env steps/s
+      and the time left), e.g. `print`.
 
   Returns:
     JSON-serialisable {'config', 'hardware', 'tasks': {name: {'successes',
@@ -320,6 +323,12 @@ def evaluate_tasks(policy: Policy, tasks: Sequence[str] = EVAL_TASKS, *,
       row["unstable"] += int(result["unstable"])
     row["rate"] = float(np.mean(row["successes"]))
     per_task[task] = row
+    if progress:
+      elapsed = time.perf_counter() - tic
+      left = elapsed / (k + 1) * (len(tasks) - k - 1)
+      progress(f"[{k + 1}/{len(tasks)}] {task}: {sum(row['successes'])}/"
+               f"{len(row['successes'])} ({env_steps / elapsed:.0f} env steps/s,"
+               f" eta {int(left // 60)}m{int(left % 60):02d}s)")
   return {
       "config": {"tasks": list(tasks), "episodes_per_task": episodes_per_task,
                  "seed": seed, "step_budget": step_budget,
@@ -341,7 +350,11 @@ def evaluate_over_seeds(policy_factory: Callable[[], Policy],
   (of the per-seed task averages), 'per_task': {name: {'mean', 'std'}},
   'hardware'}.
   """
-  runs = [evaluate_tasks(policy_factory(), seed=s, **kwargs) for s in seeds]
+  progress = kwargs.pop("progress", None)
+  runs = []
+  for s in seeds:
+    log = (lambda line, s=s: progress(f"seed {s} {line}")) if progress else None
+    runs.append(evaluate_tasks(policy_factory(), seed=s, progress=log, **kwargs))
   means = [r["mean"] for r in runs]
   per_task = {t: {"mean": float(np.mean([r["tasks"][t]["rate"] for r in runs])),
                   "std": float(np.std([r["tasks"][t]["rate"] for r in runs]))}

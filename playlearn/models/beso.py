@@ -13,8 +13,10 @@ the window's end are zero and carry no loss).
 
 Classifier-free guidance: in training the goal is replaced by a learned null
 token with probability `cond_drop_prob` per sample (CFG-BESO; 0 gives C-BESO).
-Acting uses (1 + guidance) D(goal) - guidance D(null); `goal_free(model)` is the
-goal-independent policy of the same network (the goal is always dropped).
+Acting uses D = D(null) + lambda (D(goal) - D(null)) with lambda = `guidance`
+(BESO's convention): 1 is the plain goal-conditioned denoiser (one network
+call), 0 the goal-independent policy of the same network (`goal_free(model)`),
+above 1 extrapolates away from the goal-free prediction.
 """
 import dataclasses
 from typing import NamedTuple
@@ -44,19 +46,19 @@ class Config:
   sigma_density: str = 'loglogistic'  # One of edm.DENSITIES (training noise levels).
   sampler: str = 'ddim'  # One of samplers.SAMPLERS.
   schedule: str = 'exponential'  # One of samplers.SCHEDULES.
-  rho: float = 7.0  # Karras schedule only.
+  rho: float = 5.0  # Karras schedule only (BESO's value).
   num_steps: int = 3
   cond_drop_prob: float = 0.1  # 0: C-BESO, no null goal is learned.
-  guidance: float = 0.0  # lambda of classifier-free guidance; needs cond_drop_prob > 0.
-  goal_free: bool = False  # Act with the null goal: the goal-independent policy.
+  guidance: float = 1.0  # lambda (module docstring); other than 1 needs cond_drop_prob > 0.
 
   def __post_init__(self):
     for name, registry in (('network', NETWORKS), ('sigma_density', edm.DENSITIES),
                            ('sampler', samplers.SAMPLERS), ('schedule', samplers.SCHEDULES)):
       if getattr(self, name) not in registry:
         raise ValueError(f'Unknown {name} {getattr(self, name)!r}; valid: {sorted(registry)}')
-    if (self.guidance or self.goal_free) and not self.cond_drop_prob:
-      raise ValueError('guidance and goal_free need a null goal: set cond_drop_prob > 0')
+    if self.guidance != 1.0 and not self.cond_drop_prob:
+      raise ValueError(f'guidance={self.guidance} needs a null goal (the goal-free '
+                       'denoiser): set cond_drop_prob > 0, or guidance=1')
 
   @classmethod
   def tiny(cls):
@@ -190,13 +192,15 @@ class Model(nnx.Module):
     return self.network(jnp.where(valid, x, 0.0), c_noise, context)
 
   def denoiser(self, context):
-    """D(x [N, W, chunk * A], sigma []) given `context`, guided when config.guidance != 0."""
+    """D(x [N, W, chunk * A], sigma []) given `context`, guided by config.guidance."""
     cfg = self.config
 
     def denoise(context, x, sigma):
       return edm.denoise(lambda x_in, c: self.score(x_in, c, context), x, sigma, cfg.sigma_data)
 
-    if not cfg.guidance:
+    if cfg.guidance in (0.0, 1.0):  # One network call: goal-free or conditional.
+      if not cfg.guidance:
+        context = context._replace(drop=jnp.ones_like(context.drop))
       return lambda x, sigma: denoise(context, x, sigma)
     # Conditional and unconditional in one call of the network, on 2N samples.
     both = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), context,
@@ -204,7 +208,7 @@ class Model(nnx.Module):
 
     def guided(x, sigma):
       cond, uncond = jnp.split(denoise(both, jnp.concatenate([x, x]), sigma), 2)
-      return (1 + cfg.guidance) * cond - cfg.guidance * uncond
+      return uncond + cfg.guidance * (cond - uncond)
     return guided
 
 
@@ -212,7 +216,7 @@ def goal_free(model):
   """The goal-independent policy of a CFG model: the same weights, the goal always dropped."""
   graphdef, state = nnx.split(model)
   free = nnx.merge(graphdef, state)
-  free.config = dataclasses.replace(model.config, goal_free=True, guidance=0.0)
+  free.config = dataclasses.replace(model.config, guidance=0.0)
   return free
 
 
@@ -296,7 +300,7 @@ def act(model, obs_history, goal, rng, state, greedy=False):
   valid = jnp.arange(cfg.obs_window) >= cfg.obs_window - 1 - state['step']
   batch_size = obs.shape[0]
   context = Context(window, jnp.broadcast_to(valid, (batch_size, cfg.obs_window)), goal,
-                    jnp.full((batch_size,), cfg.goal_free))
+                    jnp.zeros((batch_size,), bool))
   rng = jax.random.key(GREEDY_SEED) if greedy else rng
   actions = sample_actions(model, context, rng)
   action = jnp.clip(actions[:, -1, :model.action_dim], -1.0, 1.0)

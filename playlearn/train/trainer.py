@@ -33,17 +33,30 @@ class NonFiniteLossError(FloatingPointError):
   pass
 
 
-def model_config(config: ml_collections.ConfigDict):
-  """The method's frozen `Config`, with the overrides in `config.model`."""
-  method = models.get(config.method)
-  base = method.Config.tiny() if config.get("tiny_model") else method.Config()
+def _replace(base, overrides: dict, where: str):
+  """`base` (a frozen dataclass) with the non-None `overrides`, recursively."""
   fields = {f.name for f in dataclasses.fields(base)}
-  overrides = dict(config.model)
   unknown = sorted(set(overrides) - fields)
   if unknown:
-    raise ValueError(f"config.model has unknown fields {unknown} for method "
-                     f"{config.method!r}; valid: {sorted(fields)}")
-  return dataclasses.replace(base, **overrides)
+    raise ValueError(f"{where} has unknown fields {unknown}; valid: "
+                     f"{sorted(fields)}")
+  changes = {}
+  for name, value in overrides.items():
+    current = getattr(base, name)
+    if isinstance(value, dict) and dataclasses.is_dataclass(current):
+      changes[name] = _replace(current, value, f"{where}.{name}")
+    elif value is not None:
+      changes[name] = tuple(value) if isinstance(value, list) else value
+  return dataclasses.replace(base, **changes)
+
+
+def model_config(config: ml_collections.ConfigDict):
+  """The method's frozen `Config`: its defaults (or `Config.tiny()` with
+  `tiny_model`) with the fields of `config.model` that are set."""
+  method = models.get(config.method)
+  base = method.Config.tiny() if config.get("tiny_model") else method.Config()
+  return _replace(base, config.model.to_dict(),
+                  f"config.model (method {config.method!r})")
 
 
 def check_dataset(config, statistics: dict) -> tuple[int, int]:
