@@ -14,7 +14,6 @@ fp32 peak (estimated, and measured with a matmul) that sampling reaches.
 --tiny uses `Config.tiny()` to check the script in seconds. See
 playlearn/bench/beso_bench.py for what each figure measures.
 """
-import os
 
 from absl import app
 from absl import flags
@@ -49,10 +48,7 @@ _OUT = flags.DEFINE_string("out", "out/bench/beso.json", "JSON output.")
 
 def main(argv):
   del argv
-  results = {**bench.machine(),
-             "note": "synthetic inputs; data pipeline not included",
-             # Other processes share the cores: the figures scale with this.
-             "load_average_1m_before": os.getloadavg()[0]}
+  results = bench.start("synthetic inputs; data pipeline not included")
   results.update(beso_bench.measure(
       tiny=_TINY.value, batch_sizes=[int(b) for b in _BATCH_SIZES.value],
       calls=_CALLS.value, warmup=_WARMUP.value,
@@ -60,13 +56,7 @@ def main(argv):
       sweep_steps=[int(n) for n in _STEPS.value], seconds=_SECONDS.value,
       train_batch_size=_TRAIN_BATCH_SIZE.value, window=_WINDOW.value,
       matmul_size=_MATMUL_SIZE.value))
-  results["load_average_1m_after"] = os.getloadavg()[0]
-  print()
-  print(beso_bench.table(results))
-  print(f"\ncpu: {results['cpu']} ({results['cpu_count']} cores), load "
-        f"average {results['load_average_1m_before']:.1f} before, "
-        f"{results['load_average_1m_after']:.1f} after")
-  bench.write_json(_OUT.value, results)
+  bench.finish(results, beso_bench.table(results), _OUT.value)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ compile time and parameter count, and the latency of `Policy.act` at 1 and 64
 environments. Synthetic inputs, no dataset needed. See
 playlearn/bench/train_bench.py for what each figure measures.
 """
-import os
 
 from absl import app
 from absl import flags
@@ -25,22 +24,13 @@ _OUT = flags.DEFINE_string("out", "out/bench/train.json", "JSON output.")
 
 def main(argv):
   del argv
-  results = {**bench.machine(),
-             "note": "synthetic batches; data pipeline not included",
-             # Other processes share the cores: the figures scale with this.
-             "load_average_1m_before": os.getloadavg()[0]}
+  results = bench.start("synthetic batches; data pipeline not included")
   methods = {}
   for method in _METHODS.value:
     print(f"measuring {method} ...", flush=True)
     methods.update(train_bench.measure((method,), seconds=_SECONDS.value))
   results["methods"] = methods
-  results["load_average_1m_after"] = os.getloadavg()[0]
-  print()
-  print(train_bench.table(methods))
-  print(f"\ncpu: {results['cpu']} ({results['cpu_count']} cores), load "
-        f"average {results['load_average_1m_before']:.1f} before, "
-        f"{results['load_average_1m_after']:.1f} after")
-  bench.write_json(_OUT.value, results)
+  bench.finish(results, train_bench.table(methods), _OUT.value)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import time
 from absl import app
 from absl import flags
 
+from playlearn import console
 from playlearn import evaluation
 from playlearn.policy import Policy
 
@@ -41,6 +42,7 @@ def _log(line: str) -> None:
 
 def main(argv):
   del argv
+  console.quiet_library_logs()
   seeds = [int(s) for s in _SEEDS.value]
   os.makedirs(_OUT_DIR.value, exist_ok=True)
 

@@ -11,10 +11,10 @@ flags); each host reads its own part of every global batch.
 """
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 from ml_collections import config_flags
 
+from playlearn import console
 from playlearn.train import trainer
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.",
@@ -31,18 +31,9 @@ _PROCESS_ID = flags.DEFINE_integer("process_id", None,
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-class _QuietLibraries(logging.logging.Filter):
-  """Drops INFO chatter from checkpointing and data libraries on the console."""
-
-  def filter(self, record):
-    noisy = ("/orbax/", "/grain/", "/tensorflow_datasets/")
-    return record.levelno >= logging.logging.WARNING or not any(
-        part in record.pathname for part in noisy)
-
-
 def main(argv):
   del argv
-  logging.get_absl_handler().addFilter(_QuietLibraries())
+  console.quiet_library_logs()
   if _DISTRIBUTED.value:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                num_processes=_NUM_PROCESSES.value,

@@ -3,6 +3,7 @@ import os
 
 import nbclient
 import nbformat
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOKS = os.path.join(ROOT, "notebooks")
@@ -30,13 +31,17 @@ def _execute(name: str, parameters: str, cwd: str) -> nbformat.NotebookNode:
   return nb
 
 
-def test_quickstart(tmp_path, monkeypatch):
-  # The kernel inherits this environment: find the working tree even when
-  # playlearn is not installed, and keep JAX off accelerators.
+@pytest.fixture(autouse=True)
+def kernel_environment(monkeypatch):
+  """The kernel inherits this environment: find the working tree even when
+  playlearn is not installed, and keep JAX off accelerators."""
   path = os.environ.get("PYTHONPATH")
   monkeypatch.setenv("PYTHONPATH",
                      ROOT + (os.pathsep + path if path else ""))
   monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+
+
+def test_quickstart(tmp_path):
   nb = _execute("01_quickstart.ipynb", QUICKSTART_PARAMETERS, str(tmp_path))
   out = tmp_path / "quickstart"
   dataset = out / "data" / "playtable_play" / "tiny" / "1.0.0"
@@ -66,11 +71,7 @@ OUT_DIR = 'beso'
 """
 
 
-def test_beso(tmp_path, monkeypatch):
-  path = os.environ.get("PYTHONPATH")
-  monkeypatch.setenv("PYTHONPATH",
-                     ROOT + (os.pathsep + path if path else ""))
-  monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+def test_beso(tmp_path):
   nb = _execute("02_beso.ipynb", BESO_PARAMETERS, str(tmp_path))
   out = tmp_path / "beso"
   assert (out / "beso" / "policy" / "policy.json").is_file()

@@ -346,15 +346,17 @@ def evaluate_over_seeds(policy_factory: Callable[[], Policy],
                         seeds: Sequence[int], **kwargs) -> dict:
   """`evaluate_tasks` once per seed (a fresh policy each); mean and std.
 
-  `kwargs` go to `evaluate_tasks`. Returns {'seeds', 'runs', 'mean', 'std'
-  (of the per-seed task averages), 'per_task': {name: {'mean', 'std'}},
-  'hardware'}.
+  `kwargs` go to `evaluate_tasks`; videos (`video_dir`) are of the first
+  seed only. Returns {'seeds', 'runs', 'mean', 'std' (of the per-seed task
+  averages), 'per_task': {name: {'mean', 'std'}}, 'hardware'}.
   """
   progress = kwargs.pop("progress", None)
+  video_dir = kwargs.pop("video_dir", None)
   runs = []
-  for s in seeds:
+  for i, s in enumerate(seeds):
     log = (lambda line, s=s: progress(f"seed {s} {line}")) if progress else None
-    runs.append(evaluate_tasks(policy_factory(), seed=s, progress=log, **kwargs))
+    runs.append(evaluate_tasks(policy_factory(), seed=s, progress=log,
+                               video_dir=None if i else video_dir, **kwargs))
   means = [r["mean"] for r in runs]
   per_task = {t: {"mean": float(np.mean([r["tasks"][t]["rate"] for r in runs])),
                   "std": float(np.std([r["tasks"][t]["rate"] for r in runs]))}
