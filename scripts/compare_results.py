@@ -8,7 +8,8 @@ Inputs are `scripts/evaluate.py` outputs. Writes `<out_dir>/comparison.md`
 (per-task success, averages, perturbed starts, chains) and
 `<out_dir>/comparison.png` (per-task bars with the spread over seeds), and
 prints the table. With --workdirs (name=training workdir) also
-`<out_dir>/training_<key>.png`: the training curves of --curve_keys.
+`<out_dir>/training_<key>.png` ('/' in a key becomes '_'): the training
+curves of --curve_keys.
 """
 import os
 
@@ -48,7 +49,8 @@ def main(argv):
   report.plot(results, os.path.join(_OUT_DIR.value, "comparison.png"))
   for key in _CURVE_KEYS.value if workdirs else []:
     report.plot_curves(workdirs, key,
-                       os.path.join(_OUT_DIR.value, f"training_{key}.png"))
+                       os.path.join(_OUT_DIR.value,
+                                    f"training_{key.replace('/', '_')}.png"))
   print(text)
   print(f"\nwrote {_OUT_DIR.value}/comparison.md and comparison.png")
 

@@ -10,6 +10,7 @@ import pytest
 
 from playlearn.bench import beso_bench
 from playlearn.configs import beso as beso_config
+from playlearn.train import trainer
 
 
 def _assert_positive(figures, keys):
@@ -94,6 +95,7 @@ def test_with_sampler_keeps_the_weights():
 def test_train_batch_is_the_references_1024_samples():
   config = beso_config.get_config()
   # 256 windows x 4 sub-windows, each of obs_window 4 steps.
-  assert config.data.batch_size * config.model.samples_per_window == 1024
-  assert (config.model.width, config.model.layers, config.model.heads,
-          config.model.obs_window) == (360, 6, 6, 4)
+  model = trainer.model_config(config)
+  assert config.data.batch_size * model.samples_per_window == 1024
+  assert (model.width, model.layers, model.heads, model.obs_window) == (
+      360, 6, 6, 4)

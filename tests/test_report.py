@@ -52,6 +52,9 @@ def test_load_names_a_file_that_is_not_a_result(tmp_path):
 
 
 def test_script_writes_table_and_png(tmp_path):
+  run = tmp_path / "run"  # A training workdir with a val/ metric.
+  run.mkdir()
+  (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "val/nll": 2.0}))
   for name, rate in (("a", 0.2), ("b", 0.6)):
     (tmp_path / f"{name}.json").write_text(
         json.dumps(_result({"open_drawer": rate, "close_drawer": rate})))
@@ -59,13 +62,14 @@ def test_script_writes_table_and_png(tmp_path):
   proc = subprocess.run(
       [sys.executable, "scripts/compare_results.py",
        f"--results=GCBC={tmp_path / 'a.json'},LMP={tmp_path / 'b.json'}",
-       f"--out_dir={out}"],
+       f"--workdirs=GCBC={run}", "--curve_keys=val/nll", f"--out_dir={out}"],
       cwd=ROOT, capture_output=True, text=True, timeout=120,
       env=dict(os.environ, PYTHONPATH=ROOT))
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "| **average** | **20.0 ± 1.0** | **60.0 ± 1.0** |" in proc.stdout
   assert (out / "comparison.md").read_text().startswith("| task | GCBC | LMP |")
   assert (out / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+  assert (out / "training_val_nll.png").read_bytes()[:4] == b"\x89PNG"
   bad = subprocess.run(
       [sys.executable, "scripts/compare_results.py", "--results=nopath"],
       cwd=ROOT, capture_output=True, text=True, timeout=120,

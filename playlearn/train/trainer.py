@@ -203,8 +203,10 @@ def acting_model(graphdef: nnx.GraphDef, state, ema_decay: float = 0.0):
   """The model that evaluation and the saved policy act with.
 
   It holds the EMA of the weights when the run keeps one (see make_train_step).
+  A copy: putting the EMA into it must not touch the training state's weights
+  (they would alias the EMA's arrays, and the next donated step would fail).
   """
-  model, _ = nnx.merge(graphdef, state[0] if ema_decay else state)
+  model, _ = nnx.merge(graphdef, state[0] if ema_decay else state, copy=True)
   if ema_decay:
     nnx.update(model, state[1])
   return model
