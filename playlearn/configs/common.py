@@ -108,8 +108,9 @@ def demo(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """`make demo`: a few minutes on a laptop CPU, on the small play dataset."""
   c.dataset_dir = "out/demo/data/playtable_play/state_small/1.0.0"
   c.data.batch_size = 32
+  c.data.goal_horizon = 96  # As in `cpu`: the suite's goals lie far ahead.
   c.optimizer.warmup_steps = 200
-  c.total_steps = 3000
+  c.total_steps = 5000
   c.log_every = 100
   c.val_every = 500
   c.checkpoint_every = 1000
