@@ -41,9 +41,10 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # actions (the gripper, steps without rotation), its gradients run to
   # thousands. Measured on state_full (GCBC, batch 64, validation NLL):
   # lr 3e-4 reached 19 by step 500 and then oscillated between 19 and 24;
-  # lr 1e-4 (CALVIN's) fell steadily to 15.1 by step 1,500. A global-norm clip
-  # to 1 shrinks nearly every update (17.6 without it, 20.8 with it at step
-  # 600), so grad_clip is off (0) by default.
+  # lr 1e-4 (CALVIN's) fell steadily to 15.1 by step 1,500 (but by 10k steps
+  # the policy had still learnt only the marginal: see the README). A
+  # global-norm clip to 1 shrinks nearly every update (17.6 without it, 20.8
+  # with it at step 600), so grad_clip is off (0) by default.
   c.optimizer = ml_collections.ConfigDict(dict(
       lr=1e-4, warmup_steps=1000, final_lr_fraction=0.1, weight_decay=1e-4,
       grad_clip=0.0))
@@ -114,7 +115,7 @@ def demo(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.log_every = 100
   c.val_every = 500
   c.checkpoint_every = 1000
-  c.eval_every = 0  # The demo evaluates the saved policy with scripts/evaluate.py.
+  c.eval_every = 0  # make demo evaluates the saved policy (evaluate.py).
   return c
 
 

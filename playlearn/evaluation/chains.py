@@ -119,7 +119,8 @@ def evaluate_chains(policy: suite.Policy, num_chains: int = 20,
       elapsed = time.perf_counter() - tic
       left = elapsed / len(rows) * (num_chains - len(rows))
       progress(f"[{len(rows)}/{num_chains}] chain {' > '.join(chain.tasks)}: "
-               f"{completed} done (eta {int(left // 60)}m{int(left % 60):02d}s)")
+               f"{completed} done "
+               f"(eta {int(left // 60)}m{int(left % 60):02d}s)")
   done = np.array([r["completed"] for r in rows])
   return {
       "config": {"num_chains": num_chains, "chain_length": chain_length,

@@ -21,7 +21,8 @@ def load(paths: Mapping[str, str]) -> dict[str, dict]:
         r = json.load(f)
       except json.JSONDecodeError as e:
         raise ValueError(f"{path} ({name}) is not JSON: {e}") from None
-    if not isinstance(r, dict) or "tasks" not in r or "per_task" not in r["tasks"]:
+    tasks = r.get("tasks") if isinstance(r, dict) else None
+    if not isinstance(tasks, dict) or "per_task" not in tasks:
       raise ValueError(f"{path} ({name}) is not a scripts/evaluate.py result: "
                        "it has no 'tasks' with 'per_task'")
     results[name] = r
@@ -105,7 +106,8 @@ def read_metrics(workdir: str) -> dict[str, np.ndarray]:
   for step in sorted(by_step):
     for name, value in by_step[step].items():
       series.setdefault(name, []).append((step, value))
-  return {name: np.asarray(points, np.float64) for name, points in series.items()}
+  return {name: np.asarray(points, np.float64)
+          for name, points in series.items()}
 
 
 def plot_curves(workdirs: Mapping[str, str], key: str, path: str,

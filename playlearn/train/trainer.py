@@ -101,9 +101,9 @@ def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
   with open(saved_path) as f:
     saved = _flatten(json.load(f))
   now = _flatten(json.loads(config.to_json_best_effort()))
-  changed = sorted(
-      k for k in set(saved) | set(now)
-      if saved.get(k) != now.get(k) and k.split(".")[0] not in RESUMABLE_CHANGES)
+  changed = sorted(k for k in set(saved) | set(now)
+                   if saved.get(k) != now.get(k)
+                   and k.split(".")[0] not in RESUMABLE_CHANGES)
   if changed:
     diffs = "; ".join(f"{k}: {saved.get(k)!r} in the saved run, {now.get(k)!r} "
                       "now" for k in changed)
