@@ -10,6 +10,7 @@ import pytest
 
 from playlearn.bench import beso_bench
 from playlearn.configs import beso as beso_config
+from playlearn.models import beso
 from playlearn.train import trainer
 
 
@@ -82,9 +83,9 @@ def test_sweep_and_train(results):
   assert "| 4 x 2 = 8 |" in table
 
 
-def test_with_sampler_keeps_the_weights():
+def test_with_config_keeps_the_weights():
   model = beso_bench.make_model(tiny=True)
-  variant = beso_bench.with_sampler(model, "heun", 7)
+  variant = beso.with_config(model, sampler="heun", num_steps=7)
   assert (variant.config.sampler, variant.config.num_steps) == ("heun", 7)
   assert model.config.sampler == "ddim"
   for a, b in zip(jax.tree.leaves(nnx.state(model, nnx.Param)),

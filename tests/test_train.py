@@ -242,6 +242,7 @@ def test_every_config_variant_gives_a_model_config(module):
     config = module.get_config(name)
     assert config.method == base.method
     assert config.total_steps > 0 and config.data.batch_size > 0
-    assert trainer.model_config(config) is not None
+    assert isinstance(trainer.model_config(config),
+                      models.get(base.method).Config)
   with pytest.raises(ValueError, match="'fast'.*valid: cpu, debug, demo"):
     module.get_config("fast")

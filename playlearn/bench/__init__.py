@@ -4,17 +4,25 @@ import os
 import platform
 
 
-def machine() -> dict:
-  """The CPU model and core count, recorded beside every figure."""
-  name = platform.processor() or platform.machine()
+def cpuinfo() -> dict:
+  """The first processor's fields of /proc/cpuinfo ({} where there is none)."""
+  fields = {}
   try:
     with open("/proc/cpuinfo") as f:
       for line in f:
-        if line.startswith("model name"):
-          name = line.split(":", 1)[1].strip()
+        if not line.strip():
           break
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
   except OSError:
     pass
+  return fields
+
+
+def machine() -> dict:
+  """The CPU model and core count, recorded beside every figure."""
+  name = (cpuinfo().get("model name") or platform.processor()
+          or platform.machine())
   return {"cpu": name, "cpu_count": os.cpu_count()}
 
 

@@ -50,6 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from playlearn import bench
 from playlearn.bench import train_bench
 from playlearn.diffusion import samplers
 from playlearn.models import beso
@@ -71,16 +72,6 @@ def make_model(tiny: bool = False, seed: int = 0) -> beso.Model:
   """BESO at the reference's sizes (or `Config.tiny()`)."""
   config = beso.Config.tiny() if tiny else beso.Config()
   return beso.Model(config, OBS_DIM, ACTION_DIM, rngs=nnx.Rngs(seed))
-
-
-def with_sampler(model: beso.Model, sampler: str,
-                 num_steps: int) -> beso.Model:
-  """The same weights, sampling with `sampler` in `num_steps` steps."""
-  graphdef, state = nnx.split(model)
-  variant = nnx.merge(graphdef, state)
-  variant.config = dataclasses.replace(model.config, sampler=sampler,
-                                       num_steps=num_steps)
-  return variant
 
 
 def make_context(model: beso.Model, batch_size: int,
@@ -105,29 +96,6 @@ def _pure(model: beso.Model, fn: Callable) -> tuple[Callable, nnx.State]:
     model.eval()
     return fn(model, *args)
   return jax.jit(pure), params
-
-
-def time_calls(fn: Callable[[], object], calls: int,
-               warmup: int = 3) -> dict:
-  """Wall time of fn() (which must block until its result is ready).
-
-  Returns first_call_s (compile included), median_ms, p90_ms (over `calls`
-  calls after `warmup` more) and compile_s = first call - median.
-  """
-  tic = time.perf_counter()
-  fn()
-  first = time.perf_counter() - tic
-  for _ in range(warmup):
-    fn()
-  times = np.empty(calls)
-  for i in range(calls):
-    tic = time.perf_counter()
-    fn()
-    times[i] = time.perf_counter() - tic
-  median = float(np.median(times))
-  return {"calls": calls, "first_call_s": first, "median_ms": 1e3 * median,
-          "p90_ms": 1e3 * float(np.percentile(times, 90)),
-          "compile_s": max(first - median, 0.0)}
 
 
 def denoiser_calls(sampler: str, num_steps: int) -> int:
@@ -168,7 +136,7 @@ def sampling_latency(model: beso.Model, batch_size: int, *, calls: int,
   """`time_calls` of the bare jitted sampler at the model's config, with NFE."""
   sample, params = _pure(model, beso.sample_actions)
   context, rng = make_context(model, batch_size), jax.random.key(0)
-  figures = time_calls(
+  figures = train_bench.time_calls(
       lambda: jax.block_until_ready(sample(params, context, rng)), calls,
       warmup)
   return {"batch_size": batch_size, "sampler": model.config.sampler,
@@ -195,24 +163,10 @@ def sampler_sweep(model: beso.Model, sampler_names: Sequence[str],
                   steps: Sequence[int], *, calls: int,
                   warmup: int = 3) -> dict:
   """`sampling_latency` at batch 1 per sampler x steps, '<sampler>_<steps>'."""
-  return {f"{name}_{n}": sampling_latency(with_sampler(model, name, n), 1,
-                                          calls=calls, warmup=warmup)
+  return {f"{name}_{n}": sampling_latency(
+      beso.with_config(model, sampler=name, num_steps=n), 1, calls=calls,
+      warmup=warmup)
           for name in sampler_names for n in steps}
-
-
-def _cpuinfo() -> dict:
-  """The first processor's fields of /proc/cpuinfo ({} where there is none)."""
-  fields = {}
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if not line.strip():
-          break
-        key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
-  except OSError:
-    pass
-  return fields
 
 
 def cpu_peak(matmul_size: int = 2048, calls: int = 10) -> dict:
@@ -224,7 +178,7 @@ def cpu_peak(matmul_size: int = 2048, calls: int = 10) -> dict:
   matmul_peak_gflops: 2 n^3 FLOPs of a jitted [n, n] x [n, n] float32 matmul
   over its best time of `calls`.
   """
-  info = _cpuinfo()
+  info = bench.cpuinfo()
   flags = set(info.get("flags", "").split())
   simd, per_cycle = next(((f, c) for f, c in SIMD_FLOPS_PER_CYCLE
                           if f in flags), ("scalar", 2))

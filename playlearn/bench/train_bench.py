@@ -139,6 +139,28 @@ def unit_normalization(obs_dim: int = OBS_DIM,
       np.zeros(action_dim, np.float32), np.ones(action_dim, np.float32))
 
 
+def time_calls(fn, calls: int, warmup: int = 3) -> dict:
+  """Wall time of fn() (which must block until its result is ready).
+
+  Returns first_call_s (compile included), median_ms, p90_ms (over `calls`
+  calls after `warmup` more) and compile_s = first call - median.
+  """
+  tic = time.perf_counter()
+  fn()
+  first = time.perf_counter() - tic
+  for _ in range(warmup):
+    fn()
+  times = np.empty(calls)
+  for i in range(calls):
+    tic = time.perf_counter()
+    fn()
+    times[i] = time.perf_counter() - tic
+  median = float(np.median(times))
+  return {"calls": calls, "first_call_s": first, "median_ms": 1e3 * median,
+          "p90_ms": 1e3 * float(np.percentile(times, 90)),
+          "compile_s": max(first - median, 0.0)}
+
+
 def act_latency(method: str, *, batch_sizes: tuple[int, ...] = (1, 64),
                 calls: int = 200, warmup: int = 10, tiny: bool = False) -> dict:
   """`Policy.act` per-call figures (module docstring), keyed 'batch_<B>'."""
@@ -151,22 +173,9 @@ def act_latency(method: str, *, batch_sizes: tuple[int, ...] = (1, 64),
     obs = {"state": rng.standard_normal((b, OBS_DIM), np.float32)}
     goal = {"state": rng.standard_normal((b, OBS_DIM), np.float32)}
     policy.reset(b)
-    tic = time.perf_counter()
-    policy.act(obs, goal)
-    first = time.perf_counter() - tic
-    for _ in range(warmup):
-      policy.act(obs, goal)
-    times = np.empty(calls)
-    for i in range(calls):
-      tic = time.perf_counter()
-      policy.act(obs, goal)
-      times[i] = time.perf_counter() - tic
-    results[f"batch_{b}"] = {
-        "batch_size": b, "calls": calls, "first_call_s": first,
-        "median_ms": 1e3 * float(np.median(times)),
-        "p90_ms": 1e3 * float(np.percentile(times, 90)),
-        "actions_per_s": b / float(np.median(times)),
-    }
+    figures = time_calls(lambda: policy.act(obs, goal), calls, warmup)
+    results[f"batch_{b}"] = {"batch_size": b, **figures,
+                             "actions_per_s": 1e3 * b / figures["median_ms"]}
   return results
 
 

@@ -212,12 +212,17 @@ class Model(nnx.Module):
     return guided
 
 
+def with_config(model, **changes):
+  """The same weights acting with other config fields (sampler, num_steps, guidance...)."""
+  graphdef, state = nnx.split(model)
+  variant = nnx.merge(graphdef, state)
+  variant.config = dataclasses.replace(model.config, **changes)
+  return variant
+
+
 def goal_free(model):
   """The goal-independent policy of a CFG model: the same weights, the goal always dropped."""
-  graphdef, state = nnx.split(model)
-  free = nnx.merge(graphdef, state)
-  free.config = dataclasses.replace(model.config, guidance=0.0)
-  return free
+  return with_config(model, guidance=0.0)
 
 
 # ---------------------------------------------------------------- training

@@ -315,6 +315,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # --- loop -----------------------------------------------------------------
   rng = jax.random.key(config.seed)
   last, interval = {}, []  # interval: this log period's step metrics
+  val_every = config.get("val_every") or 0
   step = start_step
   with checkpoints.StopRequest() as stop:
     while step < config.total_steps:
@@ -337,7 +338,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         interval = []
         writer.scalars(step, last)
         last["steps_per_s"] = writer.progress(step, last)
-      val_every = config.get("val_every") or 0
       if validation and val_every and (step % val_every == 0 or final):
         last.update(validate(step))
       if config.eval_every > 0 and (step % config.eval_every == 0
