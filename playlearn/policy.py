@@ -50,6 +50,7 @@ class Policy:
     self._model = model
     self.normalization = normalization
     self.greedy = greedy
+    self.seed = seed
     self._rng = jax.random.key(seed)
     self._graphdef, self._params = nnx.split(model)
     self._state = None
@@ -67,6 +68,24 @@ class Policy:
   def model(self) -> nnx.Module:
     """The network (for analysis, e.g. LMP's plan recognition)."""
     return self._model
+
+  def with_config(self, **changes) -> Policy:
+    """The same weights acting with other model config fields.
+
+    For settings that only change how a trained network acts, e.g. BESO's
+    `sampler`, `num_steps` and `guidance` (0: the goal-free policy).
+    """
+    config = self._model.config
+    valid = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(changes) - valid)
+    if unknown:
+      raise ValueError(f"{self.method_name} has no config field {unknown}; "
+                       f"valid: {sorted(valid)}")
+    graphdef, state = nnx.split(self._model)
+    model = nnx.merge(graphdef, state)
+    model.config = dataclasses.replace(config, **changes)
+    return Policy(self.method_name, model, self.normalization,
+                  seed=self.seed, greedy=self.greedy)
 
   # ------------------------------------------------------------- acting
   def reset(self, batch_size: int | None = None) -> None:

@@ -133,6 +133,25 @@ def iter_episodes(env: playtable.PlayTableEnv, task: str, seed: int,
                      f"feasible and the oracle succeeds in {_MAX_RESETS} resets")
 
 
+def cached_episodes(env: playtable.PlayTableEnv, task: str, seed: int,
+                    task_index: int, cache: dict | None) -> Iterator[Episode]:
+  """`iter_episodes`, remembered in `cache` (a dict the caller keeps).
+
+  Starts and oracle goals cost more than most rollouts; evaluating several
+  policies (a sweep) on the same episodes computes them once. Only valid
+  for one env configuration: the key includes the env's id.
+  """
+  if cache is None:
+    yield from iter_episodes(env, task, seed, task_index)
+    return
+  done, fresh = cache.setdefault((id(env), task, seed, task_index),
+                                 ([], iter_episodes(env, task, seed, task_index)))
+  for i in itertools.count():
+    if i == len(done):
+      done.append(next(fresh))
+    yield done[i]
+
+
 def sample_episodes(env: playtable.PlayTableEnv, task: str, num: int,
                     seed: int, task_index: int) -> list[Episode]:
   """The first `num` episodes of `iter_episodes`."""
@@ -257,7 +276,8 @@ def evaluate_tasks(policy: Policy, tasks: Sequence[str] = EVAL_TASKS, *,
                    perturb: float = 0.0, video_dir: str | None = None,
                    videos_per_task: int = 1,
                    env: playtable.PlayTableEnv | None = None,
-                   progress: Callable[[str], None] | None = None) -> dict:
+                   progress: Callable[[str], None] | None = None,
+                   episode_cache: dict | None = None) -> dict:
   """Success of `policy` per task from oracle-goal starts (module docstring).
 
   Args:
@@ -274,6 +294,8 @@ def evaluate_tasks(policy: Policy, tasks: Sequence[str] = EVAL_TASKS, *,
       a state-only `PlayTableEnv` when None.
     progress: called with a line after each task (its success, policy steps/s
       and the time left), e.g. `print`.
+    episode_cache: a dict kept across calls with the same env, so that they
+      share starts and goals instead of recomputing them (`cached_episodes`).
 
   Returns:
     JSON-serialisable {'config', 'hardware', 'tasks': {name: {'successes',
@@ -289,7 +311,7 @@ def evaluate_tasks(policy: Policy, tasks: Sequence[str] = EVAL_TASKS, *,
   tic = time.perf_counter()
   per_task, env_steps = {}, 0
   for k, task in enumerate(tasks):
-    episodes = iter_episodes(env, task, seed, k)
+    episodes = cached_episodes(env, task, seed, k, episode_cache)
     perturb_rng = np.random.default_rng(
         np.random.SeedSequence([seed, k, 1]))
     row = {"successes": [], "steps": [], "budgets": [], "reset_seeds": [],

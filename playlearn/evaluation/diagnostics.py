@@ -1,0 +1,116 @@
+"""Does a trained policy imitate held-out play, and does it read its goal?
+
+Success on the task suite says whether a policy works; these figures say why
+one does not. The saved policy acts step by step along held-out play windows,
+fed the demonstrated observations (teacher forcing) and the window's hindsight
+goal, exactly as at deployment (`Policy.reset` / `Policy.act`, recurrent state
+and plans included). Its actions are compared with the demonstrated ones:
+
+* `corr` / `mse`: per action dimension, the correlation and mean squared error
+  between the policy's and the demonstrated actions. A policy that learnt only
+  the marginal of the actions has correlation about 0 in every dimension.
+* `corr_shuffled_goal`: the same correlation with the goals permuted across
+  windows. A goal-conditioned policy that reads its goal loses correlation when
+  the goal is wrong; `goal_use` is the drop, averaged over dimensions.
+* `moving_share`: how often the policy's action is non-zero in each dimension,
+  beside the same share in the data (a policy that only outputs 0, the most
+  common play action, has 0 here).
+
+Method-agnostic: only `Policy` is used, so GCBC, LMP and BESO are compared
+the same way.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from playlearn import policy as policy_lib
+from playlearn.data import reading
+
+# |action| above this counts as moving (the logistic head snaps to bins 2/255
+# apart, so its "zero" is +-1/255).
+MOVING = 0.01
+ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
+
+
+def sample_windows(dataset_dir: str, split: str, num_windows: int,
+                   length: int, goal_horizon: int, seed: int):
+  """Random windows of held-out play: (states [N, L, D], actions [N, L, A],
+  goals [N, D]); the goal is the state 0..goal_horizon steps after the window."""
+  source = reading.EpisodeSource(dataset_dir, split)
+  rng = np.random.default_rng(seed)
+  # The last step holds the final observation and no action, so a window
+  # needs length + 1 steps.
+  episodes = [steps for steps in (source[i]["steps"] for i in range(len(source)))
+              if len(steps["action"]) > length + 1]
+  if not episodes:
+    raise ValueError(f"no episode of {dataset_dir} ({split}) is longer than "
+                     f"length={length} + 1 steps")
+  states, actions, goals = [], [], []
+  for _ in range(num_windows):
+    steps = episodes[rng.integers(len(episodes))]
+    s, a = steps["observation"]["state"], steps["action"]
+    start = rng.integers(0, len(s) - 1 - length)
+    end = start + length
+    goal_index = min(end - 1 + rng.integers(0, goal_horizon + 1), len(s) - 1)
+    states.append(s[start:end])
+    actions.append(a[start:end])
+    goals.append(s[goal_index])
+  return (np.stack(states).astype(np.float32),
+          np.stack(actions).astype(np.float32),
+          np.stack(goals).astype(np.float32))
+
+
+def rollout_actions(policy: policy_lib.Policy, states: np.ndarray,
+                    goals: np.ndarray) -> np.ndarray:
+  """The policy's actions [N, L, A] along the demonstrated states [N, L, D]."""
+  policy.reset(len(states))
+  return np.stack([policy.act({"state": states[:, t]}, {"state": goals})
+                   for t in range(states.shape[1])], axis=1)
+
+
+def _correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+  """Per-column Pearson correlation of [M, A] arrays (0 where one is constant)."""
+  x = x - x.mean(0)
+  y = y - y.mean(0)
+  denom = np.sqrt((x**2).sum(0) * (y**2).sum(0))
+  return np.where(denom > 0, (x * y).sum(0) / np.maximum(denom, 1e-12), 0.0)
+
+
+def diagnose(policy: policy_lib.Policy, dataset_dir: str, *,
+             split: str = "validation", num_windows: int = 256,
+             length: int = 32, goal_horizon: int = 0, seed: int = 0) -> dict:
+  """Imitation and goal-use figures of `policy` on held-out play (see module doc)."""
+  states, actions, goals = sample_windows(dataset_dir, split, num_windows,
+                                          length, goal_horizon, seed)
+  predicted = rollout_actions(policy, states, goals)
+  shuffled = rollout_actions(
+      policy, states, goals[np.random.default_rng(seed + 1).permutation(len(goals))])
+  flat = lambda x: x.reshape(-1, x.shape[-1])
+  a, p, q = flat(actions), flat(predicted), flat(shuffled)
+  corr, corr_shuffled = _correlation(p, a), _correlation(q, a)
+  return {
+      "num_windows": num_windows, "length": length,
+      "goal_horizon": goal_horizon, "split": split,
+      "dims": list(ACTION_NAMES[:a.shape[-1]]),
+      "corr": corr.tolist(),
+      "corr_shuffled_goal": corr_shuffled.tolist(),
+      "goal_use": float(np.mean(corr - corr_shuffled)),
+      "mse": ((p - a) ** 2).mean(0).tolist(),
+      "mse_shuffled_goal": ((q - a) ** 2).mean(0).tolist(),
+      "moving_share": (np.abs(p) > MOVING).mean(0).tolist(),
+      "moving_share_data": (np.abs(a) > MOVING).mean(0).tolist(),
+  }
+
+
+def table(result: dict) -> str:
+  """A markdown table of `diagnose`'s figures, one row per action dimension."""
+  lines = ["| dim | corr | corr (shuffled goal) | mse | moving (policy) | moving (data) |",
+           "|---|---|---|---|---|---|"]
+  for i, name in enumerate(result["dims"]):
+    lines.append(
+        f"| {name} | {result['corr'][i]:+.2f} | {result['corr_shuffled_goal'][i]:+.2f} "
+        f"| {result['mse'][i]:.3f} | {result['moving_share'][i]:.0%} "
+        f"| {result['moving_share_data'][i]:.0%} |")
+  lines.append(f"\ngoal use (mean drop in correlation with shuffled goals): "
+               f"{result['goal_use']:+.3f}")
+  return "\n".join(lines)

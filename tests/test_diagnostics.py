@@ -1,0 +1,92 @@
+"""Policy diagnostics: imitation and goal use along held-out play windows."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from playlearn.configs import gcbc as gcbc_config
+from playlearn.evaluation import diagnostics
+from playlearn.train import trainer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LENGTH = 8  # Tiny episodes have 100 steps.
+
+
+class _FakePolicy:
+  """act -> f(state, goal) for a given f: a stand-in with known behaviour."""
+
+  def __init__(self, fn):
+    self.fn, self.resets = fn, 0
+
+  def reset(self, batch_size=None):
+    del batch_size
+    self.resets += 1
+
+  def act(self, obs, goal):
+    return self.fn(obs["state"], goal["state"])
+
+
+def test_correlation_matches_numpy_and_is_zero_for_constants():
+  rng = np.random.default_rng(0)
+  x, y = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))
+  y[:, 1] += 2 * x[:, 1]
+  y[:, 2] = 0.5  # Constant: no correlation defined; reported as 0.
+  got = diagnostics._correlation(x, y)
+  for i in range(2):
+    np.testing.assert_allclose(got[i], np.corrcoef(x[:, i], y[:, i])[0, 1], atol=1e-9)
+  assert got[2] == 0.0
+
+
+def test_sample_windows_shapes_and_goal_inside_episode(tiny_play_dataset):
+  states, actions, goals = diagnostics.sample_windows(
+      tiny_play_dataset, "train", num_windows=5, length=LENGTH, goal_horizon=4, seed=1)
+  assert states.shape[:2] == (5, LENGTH) and actions.shape == (5, LENGTH, 7)
+  assert goals.shape == (5, states.shape[-1])
+
+
+def test_constant_policy_has_no_correlation_and_no_goal_use(tiny_play_dataset):
+  policy = _FakePolicy(lambda s, g: np.zeros((len(s), 7), np.float32))
+  result = diagnostics.diagnose(policy, tiny_play_dataset, split="train",
+                                num_windows=16, length=LENGTH)
+  assert result["corr"] == [0.0] * 7 and result["goal_use"] == 0.0
+  assert result["moving_share"] == [0.0] * 7
+  assert max(result["moving_share_data"]) > 0  # The scripted play moves.
+  assert policy.resets == 2  # True goals, then shuffled ones.
+
+
+def test_goal_reading_policy_shows_goal_use(tiny_play_dataset):
+  # Acts on the goal's distance to the state: shuffling the goals changes it.
+  policy = _FakePolicy(lambda s, g: np.tanh(g[:, :7] - s[:, :7]))
+  result = diagnostics.diagnose(policy, tiny_play_dataset, split="train",
+                                num_windows=32, length=LENGTH, goal_horizon=20)
+  assert np.all(np.abs(result["corr"]) <= 1.0)
+  assert result["mse"] != result["mse_shuffled_goal"]
+  assert "goal use" in diagnostics.table(result)
+
+
+def test_script_on_a_trained_policy(tiny_play_dataset, tmp_path):
+  config = gcbc_config.get_config("debug")
+  config.dataset_dir = tiny_play_dataset
+  config.total_steps = 5
+  trainer.train_and_evaluate(config, str(tmp_path / "gcbc"))
+  out = tmp_path / "diag.json"
+  proc = subprocess.run(
+      [sys.executable, "scripts/diagnose_policy.py",
+       f"--policy={tmp_path / 'gcbc' / 'policy'}",
+       f"--dataset_dir={tiny_play_dataset}", "--split=train",
+       "--num_windows=8", f"--length={LENGTH}", f"--out={out}"],
+      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+      text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "| gripper |" in proc.stdout
+  result = json.loads(out.read_text())
+  assert len(result["corr"]) == 7 and result["num_windows"] == 8
+
+
+def test_too_long_window_is_a_clear_error(tiny_play_dataset):
+  with pytest.raises(ValueError, match="length"):
+    diagnostics.sample_windows(tiny_play_dataset, "train", num_windows=2,
+                               length=10_000, goal_horizon=0, seed=0)
