@@ -70,7 +70,7 @@ demo: system-deps venv
 	  --dataset_dir=$(DEMO_DIR)/data/playtable_play/state_small/1.0.0 \
 	  --episode=0 --out_dir=$(DEMO_DIR)
 	$(PY) scripts/train.py --config=playlearn/configs/gcbc.py:demo \
-	  --config.model.head=mse --workdir=$(DEMO_DIR)/gcbc
+	  --workdir=$(DEMO_DIR)/gcbc
 	$(PY) scripts/evaluate.py --policy=$(DEMO_DIR)/gcbc/policy \
 	  --out_dir=$(DEMO_DIR)/eval --episodes_per_task=2 --seeds=0 --chains=0
 	@echo "demo: play video $(DEMO_DIR)/episode.mp4, tasks $(DEMO_DIR)/tasks.png,"

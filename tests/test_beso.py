@@ -164,6 +164,20 @@ def test_mlp_network_loss_ignores_padding_and_acts():
   assert action.shape == (2, ACTION_DIM) and jnp.all(jnp.abs(action) <= 1)
 
 
+def test_goal_tokens_and_attention_dropout_only_in_training():
+  model = _model(goal_tokens=3, attention_dropout=0.5)
+  context, c_noise = _context(), jnp.zeros((3,))
+  x = jax.random.normal(jax.random.key(1), (3, 2, ACTION_DIM))
+  assert model.network.position.shape[0] == 1 + 3 + 2 * 2
+  model.train()
+  a, b = (model.score(x, c_noise, context, nnx.Rngs(dropout=k)) for k in (1, 2))
+  assert not np.allclose(a, b)  # Dropout draws from the rngs.
+  model.eval()
+  a, b = (model.score(x, c_noise, context, nnx.Rngs(dropout=k)) for k in (1, 2))
+  np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(a, model.score(x, c_noise, context))
+
+
 def test_policy_save_and_load_give_the_same_actions(tmp_path):
   normalization = windows.Normalization(
       np.full(OBS_DIM, 0.5, np.float32), np.full(OBS_DIM, 2.0, np.float32),
@@ -186,11 +200,13 @@ def test_policy_save_and_load_give_the_same_actions(tmp_path):
 # ---------------------------------------------------------------- the trainer's EMA
 
 
-def test_every_config_variant_gives_the_reference_or_the_tiny_model():
+def test_every_config_variant_gives_the_reference_the_mlp_or_the_tiny_model():
   from playlearn.configs import common  # pylint: disable=g-import-not-at-top
-  for name in [None, *common.VARIANTS]:
+  mlp = beso.Config(network='mlp', width=256, layers=4)
+  wants = {None: beso.Config(), 'debug': beso.Config.tiny(), 'cpu': mlp, 'demo': mlp}
+  assert set(wants) == {None, *common.VARIANTS}
+  for name, want in wants.items():
     config = beso_config.get_config(name)
-    want = beso.Config.tiny() if name == 'debug' else beso.Config()
     assert trainer.model_config(config) == want
     assert config.ema_decay == 0.999 and config.optimizer.lr == 1e-4
   config = beso_config.get_config('cpu')

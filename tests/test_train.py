@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from playlearn import models
+from playlearn.configs import beso as beso_config
 from playlearn.configs import gcbc as gcbc_config
 from playlearn.configs import lmp as lmp_config
 from playlearn.envs import playtable as playtable_env
@@ -234,7 +235,7 @@ def test_model_fields_are_settable_and_default_to_the_method():
   assert got.policy.rnn == tiny.policy.rnn
 
 
-@pytest.mark.parametrize("module", [gcbc_config, lmp_config])
+@pytest.mark.parametrize("module", [gcbc_config, lmp_config, beso_config])
 def test_every_config_variant_gives_a_model_config(module):
   from playlearn.configs import common  # pylint: disable=g-import-not-at-top
   base = module.get_config()
@@ -246,3 +247,13 @@ def test_every_config_variant_gives_a_model_config(module):
                       models.get(base.method).Config)
   with pytest.raises(ValueError, match="'fast'.*valid: cpu, debug, demo"):
     module.get_config("fast")
+
+
+def test_cpu_variants_pick_the_heads_and_network_that_learn_on_a_cpu():
+  assert trainer.model_config(gcbc_config.get_config("cpu")).head == "mse"
+  lmp = trainer.model_config(lmp_config.get_config("cpu"))
+  assert lmp.policy.head == "mse" and lmp.kl_warmup_steps > 0
+  assert trainer.model_config(beso_config.get_config("cpu")).network == "mlp"
+  # The full-size configs keep the papers' choices.
+  assert trainer.model_config(gcbc_config.get_config()).head == "logistic"
+  assert trainer.model_config(beso_config.get_config()).network == "transformer"

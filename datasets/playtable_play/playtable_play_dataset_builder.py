@@ -62,6 +62,10 @@ class Builder(playtable.EpisodeBuilder):
       # 3 hours of play (162,000 steps at 15 Hz), as in the Play-LMP paper.
       _config("state_full", images=False, train=60, validation=4, steps=2700),
       _config("images_full", images=True, train=60, validation=4, steps=2700),
+      # 4x that (12 hours, 648,000 steps): does more play help? Its train
+      # split holds state_full's 60 episodes and 180 more; the validation
+      # episodes are the same (seeds start at fixed points per split).
+      _config("state_large", images=False, train=240, validation=4, steps=2700),
   ]
   DEFAULT_CONFIG_NAME = "state_small"
 

@@ -37,6 +37,8 @@ class Config:
   width: int = 360  # The reference's kitchen sizes: width 360, 6 layers, 6 heads, window 4.
   layers: int = 6
   heads: int = 6  # Transformer only.
+  goal_tokens: int = 2  # Transformer only: the goal enters as this many tokens.
+  attention_dropout: float = 0.3  # Transformer only, in training.
   obs_window: int = 4  # W: observations (and denoised actions) per sample.
   chunk: int = 1  # Actions per action token; act executes the first of the newest.
   samples_per_window: int = 4  # Sub-windows per batch window: 256 windows give 1024 samples.
@@ -62,7 +64,8 @@ class Config:
 
   @classmethod
   def tiny(cls):
-    return cls(width=8, layers=1, heads=2, obs_window=2, samples_per_window=2)
+    return cls(width=8, layers=1, heads=2, obs_window=2, samples_per_window=2,
+               attention_dropout=0.0)
 
 
 class Context(NamedTuple):
@@ -89,7 +92,10 @@ class SigmaEmbedding(nnx.Module):
 
 
 class GoalEmbedding(nnx.Module):
-  """goal [N, D], drop [N] -> [N, width]; a dropped goal becomes the learned null token."""
+  """goal [N, D], drop [N] -> [N, width]; a dropped goal becomes the learned null token.
+
+  (The transformer asks for goal_tokens * width and splits it into tokens.)
+  """
 
   def __init__(self, obs_dim, width, *, rngs):
     self.linear = nnx.Linear(obs_dim, width, rngs=rngs)
@@ -100,54 +106,61 @@ class GoalEmbedding(nnx.Module):
 
 
 class Block(nnx.Module):
-  """Pre-norm transformer block: masked self-attention, then a 4x GELU MLP."""
+  """Pre-norm transformer block: masked self-attention, then a 4x GELU MLP.
 
-  def __init__(self, width, heads, *, rngs):
+  Attention dropout (training only) draws from the `dropout` stream of the
+  `rngs` passed to the call; `model.eval()` switches it off.
+  """
+
+  def __init__(self, width, heads, attention_dropout, *, rngs):
     self.attention_norm = nnx.LayerNorm(width, rngs=rngs)
     self.attention = nnx.MultiHeadAttention(heads, width, decode=False, keep_rngs=False,
-                                            rngs=rngs)
+                                            dropout_rate=attention_dropout, rngs=rngs)
     self.mlp_norm = nnx.LayerNorm(width, rngs=rngs)
     self.mlp_in = nnx.Linear(width, 4 * width, rngs=rngs)
     self.mlp_out = nnx.Linear(4 * width, width, rngs=rngs)
 
-  def __call__(self, x, mask):
+  def __call__(self, x, mask, rngs=None):
     """x: [N, L, width], mask: [N, 1, L, L] (True: may attend)."""
-    x = x + self.attention(self.attention_norm(x), mask=mask)
+    x = x + self.attention(self.attention_norm(x), mask=mask, rngs=rngs)
     return x + self.mlp_out(jax.nn.gelu(self.mlp_in(self.mlp_norm(x))))
 
 
 class Transformer(nnx.Module):
-  """F as a causal transformer over [sigma, goal, s_1, a_1, ..., s_W, a_W].
+  """F as a causal transformer over [sigma, goal_1..goal_G, s_1, a_1, ..., s_W, a_W].
 
   Invalid steps are masked out as keys, so they cannot reach the valid tokens;
   sigma and goal are always valid, so no query is left without a key.
   """
 
   def __init__(self, config, obs_dim, x_dim, *, rngs):
-    width = config.width
+    width, self.goal_tokens = config.width, config.goal_tokens
     self.sigma = SigmaEmbedding(width, rngs=rngs)
-    self.goal = GoalEmbedding(obs_dim, width, rngs=rngs)
+    self.goal = GoalEmbedding(obs_dim, self.goal_tokens * width, rngs=rngs)
     self.obs_in = nnx.Linear(obs_dim, width, rngs=rngs)
     self.action_in = nnx.Linear(x_dim, width, rngs=rngs)
-    self.position = nnx.Param(
-        0.02 * jax.random.normal(rngs.params(), (2 + 2 * config.obs_window, width)))
-    self.blocks = nnx.List([Block(width, config.heads, rngs=rngs) for _ in range(config.layers)])
+    num_tokens = 1 + self.goal_tokens + 2 * config.obs_window
+    self.position = nnx.Param(0.02 * jax.random.normal(rngs.params(), (num_tokens, width)))
+    self.blocks = nnx.List([Block(width, config.heads, config.attention_dropout, rngs=rngs)
+                            for _ in range(config.layers)])
     self.norm = nnx.LayerNorm(width, rngs=rngs)
     self.out = nnx.Linear(width, x_dim, rngs=rngs)
 
-  def __call__(self, x, c_noise, context):
-    """x: [N, W, X], c_noise: [N] -> F [N, W, X]."""
+  def __call__(self, x, c_noise, context, rngs=None):
+    """x: [N, W, X], c_noise: [N] -> F [N, W, X]. rngs: attention dropout's (training)."""
     n, window = context.valid.shape
+    prefix = 1 + self.goal_tokens
     steps = jnp.stack([self.obs_in(context.obs), self.action_in(x)], 2).reshape(n, 2 * window, -1)
-    tokens = jnp.concatenate([self.sigma(c_noise)[:, None],
-                              self.goal(context.goal, context.drop)[:, None], steps], 1)
+    goal = self.goal(context.goal, context.drop).reshape(n, self.goal_tokens, -1)
+    tokens = jnp.concatenate([self.sigma(c_noise)[:, None], goal, steps], 1)
     tokens = tokens + self.position[...]
-    keys = jnp.concatenate([jnp.ones((n, 2), bool), jnp.repeat(context.valid, 2, axis=1)], 1)
+    keys = jnp.concatenate([jnp.ones((n, prefix), bool),
+                            jnp.repeat(context.valid, 2, axis=1)], 1)
     causal = jnp.tril(jnp.ones((tokens.shape[1],) * 2, bool))
     mask = causal[None, None] & keys[:, None, None, :]
     for block in self.blocks:
-      tokens = block(tokens, mask)
-    return self.out(self.norm(tokens[:, 3::2]))  # The action tokens.
+      tokens = block(tokens, mask, rngs)
+    return self.out(self.norm(tokens[:, prefix + 1::2]))  # The action tokens.
 
 
 class MLP(nnx.Module):
@@ -161,8 +174,9 @@ class MLP(nnx.Module):
                          rngs=rngs)
     self.out = nnx.Linear(width, window * x_dim, rngs=rngs)
 
-  def __call__(self, x, c_noise, context):
-    """x: [N, W, X], c_noise: [N] -> F [N, W, X]."""
+  def __call__(self, x, c_noise, context, rngs=None):
+    """x: [N, W, X], c_noise: [N] -> F [N, W, X]. (No dropout: rngs unused.)"""
+    del rngs
     n = x.shape[0]
     features = jnp.concatenate(
         [self.sigma(c_noise), self.goal(context.goal, context.drop),
@@ -182,14 +196,16 @@ class Model(nnx.Module):
     self.network = NETWORKS[config.network](config, obs_dim, config.chunk * action_dim,
                                             rngs=rngs)
 
-  def score(self, x, c_noise, context):
+  def score(self, x, c_noise, context, rngs=None):
     """F(x, c_noise | context). x: [N, W, chunk * A], c_noise: [N] -> [N, W, chunk * A].
 
     Invalid steps are zeroed first, so whatever they held cannot matter.
+    rngs (an nnx.Rngs with a `dropout` stream) is needed in training mode
+    when the network has dropout.
     """
     valid = context.valid[..., None]
     context = context._replace(obs=jnp.where(valid, context.obs, 0.0))
-    return self.network(jnp.where(valid, x, 0.0), c_noise, context)
+    return self.network(jnp.where(valid, x, 0.0), c_noise, context, rngs)
 
   def denoiser(self, context):
     """D(x [N, W, chunk * A], sigma []) given `context`, guided by config.guidance."""
@@ -262,11 +278,12 @@ def loss(model, batch, rng):
   batch as in gcbc.loss; rng draws the sub-windows, goal drops, sigmas and noise.
   """
   cfg = model.config
-  sample_rng, sigma_rng, noise_rng = jax.random.split(rng, 3)
+  sample_rng, sigma_rng, noise_rng, dropout_rng = jax.random.split(rng, 4)
+  rngs = nnx.Rngs(dropout=dropout_rng)
   x0, mask, context = training_samples(cfg, batch, sample_rng)
   sigma = edm.sample_sigma(sigma_rng, x0.shape[:1], cfg.sigma_density, cfg.sigma_min,
                            cfg.sigma_max, cfg.sigma_data)
-  mse = edm.loss(lambda x_in, c: model.score(x_in, c, context), x0,
+  mse = edm.loss(lambda x_in, c: model.score(x_in, c, context, rngs), x0,
                  jax.random.normal(noise_rng, x0.shape), sigma, mask, cfg.sigma_data)
   return mse, {'mse': mse}
 
