@@ -8,13 +8,13 @@ prints, per action dimension, the correlation with the demonstrated actions,
 the same with shuffled goals, and how often the policy moves at all (see
 `playlearn.evaluation.diagnostics`). Writes the figures as JSON with --out.
 """
-import json
 import os
 
 from absl import app
 from absl import flags
 
 from playlearn import console
+from playlearn.evaluation import report
 from playlearn.evaluation import diagnostics
 from playlearn.policy import Policy
 
@@ -46,10 +46,7 @@ def main(argv):
   result["greedy"] = not _SAMPLE.value
   print(diagnostics.table(result))
   if _OUT.value:
-    os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-    with open(_OUT.value, "w") as f:
-      json.dump(result, f, indent=1)
-    print(f"wrote {_OUT.value}")
+    report.write_json(_OUT.value, result)
 
 
 if __name__ == "__main__":

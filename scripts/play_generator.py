@@ -10,13 +10,13 @@ same way for the policy and for the scripted play agent, whose recorded
 validation play is replayed for comparison (--dataset_dir; see
 `playlearn.evaluation.play_generator`). Prints tasks per minute per task.
 """
-import json
 import os
 
 from absl import app
 from absl import flags
 
 from playlearn import console
+from playlearn.evaluation import report
 from playlearn.evaluation import play_generator
 from playlearn.policy import Policy
 
@@ -55,11 +55,8 @@ def main(argv):
         _DATASET_DIR.value, num_runs=_RUNS.value, steps_per_run=steps)
   print(play_generator.table(results))
   if _OUT.value:
-    os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-    with open(_OUT.value, "w") as f:
-      json.dump({"policy": os.path.abspath(_POLICY.value), "results": results},
-                f, indent=1)
-    print(f"wrote {_OUT.value}")
+    report.write_json(_OUT.value, {"policy": os.path.abspath(_POLICY.value),
+                                   "results": results})
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ Without --variant, BESO's ablation (`sweep.BESO_VARIANTS`): DDIM with 1, 3,
 variant is evaluated on the same starts and goals (--episodes_per_task per
 task, one seed) and timed at batch 1. Prints a markdown table.
 """
-import json
 import os
 
 from absl import app
 from absl import flags
 
 from playlearn import console
+from playlearn.evaluation import report
 from playlearn.evaluation import suite
 from playlearn.evaluation import sweep
 from playlearn.policy import Policy
@@ -47,11 +47,9 @@ def main(argv):
                    progress=lambda line: print(line, flush=True))
   print(sweep.table(rows))
   if _OUT.value:
-    os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-    with open(_OUT.value, "w") as f:
-      json.dump({"policy": os.path.abspath(_POLICY.value), "seed": _SEED.value,
-                 "hardware": suite.hardware(), "rows": rows}, f, indent=1)
-    print(f"wrote {_OUT.value}")
+    report.write_json(_OUT.value, {
+        "policy": os.path.abspath(_POLICY.value), "seed": _SEED.value,
+        "hardware": suite.hardware(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import json
+import os
+from typing import Any
 
 import numpy as np
 
@@ -139,3 +141,11 @@ def plot_curves(workdirs: Mapping[str, str], key: str, path: str,
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
+
+
+def write_json(path: str, data: Any) -> None:
+  """Writes `data` as indented JSON to `path` (making its folder) and says so."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(data, f, indent=1)
+  print(f"wrote {path}")
