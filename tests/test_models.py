@@ -156,10 +156,10 @@ def test_beta_warmup():
 # LMP: two recognition GRU(12, 8) 2*504 + Linear(16, 8) 136 + proposal Linear(10, 8) 88
 #   + Linear(8, 8) 72 + policy [Linear(14, 8) 120 + GRU 408 + head 378] = 2210.
 # BESO (transformer, width 8, window 2, one block): sigma Linear(1, 8) 16 + Linear(8, 8) 72
-#   + goal Linear(5, 8) 48 + null 8 + obs Linear(5, 8) 48 + action Linear(7, 8) 64
-#   + positions 6 * 8 = 48 + block [2 LayerNorms 32 + q, k, v, out 4 * 72 + Linear(8, 32) 288
-#   + Linear(32, 8) 264] 872 + LayerNorm 16 + out Linear(8, 7) 63 = 1255.
-PARAMS = {'beso': 1255, 'gcbc': 874, 'lmp': 2210}
+#   + goal (2 tokens) Linear(5, 16) 96 + null 16 + obs Linear(5, 8) 48 + action Linear(7, 8) 64
+#   + positions 7 * 8 = 56 + block [2 LayerNorms 32 + q, k, v, out 4 * 72 + Linear(8, 32) 288
+#   + Linear(32, 8) 264] 872 + LayerNorm 16 + out Linear(8, 7) 63 = 1319.
+PARAMS = {'beso': 1319, 'gcbc': 874, 'lmp': 2210}
 METRICS = {'beso': {'mse'}, 'gcbc': {'nll'}, 'lmp': {'nll', 'kl', 'beta'}}
 
 
