@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Reproduces the README's learning results on a CPU machine (about 2.5 hours
+# Reproduces the README's learning results on a CPU machine (about 4 hours
 # on 2 cores): the state_full play dataset, GCBC, LMP, CFG-BESO and C-BESO
 # (`cpu` config variants), their evaluation on the task suite, BESO's
-# sampler/steps/guidance sweep, the goal-free BESO as a play generator, and
+# sampler/steps/guidance sweep, the goal-free BESO as a play generator, GCBC on
+# the 12-hour state_large dataset, and
 # the comparison tables and plots. Steps whose output exists are skipped, so
 # an interrupted run picks up where it stopped. Usage:
 #   bash scripts/readme_results.sh [OUT]   (default OUT=out)
@@ -37,6 +38,15 @@ evaluate beso_c
 train lmp playlearn/configs/lmp.py:cpu
 evaluate lmp
 
+# More play: GCBC on state_large (12 hours of play, about 25 min to build).
+L=$OUT/large/playtable_play/state_large/1.0.0
+[ -f "$L/statistics.json" ] || \
+  $PY scripts/collect_play.py --config=state_large --data_dir=$OUT/large
+[ -f "$OUT/gcbc_large/policy/policy.json" ] || \
+  $PY scripts/train.py --config=playlearn/configs/gcbc.py:cpu \
+    --config.dataset_dir=$L --workdir=$OUT/gcbc_large
+evaluate gcbc_large
+
 [ -f "$OUT/eval/beso_sweep.json" ] || \
   $PY scripts/sweep_policy.py --policy=$OUT/beso_cfg/policy \
     --out=$OUT/eval/beso_sweep.json
@@ -50,7 +60,7 @@ for name in gcbc lmp beso_cfg; do
       --out=$OUT/eval/$name/diagnostics.json
 done
 $PY scripts/compare_results.py --out_dir=$OUT/compare \
-  --results=GCBC=$OUT/eval/gcbc/results.json,LMP=$OUT/eval/lmp/results.json,CFG-BESO=$OUT/eval/beso_cfg/results.json,C-BESO=$OUT/eval/beso_c/results.json \
+  --results=GCBC=$OUT/eval/gcbc/results.json,LMP=$OUT/eval/lmp/results.json,CFG-BESO=$OUT/eval/beso_cfg/results.json,C-BESO=$OUT/eval/beso_c/results.json,GCBC-12h=$OUT/eval/gcbc_large/results.json \
   --workdirs=GCBC=$OUT/gcbc,LMP=$OUT/lmp --curve_keys=nll,val/nll
 $PY scripts/plot_latents.py --policy=$OUT/lmp/policy --dataset_dir=$D \
   --out=$OUT/compare/latents_lmp.png
