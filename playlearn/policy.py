@@ -75,15 +75,7 @@ class Policy:
     For settings that only change how a trained network acts, e.g. BESO's
     `sampler`, `num_steps` and `guidance` (0: the goal-free policy).
     """
-    config = self._model.config
-    valid = {f.name for f in dataclasses.fields(config)}
-    unknown = sorted(set(changes) - valid)
-    if unknown:
-      raise ValueError(f"{self.method_name} has no config field {unknown}; "
-                       f"valid: {sorted(valid)}")
-    graphdef, state = nnx.split(self._model)
-    model = nnx.merge(graphdef, state)
-    model.config = dataclasses.replace(config, **changes)
+    model = models.beso.with_config(self._model, **changes)
     return Policy(self.method_name, model, self.normalization,
                   seed=self.seed, greedy=self.greedy)
 

@@ -57,13 +57,21 @@ def test_constant_policy_has_no_correlation_and_no_goal_use(tiny_play_dataset):
   assert policy.resets == 2  # True goals, then shuffled ones.
 
 
-def test_goal_reading_policy_shows_goal_use(tiny_play_dataset):
-  # Acts on the goal's distance to the state: shuffling the goals changes it.
-  policy = _FakePolicy(lambda s, g: np.tanh(g[:, :7] - s[:, :7]))
-  result = diagnostics.diagnose(policy, tiny_play_dataset, split="train",
-                                num_windows=32, length=LENGTH, goal_horizon=20)
-  assert np.all(np.abs(result["corr"]) <= 1.0)
-  assert result["mse"] != result["mse_shuffled_goal"]
+def test_goal_reading_policy_shows_goal_use(monkeypatch):
+  # Windows whose goal holds the demonstrated action: a policy that acts with
+  # the goal imitates perfectly, and not at all once the goals are shuffled.
+  rng = np.random.default_rng(0)
+  actions = rng.uniform(-1, 1, (64, 1, 7)).astype(np.float32)
+  states = rng.normal(size=(64, 1, 9)).astype(np.float32)
+  goals = np.concatenate([actions[:, 0], np.zeros((64, 2), np.float32)], -1)
+  monkeypatch.setattr(diagnostics, "sample_windows",
+                      lambda *args: (states, actions, goals))
+  result = diagnostics.diagnose(_FakePolicy(lambda s, g: g[:, :7]), "unused",
+                                num_windows=64, length=1)
+  np.testing.assert_allclose(result["corr"], 1.0, atol=1e-6)
+  assert max(np.abs(result["corr_shuffled_goal"])) < 0.5
+  assert result["goal_use"] > 0.7
+  assert result["mse"] == [0.0] * 7 and min(result["mse_shuffled_goal"]) > 0.1
   assert "goal use" in diagnostics.table(result)
 
 

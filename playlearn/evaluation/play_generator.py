@@ -17,7 +17,7 @@ it open counts one. Completions within the same check are all counted.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 import time
 
 import numpy as np
@@ -47,27 +47,18 @@ class TaskCounter:
 
 
 def run_stream(env: playtable.PlayTableEnv, reset_seed: int,
-               actions: Callable[[dict], np.ndarray] | Iterable[np.ndarray],
-               num_steps: int, check_every: int = 5) -> dict:
-  """Steps the env from `reset_seed` for up to `num_steps` steps and counts tasks.
+               act: Callable[[dict], np.ndarray], num_steps: int,
+               check_every: int = 5) -> dict:
+  """Steps the env from `reset_seed` with `act(observation)` and counts tasks.
 
-  `actions` is a function of the observation (a policy) or a sequence of
-  actions (a recording). Stops early if the episode ends (physics unstable).
+  Runs `num_steps` steps, or fewer if the episode ends (physics unstable).
   Returns {'counts': {task: n}, 'steps': steps run, 'unstable': bool}.
   """
   timestep = env.reset(seed=reset_seed)
   counter = TaskCounter(env.scene_state())
-  recorded = None if callable(actions) else iter(actions)
   steps = 0
   for steps in range(1, num_steps + 1):
-    if recorded is None:
-      action = actions(timestep.observation)
-    else:
-      action = next(recorded, None)
-      if action is None:
-        steps -= 1
-        break
-    timestep = env.step(np.asarray(action, np.float32))
+    timestep = env.step(np.asarray(act(timestep.observation), np.float32))
     if steps % check_every == 0 or timestep.last():
       counter.update(env.scene_state())
     if timestep.last():
@@ -134,8 +125,9 @@ def scripted_play(dataset_dir: str, *, split: str = "validation",
     episode = source[i]
     actions = episode["steps"]["action"][:-1]  # The last step has no action.
     limit = min(steps_per_run or len(actions), len(actions))
+    recorded = iter(actions[:limit])
     runs.append(run_stream(env, int(episode["episode_metadata"]["reset_seed"]),
-                           actions[:limit], limit, check_every))
+                           lambda obs, it=recorded: next(it), limit, check_every))
   env.close()
   return _summary(runs, time.perf_counter() - tic)
 
