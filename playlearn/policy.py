@@ -30,8 +30,10 @@ def _normalization_to_json(norm: windows.Normalization) -> dict:
 
 
 def _normalization_from_json(data: dict) -> windows.Normalization:
-  return windows.Normalization(**{k: np.asarray(v, np.float32)
-                                  for k, v in data.items()})
+  # Policies saved before observation features had none: 'raw'.
+  return windows.Normalization(
+      **{k: v if k == "features" else np.asarray(v, np.float32)
+         for k, v in data.items()})
 
 
 class Policy:

@@ -2,6 +2,12 @@ r"""Evaluates a saved policy on the PlayTable task suite.
 
   python scripts/evaluate.py --policy=out/gcbc/policy --out_dir=out/eval/gcbc \
       --episodes_per_task=10 --seeds=0,1,2 --perturb=0.4 --chains=20
+  # The floors, on the same episodes: a random policy, and nearest-neighbour
+  # replay of the play data (playlearn/evaluation/baselines.py).
+  python scripts/evaluate.py --baseline=random --out_dir=out/eval/random
+  python scripts/evaluate.py --baseline=nearest \
+      --dataset_dir=out/full/playtable_play/state_full/1.1.0 \
+      --out_dir=out/eval/nearest
 
 For each seed: the 18 tasks from oracle-goal starts (and, with --perturb, the
 same with the end-effector displaced first); then --chains CALVIN-style
@@ -18,10 +24,15 @@ from absl import flags
 
 from playlearn import console
 from playlearn import evaluation
+from playlearn.data import windows
+from playlearn.evaluation import baselines
 from playlearn.policy import Policy
 
-_POLICY = flags.DEFINE_string("policy", None, "Saved policy directory.",
-                              required=True)
+_POLICY = flags.DEFINE_string("policy", None, "Saved policy directory.")
+_BASELINE = flags.DEFINE_enum("baseline", None, ["random", "nearest"],
+                              "Evaluate a floor instead of --policy.")
+_DATASET_DIR = flags.DEFINE_string(
+    "dataset_dir", None, "Play data of --baseline=nearest (its train split).")
 _OUT_DIR = flags.DEFINE_string("out_dir", "out/eval", "Output directory.")
 _EPISODES = flags.DEFINE_integer("episodes_per_task", 10, "Starts per task.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Evaluation seeds.")
@@ -46,12 +57,24 @@ def main(argv):
   seeds = [int(s) for s in _SEEDS.value]
   os.makedirs(_OUT_DIR.value, exist_ok=True)
 
+  if (_POLICY.value is None) == (_BASELINE.value is None):
+    raise app.UsageError("give one of --policy and --baseline")
+  if _BASELINE.value == "nearest":
+    if not _DATASET_DIR.value:
+      raise app.UsageError("--baseline=nearest needs --dataset_dir")
+    store = windows.WindowStore.from_dataset(_DATASET_DIR.value, "train")
+
   def factory():
+    if _BASELINE.value == "random":
+      return baselines.RandomPolicy()
+    if _BASELINE.value == "nearest":
+      return baselines.NearestNeighbourReplay(store)
     return Policy.load(_POLICY.value, greedy=not _SAMPLE.value)
 
   tasks = _TASKS.value or list(evaluation.EVAL_TASKS)
   tic = time.perf_counter()
-  results = {"policy": os.path.abspath(_POLICY.value),
+  results = {"policy": (os.path.abspath(_POLICY.value) if _POLICY.value
+                        else f"baseline:{_BASELINE.value}"),
              "episodes_per_task": _EPISODES.value}
   results["tasks"] = evaluation.evaluate_over_seeds(
       factory, seeds, tasks=tasks, episodes_per_task=_EPISODES.value,

@@ -1,66 +1,91 @@
 #!/usr/bin/env bash
-# Reproduces the README's learning results on a CPU machine (about 4 hours
-# on 2 cores): the state_full play dataset, GCBC, LMP, CFG-BESO and C-BESO
-# (`cpu` config variants), their evaluation on the task suite, BESO's
-# sampler/steps/guidance sweep, the goal-free BESO as a play generator, GCBC on
-# the 12-hour state_large dataset, and
-# the comparison tables and plots. Steps whose output exists are skipped, so
-# an interrupted run picks up where it stopped. Usage:
+# Reproduces the README's learning results on a CPU machine (several hours
+# on 2 cores). Steps whose output exists are skipped, so an interrupted run
+# picks up where it stopped. Usage:
 #   bash scripts/readme_results.sh [OUT]   (default OUT=out)
+#
+# 1. Recovery-rich play (dataset version 1.1.0, `state_full`): GCBC, the
+#    floors (random policy, nearest-neighbour replay), the noise ablation and
+#    the sanity ladder, evaluated with 10 starts per task x 3 seeds.
+# 2. The earlier results on noise-free play (`state_full_clean`, the same
+#    data as version 1.0.0): GCBC, LMP, CFG-BESO, C-BESO, GCBC on 12 hours,
+#    BESO's sweep and play generator, diagnostics, the comparison plots;
+#    evaluated as they were then (5 starts x 2 seeds, perturbed, chains).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out}
 PY=${PY:-.venv/bin/python}
-D=$OUT/full/playtable_play/state_full/1.0.0
-EVAL_FLAGS=(--episodes_per_task=5 --seeds=0,1 --perturb=0.4 --chains=20)
+V=1.1.0
+D=$OUT/full/playtable_play/state_full/$V
+C=$OUT/full/playtable_play/state_full_clean/$V
+EVAL_FLAGS=(--episodes_per_task=10 --seeds=0,1,2 --chains=0)
+CLEAN_EVAL_FLAGS=(--episodes_per_task=5 --seeds=0,1 --perturb=0.4 --chains=20)
 
-[ -f "$D/statistics.json" ] || \
-  $PY scripts/collect_play.py --config=state_full --data_dir=$OUT/full
-
-train() {  # name config [flags...]
-  local name=$1 config=$2; shift 2
+collect() {  # config
+  [ -f "$OUT/full/playtable_play/$1/$V/statistics.json" ] || \
+    $PY scripts/collect_play.py --config="$1" --data_dir=$OUT/full
+}
+train() {  # name dataset config [flags...]
+  local name=$1 data=$2 config=$3; shift 3
   [ -f "$OUT/$name/policy/policy.json" ] || \
-    $PY scripts/train.py --config="$config" --config.dataset_dir=$D \
+    $PY scripts/train.py --config="$config" --config.dataset_dir="$data" \
       --workdir=$OUT/$name "$@"
 }
-evaluate() {  # name
-  [ -f "$OUT/eval/$1/results.json" ] || \
-    $PY scripts/evaluate.py --policy=$OUT/$1/policy --out_dir=$OUT/eval/$1 \
-      "${EVAL_FLAGS[@]}"
+evaluate() {  # name [flags...]
+  local name=$1; shift
+  [ -f "$OUT/eval/$name/results.json" ] || \
+    $PY scripts/evaluate.py --policy=$OUT/$name/policy \
+      --out_dir=$OUT/eval/$name "$@"
 }
 
-train gcbc playlearn/configs/gcbc.py:cpu
-evaluate gcbc
-train beso_cfg playlearn/configs/beso.py:cpu
-evaluate beso_cfg
-train beso_c playlearn/configs/beso.py:cpu --config.model.cond_drop_prob=0
-evaluate beso_c
-train lmp playlearn/configs/lmp.py:cpu
-evaluate lmp
+# --- 1. recovery-rich play ------------------------------------------------
+collect state_full
+train gcbc "$D" playlearn/configs/gcbc.py:cpu
+evaluate gcbc "${EVAL_FLAGS[@]}"
+[ -f "$OUT/eval/random/results.json" ] || \
+  $PY scripts/evaluate.py --baseline=random --out_dir=$OUT/eval/random \
+    --videos_per_task=0 "${EVAL_FLAGS[@]}"
+[ -f "$OUT/eval/nearest/results.json" ] || \
+  $PY scripts/evaluate.py --baseline=nearest --dataset_dir="$D" \
+    --out_dir=$OUT/eval/nearest --videos_per_task=0 \
+    --episodes_per_task=10 --seeds=0 --chains=0
+# Observation features and action chunking, one change at a time.
+train gcbc_relative "$D" playlearn/configs/gcbc.py:cpu \
+  --config.data.features=relative
+evaluate gcbc_relative "${EVAL_FLAGS[@]}"
+# The sanity ladder, rung 1 on press_red_button.
+$PY scripts/sanity_ladder.py --out_dir=$OUT/ladder --rungs=1 \
+  --tasks=press_red_button --demos_per_task=100 --train_steps=3000 \
+  --seeds=0,1
 
-# More play: GCBC on state_large (12 hours of play, about 25 min to build).
-L=$OUT/large/playtable_play/state_large/1.0.0
-[ -f "$L/statistics.json" ] || \
-  $PY scripts/collect_play.py --config=state_large --data_dir=$OUT/large
-[ -f "$OUT/gcbc_large/policy/policy.json" ] || \
-  $PY scripts/train.py --config=playlearn/configs/gcbc.py:cpu \
-    --config.dataset_dir=$L --workdir=$OUT/gcbc_large
-evaluate gcbc_large
-
+# --- 2. noise-free play (the results of dataset version 1.0.0) ------------
+collect state_full_clean
+train gcbc_clean "$C" playlearn/configs/gcbc.py:cpu
+evaluate gcbc_clean "${CLEAN_EVAL_FLAGS[@]}"
+train beso_cfg "$C" playlearn/configs/beso.py:cpu
+evaluate beso_cfg "${CLEAN_EVAL_FLAGS[@]}"
+train beso_c "$C" playlearn/configs/beso.py:cpu --config.model.cond_drop_prob=0
+evaluate beso_c "${CLEAN_EVAL_FLAGS[@]}"
+train lmp "$C" playlearn/configs/lmp.py:cpu
+evaluate lmp "${CLEAN_EVAL_FLAGS[@]}"
+collect state_large_clean
+train gcbc_large "$OUT/full/playtable_play/state_large_clean/$V" \
+  playlearn/configs/gcbc.py:cpu
+evaluate gcbc_large "${CLEAN_EVAL_FLAGS[@]}"
 [ -f "$OUT/eval/beso_sweep.json" ] || \
   $PY scripts/sweep_policy.py --policy=$OUT/beso_cfg/policy \
     --out=$OUT/eval/beso_sweep.json
 [ -f "$OUT/eval/play_generator.json" ] || \
   $PY scripts/play_generator.py --policy=$OUT/beso_cfg/policy --guidance=0 \
-    --dataset_dir=$D --runs=10 --minutes_per_run=2 \
+    --dataset_dir="$C" --runs=10 --minutes_per_run=2 \
     --out=$OUT/eval/play_generator.json
-for name in gcbc lmp beso_cfg; do
+for name in gcbc_clean lmp beso_cfg; do
   [ -f "$OUT/eval/$name/diagnostics.json" ] || \
-    $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy --dataset_dir=$D \
-      --out=$OUT/eval/$name/diagnostics.json
+    $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy \
+      --dataset_dir="$C" --out=$OUT/eval/$name/diagnostics.json
 done
 $PY scripts/compare_results.py --out_dir=$OUT/compare \
-  --results=GCBC=$OUT/eval/gcbc/results.json,LMP=$OUT/eval/lmp/results.json,CFG-BESO=$OUT/eval/beso_cfg/results.json,C-BESO=$OUT/eval/beso_c/results.json,GCBC-12h=$OUT/eval/gcbc_large/results.json \
-  --workdirs=GCBC=$OUT/gcbc,LMP=$OUT/lmp --curve_keys=nll,val/nll
-$PY scripts/plot_latents.py --policy=$OUT/lmp/policy --dataset_dir=$D \
+  --results=GCBC=$OUT/eval/gcbc_clean/results.json,LMP=$OUT/eval/lmp/results.json,CFG-BESO=$OUT/eval/beso_cfg/results.json,C-BESO=$OUT/eval/beso_c/results.json,GCBC-12h=$OUT/eval/gcbc_large/results.json \
+  --workdirs=GCBC=$OUT/gcbc_clean,LMP=$OUT/lmp --curve_keys=nll,val/nll
+$PY scripts/plot_latents.py --policy=$OUT/lmp/policy --dataset_dir="$C" \
   --out=$OUT/compare/latents_lmp.png

@@ -12,6 +12,14 @@ direct_running_mode=multi_processing"
 
 Local builds use PLAYLEARN_NUM_WORKERS processes (default: every core).
 
+Actions: from 1.1.0 the play agent's executed actions carry noise
+(`playlearn.play.noise.PLAY_NOISE`: white Gaussian noise of 0.3 per step on
+the six motion dimensions; `state_full_ou` uses the correlated variant), so
+that play holds recoveries; each step records the executed `action` and the oracle's
+`action_label`. `*_clean` configs are the noise-free play of 1.0.0, for
+comparisons. Datasets built as 1.0.0 stay readable: their `action` is the
+label (`playlearn.data.rlds.step_actions`).
+
 Seeds: train episode i has seed TRAIN_SEED_START + i, validation episode i
 VALIDATION_SEED_START + i; disjoint for up to 1,000,000 train episodes.
 """
@@ -22,6 +30,7 @@ import dataclasses
 import tensorflow_datasets as tfds
 
 from playlearn.data import playtable
+from playlearn.play import noise as noise_lib
 
 TRAIN_SEED_START = 0
 VALIDATION_SEED_START = 1_000_000
@@ -35,23 +44,31 @@ class PlayConfig(playtable.EpisodeConfig):
 
 
 def _config(name: str, *, images: bool, train: int, validation: int,
-            steps: int) -> PlayConfig:
+            steps: int, noise: noise_lib.NoiseConfig = noise_lib.PLAY_NOISE
+            ) -> PlayConfig:
   minutes = train * steps / playtable.CONTROL_HZ / 60
   what = "state and camera images" if images else "state only"
+  actions = ("executed actions with recovery noise" if noise.enabled
+             else "noise-free executed actions")
   return PlayConfig(
       name=name, images=images, train_episodes=train,
-      validation_episodes=validation, steps_per_episode=steps,
+      validation_episodes=validation, steps_per_episode=steps, noise=noise,
       description=(
           f"{what}; train: {train} episodes x {steps} steps = {minutes:.1f} "
           f"min of play at {playtable.CONTROL_HZ} Hz; validation: "
-          f"{validation} episodes."))
+          f"{validation} episodes; {actions}."))
 
 
 class Builder(playtable.EpisodeBuilder):
   """DatasetBuilder for playtable_play."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Initial release.",
+      "1.1.0": "Recovery-rich play: noise on the executed actions, the "
+               "oracle's command recorded as `action_label`, "
+               "`episode_metadata/noise`; `*_clean` configs without noise.",
+  }
   BUILDER_CONFIGS = [
       # For unit tests: seconds to build.
       _config("tiny", images=False, train=2, validation=1, steps=100),
@@ -61,11 +78,22 @@ class Builder(playtable.EpisodeBuilder):
       _config("images_small", images=True, train=4, validation=1, steps=1500),
       # 3 hours of play (162,000 steps at 15 Hz), as in the Play-LMP paper.
       _config("state_full", images=False, train=60, validation=4, steps=2700),
+      _config("state_full_clean", images=False, train=60, validation=4,
+              steps=2700, noise=noise_lib.NoiseConfig()),
+      # The correlated-noise variant of the README's noise ablation.
+      _config("state_full_ou", images=False, train=60, validation=4,
+              steps=2700, noise=noise_lib.OU_NOISE),
+      # Shorter play, for success against hours of play (same seeds: each
+      # is a prefix of state_full's train split).
+      _config("state_30min", images=False, train=10, validation=4, steps=2700),
+      _config("state_1h", images=False, train=20, validation=4, steps=2700),
       _config("images_full", images=True, train=60, validation=4, steps=2700),
       # 4x that (12 hours, 648,000 steps): does more play help? Its train
       # split holds state_full's 60 episodes and 180 more; the validation
       # episodes are the same (seeds start at fixed points per split).
       _config("state_large", images=False, train=240, validation=4, steps=2700),
+      _config("state_large_clean", images=False, train=240, validation=4,
+              steps=2700, noise=noise_lib.NoiseConfig()),
   ]
   DEFAULT_CONFIG_NAME = "state_small"
 
@@ -85,7 +113,8 @@ class Builder(playtable.EpisodeBuilder):
           playtable.EpisodeJob(
               index=i, kind="play", seed=seed_start + i,
               num_steps=config.steps_per_episode, images=config.images,
-              static_size=config.static_size, gripper_size=config.gripper_size)
+              static_size=config.static_size, gripper_size=config.gripper_size,
+              noise=config.noise_fields())
           for i in range(count)]
 
     return {"train": jobs(TRAIN_SEED_START, config.train_episodes),

@@ -28,15 +28,18 @@ def model_fields(config_cls) -> ml_collections.ConfigDict:
 def get_config(method: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.method = method
-  c.dataset_dir = "out/data/playtable_play/state_full/1.0.0"
+  c.dataset_dir = "out/data/playtable_play/state_full/1.1.0"
   c.seed = 0
   c.obs_dim = None     # checked against the dataset when set
   c.action_dim = None
   c.tiny_model = False
   c.model = model_fields(models.get(method).Config)  # None: the default
+  # actions: 'label' (the oracle's command; play's executed actions carry
+  # recovery noise, see playlearn.play.noise) or 'executed'. features: what
+  # the policy sees of the state (playlearn.data.features), saved with it.
   c.data = ml_collections.ConfigDict(dict(
       batch_size=256, kappa_min=16, kappa_max=32, goal_horizon=0,
-      action_norm="none"))
+      action_norm="none", actions="label", features="raw"))
   # The logistic mixture makes a stiff loss: once components sharpen on exact
   # actions (the gripper, steps without rotation), its gradients run to
   # thousands. Measured on state_full (GCBC, batch 64, validation NLL):
@@ -92,7 +95,7 @@ def cpu(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Seconds on a laptop CPU: tiny model, tiny batches, few steps."""
-  c.dataset_dir = "out/demo/data/playtable_play/state_small/1.0.0"
+  c.dataset_dir = "out/demo/data/playtable_play/state_small/1.1.0"
   c.tiny_model = True
   c.data.batch_size = 8
   c.data.kappa_min, c.data.kappa_max = 8, 12
@@ -107,7 +110,7 @@ def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def demo(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """`make demo`: a few minutes on a laptop CPU, on the small play dataset."""
-  c.dataset_dir = "out/demo/data/playtable_play/state_small/1.0.0"
+  c.dataset_dir = "out/demo/data/playtable_play/state_small/1.1.0"
   c.data.batch_size = 32
   c.data.goal_horizon = 96  # As in `cpu`: the suite's goals lie far ahead.
   c.optimizer.warmup_steps = 200

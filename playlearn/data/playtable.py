@@ -68,6 +68,7 @@ from playlearn.data import statistics as statistics_lib
 from playlearn.envs import playtable as playtable_env
 from playlearn.envs import scene
 from playlearn.play import episodes
+from playlearn.play import noise as noise_lib
 
 NUM_WORKERS_ENV = "PLAYLEARN_NUM_WORKERS"
 CONTROL_HZ = scene.CONTROL_HZ
@@ -85,6 +86,9 @@ METADATA = {
             "not for learners."),
     "scene_version": tfds.features.Text(),
     "generator_version": tfds.features.Text(),
+    "noise": tfds.features.Text(
+        doc="JSON NoiseConfig of the executed actions "
+            "(playlearn.play.noise); sigma 0 and nudge_rate 0: none."),
 }
 _ENVS: dict[tuple, playtable_env.PlayTableEnv] = {}  # One per process.
 _WORKER = "from playlearn.data import playtable; playtable.serve_jobs()"
@@ -105,6 +109,7 @@ class EpisodeJob:
   images: bool = False
   static_size: int = 96
   gripper_size: int = 64
+  noise: dict | None = None  # NoiseConfig fields; None: no noise.
 
 
 def generate_episode(job: EpisodeJob) -> dict:
@@ -126,7 +131,8 @@ def generate_episode(job: EpisodeJob) -> dict:
         gripper_size=job.gripper_size))
   kwargs: dict[str, Any] = dict(
       images=job.images, static_size=job.static_size,
-      gripper_size=job.gripper_size, env=_ENVS[env_key])
+      gripper_size=job.gripper_size, env=_ENVS[env_key],
+      noise=noise_lib.NoiseConfig.from_dict(job.noise))
   if job.kind == "play":
     kwargs["num_steps"] = job.num_steps
   else:
@@ -385,6 +391,14 @@ class EpisodeConfig(tfds.core.BuilderConfig):
   images: bool = False
   static_size: int = 96
   gripper_size: int = 64
+  # Perturbation of the executed actions (playlearn.play.noise).
+  noise: noise_lib.NoiseConfig = noise_lib.NoiseConfig()
+
+  def noise_fields(self) -> dict | None:
+    """The noise as an `EpisodeJob` carries it (None: no noise)."""
+    if not self.noise.enabled:
+      return None
+    return dataclasses.asdict(self.noise)
 
 
 def episode_features(config: EpisodeConfig) -> tfds.features.FeaturesDict:

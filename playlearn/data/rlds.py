@@ -6,7 +6,8 @@ An episode in memory is the play generator's contract
   {'steps': {'observation': {'state': float32[T, D],
                              'rgb_static': uint8[T, S, S, 3],    (optional)
                              'rgb_gripper': uint8[T, G, G, 3]},  (optional)
-             'action': float32[T, 7], 'reward': float32[T],
+             'action': float32[T, 7] (executed),
+             'action_label': float32[T, 7] (what to learn), 'reward': float32[T],
              'discount': float32[T], 'is_first': bool[T], 'is_last': bool[T],
              'is_terminal': bool[T], 'language_instruction': object[T] (str)},
    'episode_metadata': {name: int | str}}
@@ -29,8 +30,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import example_parser
 
-STEP_KEYS = ("observation", "action", "reward", "discount", "is_first",
-             "is_last", "is_terminal", "language_instruction")
+STEP_KEYS = ("observation", "action", "action_label", "reward", "discount",
+             "is_first", "is_last", "is_terminal", "language_instruction")
 ACTION_DIM = 7
 
 
@@ -59,7 +60,12 @@ def episode_features(
       "observation": tfds.features.FeaturesDict(observation),
       "action": tfds.features.Tensor(
           shape=(action_dim,), dtype=np.float32,
-          doc="End-effector command in [-1, 1]."),
+          doc="End-effector command in [-1, 1], as executed: replaying it "
+              "from the reset seed reproduces the episode."),
+      "action_label": tfds.features.Tensor(
+          shape=(action_dim,), dtype=np.float32,
+          doc="The scripted oracle's command at this state, the label a "
+              "policy learns; `action` is this plus the injected noise."),
       "reward": tfds.features.Scalar(dtype=np.float32),
       "discount": tfds.features.Scalar(dtype=np.float32),
       "is_first": tfds.features.Scalar(dtype=np.bool_),
@@ -72,6 +78,25 @@ def episode_features(
       "steps": steps,
       "episode_metadata": tfds.features.FeaturesDict(dict(metadata)),
   })
+
+
+ACTION_FIELDS = {"label": "action_label", "executed": "action"}
+
+
+def step_actions(steps: Mapping[str, Any], which: str = "label") -> np.ndarray:
+  """The [T, 7] actions of stored steps: 'label' (what a policy learns: the
+  oracle's command) or 'executed' (what was sent to the environment).
+
+  Datasets of version 1.0.0 have no `action_label`: their play had no noise,
+  so the executed action was the label.
+  """
+  if which not in ACTION_FIELDS:
+    raise ValueError(f"actions must be one of {sorted(ACTION_FIELDS)}, got "
+                     f"{which!r}")
+  key = ACTION_FIELDS[which]
+  if key not in steps:
+    key = "action"
+  return np.asarray(steps[key], np.float32)
 
 
 def to_example(episode: Mapping[str, Any],

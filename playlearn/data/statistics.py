@@ -40,7 +40,10 @@ RESERVOIR_SEED = 0
 def episode_fields(episode: Mapping[str, Any]) -> dict[str, np.ndarray]:
   """The fields that get statistics: name -> [T, D] array."""
   steps = episode["steps"]
-  return {"state": steps["observation"]["state"], "action": steps["action"]}
+  fields = {"state": steps["observation"]["state"], "action": steps["action"]}
+  if "action_label" in steps:
+    fields["action_label"] = steps["action_label"]
+  return fields
 
 
 class StatisticsAccumulator:

@@ -42,7 +42,10 @@ Normalisation (statistics of the train split, `statistics.json`):
   a field maps to exactly 0 in the training data. A value outside the
   training range of a constant field still becomes huge (diff / 1e-6): a
   policy meeting such a state was not trained on it anyway.
-* actions: `action_norm='none'` (default) leaves them as stored: environment
+* actions are the steps' labels (`actions='label'`, the oracle's command;
+  see `playlearn.data.rlds.step_actions`) or what was executed
+  (`actions='executed'`: label plus the injected noise).
+  `action_norm='none'` (default) leaves them as stored: environment
   actions are already in [-1, 1] and the policy's output then needs no
   inverse. `'minmax'` maps each dimension's [min, max] of the train split to
   [-1, 1] ((a - center) / half_range; a dimension whose half range is below
@@ -64,7 +67,9 @@ from typing import Any
 
 import numpy as np
 
+from playlearn.data import features as features_lib
 from playlearn.data import reading
+from playlearn.data import rlds
 from playlearn.data import statistics as statistics_lib
 
 ACTION_NORMS = ("none", "minmax")
@@ -79,6 +84,8 @@ class WindowConfig:
   goal_horizon: int = 0  # Extra steps beyond the window the goal may lie.
   action_norm: str = "none"  # 'none' | 'minmax'; see the module docstring.
   std_floor: float = STD_FLOOR
+  actions: str = "label"  # 'label' | 'executed'; see the module docstring.
+  features: str = "raw"  # Observation features (playlearn.data.features).
 
   def __post_init__(self):
     if self.kappa_min < 1:
@@ -93,30 +100,45 @@ class WindowConfig:
                        f"{self.action_norm!r}")
     if not self.std_floor > 0:
       raise ValueError(f"std_floor must be > 0, got {self.std_floor}")
+    if self.features not in features_lib.FEATURES:
+      raise ValueError(f"features must be one of {features_lib.FEATURES}, "
+                       f"got {self.features!r}")
+    if self.actions not in rlds.ACTION_FIELDS:
+      raise ValueError(f"actions must be one of {sorted(rlds.ACTION_FIELDS)}, "
+                       f"got {self.actions!r}")
 
 
 @dataclasses.dataclass(frozen=True)
 class Normalization:
   """Affine maps of states and actions, from a dataset's train statistics.
 
-  Arrays: state_mean, state_std (floored): float32[D];
+  Arrays: state_mean, state_std (floored): float32[F] of the observation
+  features `features` (`playlearn.data.features`; F = D for 'raw');
   action_center, action_scale: float32[7] (0 and 1 for action_norm='none').
-  Host-side numpy (inputs are cast to float32); not for use inside jit.
+  `normalize_state` takes raw states [..., D] and computes the features
+  first, so whoever holds the normalisation (a saved policy) sees what the
+  learner saw. Host-side numpy (inputs are cast to float32); not for use
+  inside jit.
   """
   state_mean: np.ndarray
   state_std: np.ndarray
   action_center: np.ndarray
   action_scale: np.ndarray
+  features: str = "raw"
 
   @classmethod
   def from_statistics(cls, statistics: Mapping[str, Any],
                       action_norm: str = "none",
-                      std_floor: float = STD_FLOOR) -> Normalization:
-    """From `load_statistics(...)` output."""
-    for field in ("state", "action"):
+                      std_floor: float = STD_FLOOR,
+                      actions: str = "label") -> Normalization:
+    """From `load_statistics(...)` output, for the `actions` learnt."""
+    action_field = rlds.ACTION_FIELDS[actions]
+    if action_field not in statistics:  # Version 1.0.0: label == action.
+      action_field = "action"
+    for field in ("state", action_field):
       if field not in statistics:
         raise ValueError(f"statistics have no {field!r} field")
-    state, action = statistics["state"], statistics["action"]
+    state, action = statistics["state"], statistics[action_field]
     mean = np.asarray(state["mean"], np.float32)
     std = np.maximum(np.asarray(state["std"], np.float32), std_floor)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
@@ -135,9 +157,18 @@ class Normalization:
                        f"{action_norm!r}")
     return cls(mean, std.astype(np.float32), center.astype(np.float32), scale)
 
+  def with_features(self, features: str, raw_states: np.ndarray,
+                    std_floor: float = STD_FLOOR) -> Normalization:
+    """The same action map, the state map of `features` of `raw_states`."""
+    x = features_lib.transform(raw_states, features).astype(np.float64)
+    std = np.maximum(x.std(0), std_floor)
+    return dataclasses.replace(self, state_mean=x.mean(0).astype(np.float32),
+                               state_std=std.astype(np.float32),
+                               features=features)
+
   def normalize_state(self, state: np.ndarray) -> np.ndarray:
-    """[..., D] -> [..., D] float32."""
-    state = np.asarray(state, np.float32)
+    """Raw states [..., D] -> normalised features [..., F] float32."""
+    state = features_lib.transform(state, self.features)
     return ((state - self.state_mean) / self.state_std).astype(np.float32)
 
   def normalize_action(self, action: np.ndarray) -> np.ndarray:
@@ -152,13 +183,14 @@ class Normalization:
 
 def load_normalization(dataset_dir: str | os.PathLike,
                        action_norm: str = "none",
-                       std_floor: float = STD_FLOOR) -> Normalization:
+                       std_floor: float = STD_FLOOR,
+                       actions: str = "label") -> Normalization:
   """The train split's normalisation; ValueError naming a missing file."""
   try:
     stats = statistics_lib.load_statistics(dataset_dir, split="train")
   except FileNotFoundError as e:
     raise ValueError(f"no normalisation statistics: {e}") from e
-  return Normalization.from_statistics(stats, action_norm, std_floor)
+  return Normalization.from_statistics(stats, action_norm, std_floor, actions)
 
 
 # SplitMix64 (Steele et al. 2014): a bijective 64-bit mixer; chaining it over
@@ -206,12 +238,11 @@ class WindowStore:
                normalization: Normalization,
                config: WindowConfig = WindowConfig()):
     self.config = config
-    self.normalization = normalization
     states, actions, lengths = [], [], []
     for ep in episodes:
       steps = ep["steps"]
       s = np.asarray(steps["observation"]["state"], np.float32)
-      a = np.asarray(steps["action"], np.float32)
+      a = rlds.step_actions(steps, config.actions)
       states.append(s)
       actions.append(a)
       lengths.append(len(s))
@@ -219,7 +250,14 @@ class WindowStore:
       raise ValueError("no episodes to cut windows from")
     lengths = np.asarray(lengths, np.int64)
     self.episode_offsets = np.concatenate([[0], np.cumsum(lengths)])
-    self.states = normalization.normalize_state(np.concatenate(states))
+    raw = np.concatenate(states)
+    if normalization.features != config.features:
+      # Feature statistics of these (the train) states; a validation store
+      # is given the train store's normalisation and keeps it.
+      normalization = normalization.with_features(config.features, raw,
+                                                  config.std_floor)
+    self.normalization = normalization
+    self.states = normalization.normalize_state(raw)
     self.actions = normalization.normalize_action(np.concatenate(actions))
     # Real (obs, action) steps per episode: the last RLDS step has no action.
     acting = lengths - 1
@@ -245,7 +283,7 @@ class WindowStore:
                    config: WindowConfig = WindowConfig()) -> WindowStore:
     """Reads (decodes) every episode of `split` once; train statistics."""
     normalization = load_normalization(dataset_dir, config.action_norm,
-                                       config.std_floor)
+                                       config.std_floor, config.actions)
     source = reading.EpisodeSource(dataset_dir, split)
     return cls((source[i] for i in range(len(source))), normalization, config)
 

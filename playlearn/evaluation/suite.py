@@ -367,13 +367,31 @@ def evaluate_tasks(policy: Policy, tasks: Sequence[str] = EVAL_TASKS, *,
   }
 
 
+def wilson_interval(successes: int, trials: int,
+                    z: float = 1.959964) -> tuple[float, float]:
+  """95% Wilson score interval of a success rate (Wilson 1927).
+
+  Unlike the normal approximation it stays inside [0, 1] and is not empty at
+  0 or n successes: 0/90 gives (0, 0.041).
+  """
+  if trials <= 0:
+    return (0.0, 1.0)
+  p = successes / trials
+  denominator = 1 + z * z / trials
+  centre = (p + z * z / (2 * trials)) / denominator
+  half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials**2)) / denominator
+  return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
 def evaluate_over_seeds(policy_factory: Callable[[], Policy],
                         seeds: Sequence[int], **kwargs) -> dict:
   """`evaluate_tasks` once per seed (a fresh policy each); mean and std.
 
   `kwargs` go to `evaluate_tasks`; videos (`video_dir`) are of the first
   seed only. Returns {'seeds', 'runs', 'mean', 'std' (of the per-seed task
-  averages), 'per_task': {name: {'mean', 'std'}}, 'hardware'}.
+  averages), 'successes', 'episodes', 'wilson95' (of all episodes pooled),
+  'per_task': {name: {'mean', 'std', 'successes', 'episodes', 'wilson95'}},
+  'hardware'}.
   """
   progress = kwargs.pop("progress", None)
   video_dir = kwargs.pop("video_dir", None)
@@ -383,23 +401,39 @@ def evaluate_over_seeds(policy_factory: Callable[[], Policy],
     runs.append(evaluate_tasks(policy_factory(), seed=s, progress=log,
                                video_dir=None if i else video_dir, **kwargs))
   means = [r["mean"] for r in runs]
-  per_task = {t: {"mean": float(np.mean([r["tasks"][t]["rate"] for r in runs])),
-                  "std": float(np.std([r["tasks"][t]["rate"] for r in runs]))}
-              for t in runs[0]["tasks"]}
+  per_task = {}
+  for t in runs[0]["tasks"]:
+    wins = sum(sum(r["tasks"][t]["successes"]) for r in runs)
+    trials = sum(len(r["tasks"][t]["successes"]) for r in runs)
+    per_task[t] = {
+        "mean": float(np.mean([r["tasks"][t]["rate"] for r in runs])),
+        "std": float(np.std([r["tasks"][t]["rate"] for r in runs])),
+        "successes": int(wins), "episodes": int(trials),
+        "wilson95": wilson_interval(wins, trials)}
+  wins = sum(r["successes"] for r in per_task.values())
+  trials = sum(r["episodes"] for r in per_task.values())
   return {"seeds": list(seeds), "runs": runs, "mean": float(np.mean(means)),
-          "std": float(np.std(means)), "per_task": per_task,
-          "hardware": hardware()}
+          "std": float(np.std(means)), "successes": int(wins),
+          "episodes": int(trials), "wilson95": wilson_interval(wins, trials),
+          "per_task": per_task, "hardware": hardware()}
 
 
 def format_table(results: dict) -> str:
   """A markdown table of `evaluate_tasks` or `evaluate_over_seeds` results."""
   if "runs" in results:
     n = len(results["seeds"])
-    lines = [f"| task | success (mean ± std over {n} seeds) |", "|---|---|"]
+    lines = [f"| task | success (mean ± std over {n} seeds) | successes | "
+             "95% interval (Wilson) |", "|---|---|---|---|"]
+
+    def row(name, r):
+      lo, hi = r["wilson95"]
+      return (f"| {name} | {100 * r['mean']:.1f}% ± {100 * r['std']:.1f} | "
+              f"{r['successes']}/{r['episodes']} | "
+              f"{100 * lo:.1f}-{100 * hi:.1f}% |")
+
     for task, r in results["per_task"].items():
-      lines.append(f"| `{task}` | {100 * r['mean']:.1f}% ± {100 * r['std']:.1f} |")
-    lines.append(f"| **average** | **{100 * results['mean']:.1f}% ± "
-                 f"{100 * results['std']:.1f}** |")
+      lines.append(row(f"`{task}`", r))
+    lines.append(row("**average**", results))
     return "\n".join(lines)
   lines = ["| task | success | rate | mean steps |", "|---|---|---|---|"]
   for task, r in results["tasks"].items():

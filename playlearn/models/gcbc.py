@@ -21,11 +21,19 @@ class Config:
   mixtures: int = 10
   bins: int = 256
   reset_every: int = 32  # act() restarts the GRU this often: training windows start from zero.
+  # Action chunking (ACT, Zhao et al. 2023): each step predicts the next
+  # `chunk` actions; acting averages every prediction made for the current
+  # step (temporal ensembling), an older one weighing exp(ensemble_decay)
+  # times more per step of age (ACT's exp(-m i), i = 0 the oldest). 1: off.
+  chunk: int = 1
+  ensemble_decay: float = 0.0
 
   def __post_init__(self):
     # Configs come from ml_collections as lists; nnx keeps the config in the
     # graph definition, which must be hashable.
     object.__setattr__(self, 'encoder', tuple(self.encoder))
+    if self.chunk < 1:
+      raise ValueError(f'chunk must be >= 1, got {self.chunk}')
 
   @classmethod
   def tiny(cls):
@@ -64,7 +72,12 @@ def scan_rnn(cell, carry, xs, mask, reverse=False):
 
 
 class Policy(nnx.Module):
-  """pi(a_t | s_t, c): MLP of [s_t, c] -> GRU -> action head. c: goal (and plan)."""
+  """pi(a_t | s_t, c): MLP of [s_t, c] -> GRU -> action head. c: goal (and plan).
+
+  With `config.chunk` = k > 1 the GRU's output is projected to k features,
+  one per future step, each read by the same head: distributions over
+  [..., k, A] instead of [..., A].
+  """
 
   def __init__(self, config, obs_dim, cond_dim, action_dim, *, rngs):
     self.encoder = MLP(obs_dim + cond_dim, config.encoder, rngs=rngs)
@@ -72,21 +85,69 @@ class Policy(nnx.Module):
     self.head = heads.make(config.head, config.rnn, action_dim,
                            mixtures=config.mixtures, bins=config.bins, rngs=rngs)
     self.rnn = config.rnn
+    self.chunk = config.chunk
+    self.ensemble_decay = config.ensemble_decay
+    self.action_dim = action_dim
+    if config.chunk > 1:
+      self.chunk_proj = nnx.Linear(config.rnn, config.chunk * config.rnn, rngs=rngs)
 
   def initial_carry(self, batch_size):
     return jnp.zeros((batch_size, self.rnn))
 
+  def _head(self, y):
+    """[..., H] -> distribution over [..., A], or [..., k, A] with chunks."""
+    if self.chunk == 1:
+      return self.head(y)
+    per_step = self.chunk_proj(y).reshape(y.shape[:-1] + (self.chunk, self.rnn))
+    return self.head(y[..., None, :] + jax.nn.relu(per_step))
+
   def __call__(self, obs, cond, mask):
-    """obs: [B, T, D], cond: [B, C], mask: [B, T] -> distribution over [B, T, A]."""
+    """obs: [B, T, D], cond: [B, C], mask: [B, T] -> distribution over [B, T, A]
+    ([B, T, k, A] with chunks)."""
     cond = jnp.broadcast_to(cond[:, None], obs.shape[:2] + cond.shape[-1:])
     x = self.encoder(jnp.concatenate([obs, cond], -1))
     _, ys = scan_rnn(self.cell, self.initial_carry(obs.shape[0]), x, mask)
-    return self.head(ys)
+    return self._head(ys)
 
   def step(self, carry, obs, cond):
     """One control step. carry: [B, H], obs: [B, D], cond: [B, C] -> (carry, distribution)."""
     carry, y = self.cell(carry, self.encoder(jnp.concatenate([obs, cond], -1)))
-    return carry, self.head(y)
+    return carry, self._head(y)
+
+  def nll(self, dist, actions, mask):
+    """Mean action NLL of `__call__`'s distribution; with chunks, of every
+    valid (step, future step) pair of the window."""
+    if self.chunk == 1:
+      return masked_nll(dist, actions, mask)
+    return masked_nll(dist, *chunk_targets(actions, mask, self.chunk))
+
+  def initial_ensemble(self, batch_size):
+    k = self.chunk
+    return {'sum': jnp.zeros((batch_size, k, self.action_dim)),
+            'weight': jnp.zeros((batch_size, k))}
+
+  def choose(self, dist, rng, greedy, ensemble):
+    """(action [B, A], ensemble) from one step's distribution: its action, or
+    with chunks the temporal ensemble of every prediction for this step."""
+    action = dist.mode() if greedy else dist.sample(rng)
+    if self.chunk == 1:
+      return action, ensemble
+    w = jnp.exp(self.ensemble_decay * jnp.arange(self.chunk, dtype=jnp.float32))
+    total = ensemble['sum'] + w[None, :, None] * action
+    weight = ensemble['weight'] + w[None]
+    now = total[:, 0] / weight[:, :1]
+    shift = lambda x: jnp.concatenate([x[:, 1:], jnp.zeros_like(x[:, :1])], 1)
+    return now, {'sum': shift(total), 'weight': shift(weight)}
+
+
+def chunk_targets(actions, mask, k):
+  """The next k actions of every step. actions: [B, T, A], mask: [B, T] ->
+  (targets [B, T, k, A], mask [B, T, k]); past the window the mask is 0."""
+  t = actions.shape[1]
+  index = jnp.arange(t)[:, None] + jnp.arange(k)[None]  # [T, k]
+  padded = jnp.pad(actions, ((0, 0), (0, k - 1), (0, 0)))
+  padded_mask = jnp.pad(mask, ((0, 0), (0, k - 1)))
+  return padded[:, index], padded_mask[:, index] * mask[..., None]
 
 
 class Model(nnx.Module):
@@ -98,7 +159,7 @@ class Model(nnx.Module):
 
 
 def masked_nll(dist, actions, mask):
-  """Mean -log_prob over valid steps. actions: [B, T, A], mask: [B, T].
+  """Mean -log_prob over valid steps. actions: [B, T, (k,) A], mask: [B, T, (k)].
 
   `where`, not a product: 0 * inf from garbage padding would still be NaN.
   """
@@ -109,13 +170,14 @@ def masked_nll(dist, actions, mask):
 def loss(model, batch, rng):
   """batch: obs [B, T, D], actions [B, T, A], goal [B, D], mask [B, T] -> (loss, metrics)."""
   del rng  # GCBC draws nothing at training time.
-  nll = masked_nll(model.policy(batch['obs'], batch['goal'], batch['mask']),
-                   batch['actions'], batch['mask'])
+  dist = model.policy(batch['obs'], batch['goal'], batch['mask'])
+  nll = model.policy.nll(dist, batch['actions'], batch['mask'])
   return nll, {'nll': nll}
 
 
 def initial_state(model, batch_size):
   return {'carry': model.policy.initial_carry(batch_size),
+          'ensemble': model.policy.initial_ensemble(batch_size),
           'step': jnp.zeros((), jnp.int32)}
 
 
@@ -126,5 +188,5 @@ def act(model, obs_history, goal, rng, state, greedy=False):
   reset = state['step'] % model.config.reset_every == 0
   carry = jnp.where(reset, model.policy.initial_carry(obs.shape[0]), state['carry'])
   carry, dist = model.policy.step(carry, obs, goal)
-  action = dist.mode() if greedy else dist.sample(rng)
-  return action, {'carry': carry, 'step': state['step'] + 1}
+  action, ensemble = model.policy.choose(dist, rng, greedy, state['ensemble'])
+  return action, {'carry': carry, 'ensemble': ensemble, 'step': state['step'] + 1}

@@ -98,7 +98,7 @@ def loss(model, batch, rng, step=None):
   mean_p, std_p = model.propose(obs[:, 0], goal)
   z = mean_q + std_q * jax.random.normal(rng, mean_q.shape)  # Reparameterised.
   dist = model.policy(obs, jnp.concatenate([goal, z], -1), mask)
-  nll = gcbc.masked_nll(dist, actions, mask)
+  nll = model.policy.nll(dist, actions, mask)
   kl = kl_diag_gaussians(mean_q, std_q, mean_p, std_p).mean()
   beta = beta_at(0 if step is None else step, cfg.beta,
                  0 if step is None else cfg.kl_warmup_steps)
@@ -107,6 +107,7 @@ def loss(model, batch, rng, step=None):
 
 def initial_state(model, batch_size):
   return {'carry': model.policy.initial_carry(batch_size),
+          'ensemble': model.policy.initial_ensemble(batch_size),
           'z': jnp.zeros((batch_size, model.config.latent)),
           'step': jnp.zeros((), jnp.int32)}
 
@@ -124,5 +125,6 @@ def act(model, obs_history, goal, rng, state, greedy=False):
   z = jnp.where(replan, z_new, state['z'])
   carry = jnp.where(replan, model.policy.initial_carry(obs.shape[0]), state['carry'])
   carry, dist = model.policy.step(carry, obs, jnp.concatenate([goal, z], -1))
-  action = dist.mode() if greedy else dist.sample(a_rng)
-  return action, {'carry': carry, 'z': z, 'step': state['step'] + 1}
+  action, ensemble = model.policy.choose(dist, a_rng, greedy, state['ensemble'])
+  return action, {'carry': carry, 'ensemble': ensemble, 'z': z,
+                  'step': state['step'] + 1}

@@ -8,7 +8,15 @@ records one successful demonstration of a task.
 
 Each step records which task segment it belongs to (`language_instruction`
 holds the task's words, empty between tasks; `episode_metadata['segments']`
-is a JSON list of `{task, start, end, success}`). Learners do not use these.
+is a JSON list of `{task, start, end, success, noise_scale}`). Learners do not
+use these.
+
+Actions (`playlearn.play.noise`): with a `NoiseConfig`, the oracle's command
+at each state is perturbed before it is executed. Each step records both:
+`action` is what was executed (replaying it from the reset seed reproduces
+the episode bitwise, and it is what RLDS readers expect there), and
+`action_label` is the oracle's command at that state, the label a policy
+learns. Without noise the two are equal.
 """
 from __future__ import annotations
 
@@ -19,25 +27,28 @@ import numpy as np
 from playlearn.envs import playtable
 from playlearn.envs import scene
 from playlearn.envs import tasks as tasks_lib
+from playlearn.play import noise as noise_lib
 from playlearn.play import oracle as oracle_lib
 
 STATE_DIM = playtable.STATE_DIM
 ACTION_DIM = playtable.ACTION_DIM
 SCENE_VERSION = scene.SCENE_VERSION
-GENERATOR_VERSION = "play-agent-1.0"
+GENERATOR_VERSION = "play-agent-1.1"
 TASKS = tasks_lib.TASK_NAMES
 _MAX_DEMO_TRIES = 50
 
 
 class _Recorder:
-  """Collects (observation, action) pairs into RLDS step arrays."""
+  """Collects (observation, executed action, label) into RLDS step arrays."""
 
   def __init__(self):
-    self.obs, self.actions, self.instructions = [], [], []
+    self.obs, self.actions, self.labels, self.instructions = [], [], [], []
 
-  def add(self, obs, action, instruction):
+  def add(self, obs, action, instruction, label=None):
     self.obs.append(obs)
     self.actions.append(np.asarray(action, np.float32))
+    self.labels.append(np.asarray(action if label is None else label,
+                                  np.float32))
     self.instructions.append(instruction)
 
   def __len__(self):
@@ -57,6 +68,7 @@ class _Recorder:
     return {
         "observation": observation,
         "action": np.stack(self.actions),
+        "action_label": np.stack(self.labels),
         "reward": np.zeros(t, np.float32),
         "discount": np.ones(t, np.float32),
         "is_first": is_first,
@@ -71,19 +83,29 @@ def _make_env(images, static_size, gripper_size):
       images=images, static_size=static_size, gripper_size=gripper_size))
 
 
-def _metadata(kind, seed, reset_seed, segments):
+def _metadata(kind, seed, reset_seed, segments, noise):
   return {"seed": int(seed), "reset_seed": int(reset_seed), "kind": kind,
           "scene_version": SCENE_VERSION,
           "generator_version": GENERATOR_VERSION,
-          "episode_id": f"{kind}-{seed}", "segments": json.dumps(segments)}
+          "episode_id": f"{kind}-{seed}", "segments": json.dumps(segments),
+          "noise": noise.to_json()}
 
 
-def play_episode(env: playtable.PlayTableEnv, seed: int,
-                 num_steps: int) -> tuple[dict, list]:
+def _noise(config: noise_lib.NoiseConfig | None, seed: int
+           ) -> noise_lib.ActionNoise:
+  # Its own random stream: the oracle's choices do not depend on it.
+  return noise_lib.ActionNoise(config or noise_lib.NoiseConfig(),
+                               np.random.default_rng([seed, 7]))
+
+
+def play_episode(env: playtable.PlayTableEnv, seed: int, num_steps: int,
+                 noise: noise_lib.NoiseConfig | None = None,
+                 ) -> tuple[dict, list]:
   """Runs the play agent for `num_steps` steps; returns (steps, segments)."""
   rng = np.random.default_rng(seed)
   style = oracle_lib.Style.sample(rng)
   oracle = oracle_lib.Oracle(env, rng, style)
+  perturb = _noise(noise, seed)
   idle_probability = rng.uniform(0.05, 0.3)
   # Per-episode task preferences make episodes differ in what is played.
   preference = rng.dirichlet(np.full(len(TASKS), 2.0))
@@ -91,15 +113,17 @@ def play_episode(env: playtable.PlayTableEnv, seed: int,
   rec, segments = _Recorder(), []
   done = False
 
-  def execute(actions, instruction):
+  def execute(labels, instruction):
     nonlocal timestep, done
-    for action in actions:
+    perturb.start_segment()
+    for label in labels:
       if len(rec) >= num_steps - 1 or done:
         return
       # Step with exactly the float32 action that is recorded, so that the
       # recorded actions replay the episode bitwise.
-      action = np.asarray(action, np.float32)
-      rec.add(timestep.observation, action, instruction)
+      label = np.asarray(label, np.float32)
+      action = perturb(label)
+      rec.add(timestep.observation, action, instruction, label)
       timestep = env.step(action)
       done = timestep.last()
 
@@ -119,16 +143,22 @@ def play_episode(env: playtable.PlayTableEnv, seed: int,
     segments.append({
         "task": task, "start": start, "end": len(rec),
         "success": bool(tasks_lib.TASKS[task].success(
-            state, env.scene_state()))})
+            state, env.scene_state())),
+        "noise_scale": perturb.segment_scale})
   terminal = done and env.last_info.get("physics_unstable", False)
   return rec.steps(timestep.observation, terminal), segments
 
 
-def demo_episode(env: playtable.PlayTableEnv, seed: int,
-                 task: str) -> tuple[dict, dict]:
-  """One successful demonstration of `task` from a random feasible start."""
+def demo_episode(env: playtable.PlayTableEnv, seed: int, task: str,
+                 noise: noise_lib.NoiseConfig | None = None,
+                 ) -> tuple[dict, dict]:
+  """One successful demonstration of `task` from a random feasible start.
+
+  With `noise`, a try whose perturbed execution fails is discarded too.
+  """
   spec = tasks_lib.get(task)
   rng = np.random.default_rng(seed)
+  perturb = _noise(noise, seed)
   for attempt in range(_MAX_DEMO_TRIES):
     reset_seed = int(rng.integers(2**31))
     timestep = env.reset(seed=reset_seed)
@@ -137,14 +167,17 @@ def demo_episode(env: playtable.PlayTableEnv, seed: int,
       continue
     oracle = oracle_lib.Oracle(env, rng, oracle_lib.Style.sample(rng))
     rec = _Recorder()
-    for action in oracle.run(task):
-      action = np.asarray(action, np.float32)
-      rec.add(timestep.observation, action, spec.instruction)
+    perturb.start_segment()
+    for label in oracle.run(task):
+      label = np.asarray(label, np.float32)
+      action = perturb(label)
+      rec.add(timestep.observation, action, spec.instruction, label)
       timestep = env.step(action)
       if timestep.last():
         break
     if not timestep.last() and spec.success(start, env.scene_state()):
-      segment = {"task": task, "start": 0, "end": len(rec), "success": True}
+      segment = {"task": task, "start": 0, "end": len(rec), "success": True,
+                 "noise_scale": perturb.segment_scale}
       return (rec.steps(timestep.observation, False),
               {"reset_seed": reset_seed, "attempts": attempt + 1,
                "segments": [segment]})
@@ -155,7 +188,8 @@ def demo_episode(env: playtable.PlayTableEnv, seed: int,
 def generate_episode(kind: str, seed: int, *, num_steps: int = 1500,
                      task: str | None = None, images: bool = False,
                      static_size: int = 96, gripper_size: int = 64,
-                     env: playtable.PlayTableEnv | None = None) -> dict:
+                     env: playtable.PlayTableEnv | None = None,
+                     noise: noise_lib.NoiseConfig | None = None) -> dict:
   """Generates one RLDS episode as numpy arrays.
 
   Args:
@@ -166,30 +200,34 @@ def generate_episode(kind: str, seed: int, *, num_steps: int = 1500,
     images: also record rgb_static [T,S,S,3] and rgb_gripper [T,G,G,3] uint8.
     static_size, gripper_size: image sizes.
     env: an environment to reuse (its image settings must match).
+    noise: perturbation of the executed actions (None: none).
 
   Returns:
     {'steps': {'observation': {'state': float32[T,42], ('rgb_static',
-               'rgb_gripper')}, 'action': float32[T,7], 'reward': float32[T],
+               'rgb_gripper')}, 'action': float32[T,7] (executed),
+               'action_label': float32[T,7] (the oracle's command),
+               'reward': float32[T],
                'discount': float32[T], 'is_first', 'is_last', 'is_terminal':
                bool[T], 'language_instruction': object[T] (str)},
      'episode_metadata': {'seed', 'reset_seed' (the environment's reset
                           seed, to replay the actions), 'kind',
                           'scene_version', 'generator_version', 'episode_id',
-                          'segments' (JSON)}}
+                          'segments' (JSON), 'noise' (JSON NoiseConfig)}}
   """
   if kind not in ("play", "demo"):
     raise ValueError(f"kind must be 'play' or 'demo', got {kind!r}")
   if env is None:
     env = _make_env(images, static_size, gripper_size)
+  noise = noise or noise_lib.NoiseConfig()
   if kind == "play":
     if num_steps < 2:
       raise ValueError(f"num_steps must be at least 2, got {num_steps}")
-    steps, segments = play_episode(env, seed, num_steps)
+    steps, segments = play_episode(env, seed, num_steps, noise)
     return {"steps": steps,
-            "episode_metadata": _metadata(kind, seed, seed, segments)}
+            "episode_metadata": _metadata(kind, seed, seed, segments, noise)}
   if task is None:
     raise ValueError("kind='demo' needs a task; valid tasks: "
                      + ", ".join(TASKS))
-  steps, info = demo_episode(env, seed, task)
+  steps, info = demo_episode(env, seed, task, noise)
   return {"steps": steps, "episode_metadata": _metadata(
-      kind, seed, info["reset_seed"], info["segments"])}
+      kind, seed, info["reset_seed"], info["segments"], noise)}

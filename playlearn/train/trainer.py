@@ -232,11 +232,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   # --- data -----------------------------------------------------------------
   statistics = statistics_lib.load_statistics(config.dataset_dir)
-  obs_dim, action_dim = check_dataset(config, statistics)
+  _, action_dim = check_dataset(config, statistics)  # Raises on a mismatch.
   window_config = windows.WindowConfig(
       kappa_min=config.data.kappa_min, kappa_max=config.data.kappa_max,
       goal_horizon=config.data.goal_horizon,
-      action_norm=config.data.action_norm)
+      action_norm=config.data.action_norm,
+      actions=config.data.get("actions", "label"),
+      features=config.data.get("features", "raw"))
   # The store normalises the training windows; the saved policy reuses its
   # normalisation, so training and acting cannot disagree.
   store = windows.WindowStore.from_dataset(config.dataset_dir, "train",
@@ -251,7 +253,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   # --- model / optimizer ----------------------------------------------------
   method = models.get(config.method)
-  model = method.Model(model_config(config), obs_dim, action_dim,
+  # The model sees the observation features (store.state_dim of them).
+  model = method.Model(model_config(config), store.state_dim, action_dim,
                        rngs=nnx.Rngs(config.seed))
   optimizer = nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
   graphdef, state = nnx.split((model, optimizer))

@@ -1,0 +1,1 @@
+"""Experiments that join every layer: the sanity ladder (`ladder.py`)."""
