@@ -43,6 +43,11 @@ _CHAINS = flags.DEFINE_integer("chains", 20, "5-task chains (0: skip).")
 _VIDEOS = flags.DEFINE_integer("videos_per_task", 1, "Videos per task.")
 _TASKS = flags.DEFINE_list("tasks", None, "Tasks (default: the 18 of "
                            "evaluation.EVAL_TASKS).")
+_STEP_BUDGET = flags.DEFINE_integer(
+    "step_budget", None,
+    "Steps per episode for every task (a diagnostic of slow against wrong "
+    "policies). Default: the suite's protocol, twice the oracle's steps and "
+    "at most 300 (playlearn.evaluation.suite).", lower_bound=1)
 _SAMPLE = flags.DEFINE_bool("sample", False,
                             "Sample actions instead of the distribution mode.")
 
@@ -75,16 +80,18 @@ def main(argv):
   tic = time.perf_counter()
   results = {"policy": (os.path.abspath(_POLICY.value) if _POLICY.value
                         else f"baseline:{_BASELINE.value}"),
-             "episodes_per_task": _EPISODES.value}
+             "episodes_per_task": _EPISODES.value,
+             "step_budget": _STEP_BUDGET.value}
+  budget = {"step_budget": _STEP_BUDGET.value}
   results["tasks"] = evaluation.evaluate_over_seeds(
-      factory, seeds, tasks=tasks, episodes_per_task=_EPISODES.value,
+      factory, seeds, tasks=tasks, episodes_per_task=_EPISODES.value, **budget,
       video_dir=os.path.join(_OUT_DIR.value, "videos"),
       videos_per_task=_VIDEOS.value, progress=_log)
   print("## Tasks\n" + evaluation.format_table(results["tasks"]), flush=True)
   if _PERTURB.value > 0:
     results["perturbed"] = evaluation.evaluate_over_seeds(
         factory, seeds, tasks=tasks, episodes_per_task=_EPISODES.value,
-        perturb=_PERTURB.value,
+        perturb=_PERTURB.value, **budget,
         progress=lambda line: _log("perturbed " + line))
     print(f"\n## Perturbed start ({_PERTURB.value} m)\n"
           + evaluation.format_table(results["perturbed"]), flush=True)

@@ -26,6 +26,7 @@ from playlearn.data import playtable
 from playlearn.data import rlds
 from playlearn.envs import tasks as tasks_lib
 from playlearn.play import episodes
+from playlearn.play import noise as noise_lib
 
 PLAY = playtable.builder_class("playtable_play")
 DEMOS = playtable.builder_class("playtable_demos")
@@ -126,7 +127,10 @@ def test_play_round_trip(tiny_play):
 def test_reused_environment_changes_nothing(tiny_play):
   # Builders reuse an environment per process; a fresh one gives the same bits.
   job = tiny_play.split_jobs()["train"][1]
-  fresh = episodes.generate_episode("play", job.seed, num_steps=job.num_steps)
+  assert job.noise is not None  # The default play is perturbed.
+  fresh = episodes.generate_episode(
+      "play", job.seed, num_steps=job.num_steps,
+      noise=noise_lib.NoiseConfig.from_dict(job.noise))
   got = data_lib.EpisodeSource(tiny_play.data_dir, "train")[1]
   assert_same_episode(got["steps"], fresh["steps"])
 

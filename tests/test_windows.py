@@ -34,7 +34,11 @@ def dataset_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(dataset_dir):
-  """Per episode: normalised states [T, D] and actions [T, 7], by hand."""
+  """Per episode: normalised states [T, D] and action labels [T, 7], by hand.
+
+  WindowConfig.actions defaults to 'label': learners imitate the oracle's
+  command, not the perturbed action that was executed.
+  """
   stats = statistics_lib.load_statistics(dataset_dir)
   mean, std = stats["state"]["mean"], stats["state"]["std"]
   source = reading.EpisodeSource(dataset_dir, "train")
@@ -42,7 +46,7 @@ def reference(dataset_dir):
   for i in range(len(source)):
     steps = source[i]["steps"]
     states = (steps["observation"]["state"] - mean) / np.maximum(std, 1e-6)
-    episodes.append((states.astype(np.float32), steps["action"]))
+    episodes.append((states.astype(np.float32), steps["action_label"]))
   return episodes
 
 
@@ -303,3 +307,18 @@ def test_data_bench_runs(dataset_dir):
   assert results["threads_0"]["batches_per_s"] > 0
   assert results["threads_0"]["windows_per_s"] == pytest.approx(
       32 * results["threads_0"]["batches_per_s"])
+
+
+def test_executed_actions_on_request(dataset_dir):
+  # The tiny play is perturbed: labels and executed actions differ, and
+  # WindowConfig.actions picks which one the learner sees.
+  source = reading.EpisodeSource(dataset_dir, "train")
+  steps = source[0]["steps"]
+  assert not np.array_equal(steps["action"], steps["action_label"])
+  for field, key in (("executed", "action"), ("label", "action_label")):
+    config = windows.WindowConfig(16, 32, actions=field)
+    store = windows.WindowStore.from_dataset(dataset_dir, "train", config)
+    np.testing.assert_array_equal(store.actions[:len(steps[key])],
+                                  steps[key])
+  with pytest.raises(ValueError, match="actions"):
+    windows.WindowConfig(16, 32, actions="clean")
