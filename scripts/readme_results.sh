@@ -5,8 +5,9 @@
 #   bash scripts/readme_results.sh [OUT]   (default OUT=out)
 #
 # 1. Recovery-rich play (dataset version 1.1.0, `state_full`): GCBC, the
-#    floors (random policy, nearest-neighbour replay), the noise ablation and
-#    the sanity ladder, evaluated with 10 starts per task x 3 seeds.
+#    floors (random policy, nearest-neighbour replay), the noise ablation
+#    (sigma 0.15, OU), action chunks of 8, relative features and the sanity
+#    ladder, evaluated with 10 starts per task x 3 seeds.
 # 2. The earlier results on noise-free play (`state_full_clean`, the same
 #    data as version 1.0.0): GCBC, LMP, CFG-BESO, C-BESO, GCBC on 12 hours,
 #    BESO's sweep and play generator, diagnostics, the comparison plots;
@@ -49,7 +50,16 @@ evaluate gcbc "${EVAL_FLAGS[@]}"
   $PY scripts/evaluate.py --baseline=nearest --dataset_dir="$D" \
     --out_dir=$OUT/eval/nearest --videos_per_task=0 \
     --episodes_per_task=10 --seeds=0 --chains=0
+# The noise ablation: white noise of 0.15 and correlated (OU) noise.
+for noise in sigma15 ou; do
+  collect state_full_$noise
+  train gcbc_$noise "$OUT/full/playtable_play/state_full_$noise/$V" \
+    playlearn/configs/gcbc.py:cpu
+  evaluate gcbc_$noise --videos_per_task=0 "${EVAL_FLAGS[@]}"
+done
 # Observation features and action chunking, one change at a time.
+train gcbc_chunk8 "$D" playlearn/configs/gcbc.py:cpu --config.model.chunk=8
+evaluate gcbc_chunk8 --videos_per_task=0 "${EVAL_FLAGS[@]}"
 train gcbc_relative "$D" playlearn/configs/gcbc.py:cpu \
   --config.data.features=relative
 evaluate gcbc_relative "${EVAL_FLAGS[@]}"

@@ -88,6 +88,17 @@ def test_config_contract(name, config, tmp_path):
   assert max(train_seeds) < min(validation_seeds)  # Disjoint ranges.
 
 
+def test_noise_ablation_configs_change_only_the_noise():
+  play = {config.name: config for config in PLAY.BUILDER_CONFIGS}
+  full = play["state_full"]
+  for name, sigma in (("state_full_sigma15", 0.15), ("state_full_sigma60", 0.6),
+                      ("state_full", 0.3)):
+    config = play[name]
+    assert config.noise.sigma == sigma and config.noise.kind == "gaussian"
+    assert (config.train_episodes, config.steps_per_episode) == (
+        full.train_episodes, full.steps_per_episode)
+
+
 def test_config_sizes():
   play = {config.name: config for config in PLAY.BUILDER_CONFIGS}
   hz = playtable.CONTROL_HZ

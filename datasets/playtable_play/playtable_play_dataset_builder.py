@@ -83,6 +83,14 @@ class Builder(playtable.EpisodeBuilder):
       # The correlated-noise variant of the README's noise ablation.
       _config("state_full_ou", images=False, train=60, validation=4,
               steps=2700, noise=noise_lib.OU_NOISE),
+      # The noise-level curve (README): the same play with white noise of
+      # 0.15 and 0.6 instead of 0.3.
+      _config("state_full_sigma15", images=False, train=60, validation=4,
+              steps=2700, noise=dataclasses.replace(noise_lib.WHITE_NOISE,
+                                                    sigma=0.15)),
+      _config("state_full_sigma60", images=False, train=60, validation=4,
+              steps=2700, noise=dataclasses.replace(noise_lib.WHITE_NOISE,
+                                                    sigma=0.6)),
       # Shorter play, for success against hours of play (same seeds: each
       # is a prefix of state_full's train split).
       _config("state_30min", images=False, train=10, validation=4, steps=2700),

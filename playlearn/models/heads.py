@@ -14,6 +14,7 @@ from flax import nnx
 
 LOG_SCALE_MIN = -7.0  # CALVIN's floor: keeps a component from collapsing onto one bin.
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+INIT_LOG_SCALE = -4.0  # A logistic of scale e^-4 = 0.018 spans a few bins.
 
 
 def _log_sigmoid_difference(a, b):
@@ -50,6 +51,10 @@ class DiscretizedLogisticMixture:
 
   def log_prob(self, actions):
     """actions: [..., A] in [-1, 1] -> [...]."""
+    return self._log_prob_per_dim(actions).sum(-1)
+
+  def _log_prob_per_dim(self, actions):
+    """actions: [..., A] -> [..., A], the log-mass of each action's bin."""
     half = 1.0 / (self.bins - 1)
     x = actions[..., None]
     inv_s = jnp.exp(-jnp.maximum(self.log_scales, LOG_SCALE_MIN))
@@ -58,8 +63,7 @@ class DiscretizedLogisticMixture:
     inner = _log_sigmoid_difference(upper, lower)
     log_p = jnp.where(x < -1 + half, jax.nn.log_sigmoid(upper),
                       jnp.where(x > 1 - half, jax.nn.log_sigmoid(-lower), inner))
-    log_p = jax.nn.logsumexp(jax.nn.log_softmax(self.logits) + log_p, axis=-1)
-    return log_p.sum(-1)
+    return jax.nn.logsumexp(jax.nn.log_softmax(self.logits) + log_p, axis=-1)
 
   def _to_bin(self, x):
     step = 2.0 / (self.bins - 1)
@@ -76,9 +80,18 @@ class DiscretizedLogisticMixture:
     return self._to_bin(mean + jnp.exp(log_s) * (jnp.log(u) - jnp.log1p(-u)))
 
   def mode(self):
-    """Mean of the most probable component (the usual greedy choice), snapped to a bin."""
-    k = jnp.argmax(self.logits, -1)[..., None]
-    return self._to_bin(jnp.take_along_axis(self.means, k, -1)[..., 0])
+    """The most probable bin of each action dimension.
+
+    Not the mean of the heaviest component (the usual greedy choice): when a
+    mode's mass is split over several components, that mean can sit on a
+    lighter mode (tests/test_models.py shows a case).
+    """
+    centres = jnp.linspace(-1.0, 1.0, self.bins)
+    shape = (self.bins,) + self.means.shape[:-1]
+    grid = jnp.broadcast_to(centres.reshape((-1,) + (1,) * (len(shape) - 1)),
+                            shape)
+    best = jnp.argmax(self._log_prob_per_dim(grid), axis=0)
+    return centres[best]
 
 
 @_pytree()
@@ -122,11 +135,23 @@ class Deterministic:
 
 
 class LogisticMixtureHead(nnx.Module):
-  """features [..., F] -> DiscretizedLogisticMixture over [..., A]."""
+  """features [..., F] -> DiscretizedLogisticMixture over [..., A].
+
+  Initialised so that the components start spread evenly over [-1, 1] and
+  a few bins wide (log-scale INIT_LOG_SCALE), not all at 0 with scale 1:
+  Adam moves a log-scale by about the learning rate per step, so from scale
+  1 the sharp peaks of scripted actions are thousands of steps away
+  (tests/test_models.py::test_logistic_head_fits_known_nll; README).
+  """
 
   def __init__(self, in_features, action_dim, *, mixtures=10, bins=256, rngs):
     self.action_dim, self.mixtures, self.bins = action_dim, mixtures, bins
-    self.linear = nnx.Linear(in_features, 3 * action_dim * mixtures, rngs=rngs)
+    bias = jnp.zeros((action_dim, 3, mixtures))  # logits, means, log-scales
+    bias = bias.at[:, 1].set(jnp.linspace(-1, 1, mixtures + 2)[1:-1])
+    bias = bias.at[:, 2].set(INIT_LOG_SCALE).reshape(-1)
+    self.linear = nnx.Linear(
+        in_features, 3 * action_dim * mixtures, rngs=rngs,
+        bias_init=lambda key, shape, dtype=jnp.float32: bias.astype(dtype))
 
   def __call__(self, features):
     p = self.linear(features).reshape(
