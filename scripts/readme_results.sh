@@ -6,7 +6,7 @@
 #
 # 1. Recovery-rich play (dataset version 1.1.0, `state_full`): GCBC, the
 #    floors (random policy, nearest-neighbour replay), the noise ablation
-#    (sigma 0.15, OU), action chunks of 8, relative features and the sanity
+#    (sigma 0.15 and 0.6, OU), action chunks of 8, relative features and the sanity
 #    ladder, evaluated with 10 starts per task x 3 seeds.
 # 2. The earlier results on noise-free play (`state_full_clean`, the same
 #    data as version 1.0.0): GCBC, LMP, CFG-BESO, C-BESO, GCBC on 12 hours,
@@ -50,8 +50,8 @@ evaluate gcbc "${EVAL_FLAGS[@]}"
   $PY scripts/evaluate.py --baseline=nearest --dataset_dir="$D" \
     --out_dir=$OUT/eval/nearest --videos_per_task=0 \
     --episodes_per_task=10 --seeds=0 --chains=0
-# The noise ablation: white noise of 0.15 and correlated (OU) noise.
-for noise in sigma15 ou; do
+# The noise ablation: white noise of 0.15 and 0.6, correlated (OU) noise.
+for noise in sigma15 sigma60 ou; do
   collect state_full_$noise
   train gcbc_$noise "$OUT/full/playtable_play/state_full_$noise/$V" \
     playlearn/configs/gcbc.py:cpu

@@ -16,6 +16,11 @@ OBS_DIM, ACTION_DIM, BATCH, WINDOW = 5, 7, 3, 6
 H = 1 / 255  # Half a bin: 256 bin centres over [-1, 1] are 2/255 apart.
 
 
+def _centre(k):
+  """Bin k's centre (of 256 over [-1, 1])."""
+  return -1 + 2 * k / 255
+
+
 _log_prob = jax.jit(lambda dist, actions: dist.log_prob(actions))
 
 
@@ -76,7 +81,7 @@ def test_logistic_sample_on_bin_centres_in_range():
 
 
 def test_logistic_mode_of_sharp_mixture_is_its_mean():
-  c = -1 + 2 * 51 / 255  # A bin centre, -0.6.
+  c = _centre(51)  # -0.6.
   dist = _mixture([[c, 0.9]], -7.0, logits=[[10.0, -10.0]])
   weights = jax.nn.softmax(dist.logits)
   mixture_mean = (weights * dist.means).sum(-1)  # c + e^-20 * (0.9 - c)
@@ -87,7 +92,7 @@ def test_logistic_mode_of_sharp_mixture_is_its_mean():
 def test_logistic_mode_is_the_heaviest_bin_not_the_heaviest_component():
   # Mass 0.7 at -0.6 split over three components (0.233 each), 0.3 at +0.5 in
   # one: the heaviest component sits on the lighter mode; the mode must not.
-  lo, hi = -1 + 2 * 51 / 255, -1 + 2 * 191 / 255
+  lo, hi = _centre(51), _centre(191)
   dist = _mixture([[lo, lo, lo, hi]], -7.0,
                   logits=[np.log([0.7 / 3, 0.7 / 3, 0.7 / 3, 0.3])])
   np.testing.assert_allclose(dist.mode(), [lo], atol=1e-6)
@@ -100,7 +105,7 @@ def _fit_known_distribution(steps):
   entropy; the loss is the exact cross-entropy (no sampling). Returns the
   gaps to the entropy per context and the fitted modes [2, 2].
   """
-  c = lambda k: -1 + 2 * k / 255
+  c = _centre
   targets = {  # (context, dim): (support, probabilities)
       (0, 0): ([c(51), c(191)], [0.7, 0.3]),       # bimodal
       (0, 1): ([c(153)], [1.0]),                   # a point mass
@@ -147,8 +152,8 @@ def test_logistic_head_fits_known_nll():
   gaps, modes = _fit_known_distribution(steps=1500)
   assert np.all(gaps >= -1e-4), gaps  # Cross-entropy >= entropy, always.
   assert np.all(gaps < 0.1), gaps
-  c = lambda k: -1 + 2 * k / 255
-  np.testing.assert_allclose(modes, [[c(51), c(153)], [c(128), 1.0]], atol=1e-5)
+  np.testing.assert_allclose(
+      modes, [[_centre(51), _centre(153)], [_centre(128), 1.0]], atol=1e-5)
 
 
 def test_logistic_gradients_finite_at_extremes():

@@ -151,7 +151,7 @@ class LogisticMixtureHead(nnx.Module):
     bias = bias.at[:, 2].set(INIT_LOG_SCALE).reshape(-1)
     self.linear = nnx.Linear(
         in_features, 3 * action_dim * mixtures, rngs=rngs,
-        bias_init=lambda key, shape, dtype=jnp.float32: bias.astype(dtype))
+        bias_init=jax.nn.initializers.constant(bias))
 
   def __call__(self, features):
     p = self.linear(features).reshape(
