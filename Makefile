@@ -67,7 +67,7 @@ demo: system-deps venv
 	$(PY) scripts/collect_play.py --dataset=playtable_play --config=state_small \
 	  --data_dir=$(DEMO_DIR)/data
 	$(PY) scripts/render_episode.py \
-	  --dataset_dir=$(DEMO_DIR)/data/playtable_play/state_small/1.1.0 \
+	  --dataset_dir=$(DEMO_DIR)/data/playtable_play/state_small/1.2.0 \
 	  --episode=0 --out_dir=$(DEMO_DIR)
 	$(PY) scripts/train.py --config=playlearn/configs/gcbc.py:demo \
 	  --workdir=$(DEMO_DIR)/gcbc

@@ -4,7 +4,7 @@
 # picks up where it stopped. Usage:
 #   bash scripts/readme_results.sh [OUT]   (default OUT=out)
 #
-# 1. Recovery-rich play (dataset version 1.1.0, `state_full`): GCBC, the
+# 1. Recovery-rich play (dataset version 1.2.0, `state_full`; the episodes of 1.1.0 plus the commanded tool pose): GCBC, the
 #    floors (random policy, nearest-neighbour replay), the noise ablation
 #    (sigma 0.15 and 0.6, OU), action chunks of 8, relative features and the sanity
 #    ladder, evaluated with 10 starts per task x 3 seeds.
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out}
 PY=${PY:-.venv/bin/python}
-V=1.1.0
+V=1.2.0
 D=$OUT/full/playtable_play/state_full/$V
 C=$OUT/full/playtable_play/state_full_clean/$V
 EVAL_FLAGS=(--episodes_per_task=10 --seeds=0,1,2 --chains=0)
@@ -63,6 +63,9 @@ evaluate gcbc_chunk8 --videos_per_task=0 "${EVAL_FLAGS[@]}"
 train gcbc_relative "$D" playlearn/configs/gcbc.py:cpu \
   --config.data.features=relative
 evaluate gcbc_relative "${EVAL_FLAGS[@]}"
+train gcbc_relative_target "$D" playlearn/configs/gcbc.py:cpu \
+  --config.data.features=relative_target
+evaluate gcbc_relative_target "${EVAL_FLAGS[@]}"
 # The sanity ladder, rung 1 on press_red_button.
 $PY scripts/sanity_ladder.py --out_dir=$OUT/ladder --rungs=1 \
   --tasks=press_red_button --demos_per_task=100 --train_steps=3000 \

@@ -24,6 +24,7 @@ import tensorflow_datasets as tfds
 from playlearn import data as data_lib
 from playlearn.data import playtable
 from playlearn.data import rlds
+from playlearn.envs import playtable as playtable_env
 from playlearn.envs import tasks as tasks_lib
 from playlearn.play import episodes
 from playlearn.play import noise as noise_lib
@@ -72,6 +73,7 @@ def test_config_contract(name, config, tmp_path):
   assert builder.info.file_format == tfds.core.FileFormat.ARRAY_RECORD
   observation = builder.info.features["steps"]["observation"]
   assert observation["state"].shape == (episodes.STATE_DIM,)
+  assert observation["target"].shape == (playtable_env.TARGET_DIM,)
   has_images = builder.builder_config.images
   assert ("rgb_static" in observation.keys()) == has_images
   assert ("rgb_gripper" in observation.keys()) == has_images

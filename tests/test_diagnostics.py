@@ -41,10 +41,11 @@ def test_correlation_matches_numpy_and_is_zero_for_constants():
 
 
 def test_sample_windows_shapes_and_goal_inside_episode(tiny_play_dataset):
-  states, actions, goals = diagnostics.sample_windows(
+  obs, actions, goals = diagnostics.sample_windows(
       tiny_play_dataset, "train", num_windows=5, length=LENGTH, goal_horizon=4, seed=1)
-  assert states.shape[:2] == (5, LENGTH) and actions.shape == (5, LENGTH, 7)
-  assert goals.shape == (5, states.shape[-1])
+  assert obs["state"].shape[:2] == (5, LENGTH) and actions.shape == (5, LENGTH, 7)
+  assert obs["target"].shape == (5, LENGTH, 6)
+  assert goals.shape == (5, obs["state"].shape[-1])
 
 
 def test_constant_policy_has_no_correlation_and_no_goal_use(tiny_play_dataset):
@@ -65,7 +66,7 @@ def test_goal_reading_policy_shows_goal_use(monkeypatch):
   states = rng.normal(size=(64, 1, 9)).astype(np.float32)
   goals = np.concatenate([actions[:, 0], np.zeros((64, 2), np.float32)], -1)
   monkeypatch.setattr(diagnostics, "sample_windows",
-                      lambda *args: (states, actions, goals))
+                      lambda *args: ({"state": states}, actions, goals))
   result = diagnostics.diagnose(_FakePolicy(lambda s, g: g[:, :7]), "unused",
                                 num_windows=64, length=1)
   np.testing.assert_allclose(result["corr"], 1.0, atol=1e-6)

@@ -191,7 +191,7 @@ class PlayTableEnvTest(parameterized.TestCase):
 
   def test_observations_match_the_spec(self):
     spec = self.env.observation_spec()
-    self.assertEqual(set(spec), {"state"})
+    self.assertEqual(set(spec), {"state", "target"})
     timesteps = [self.env.reset(seed=5)]
     timesteps += [self.env.step(a) for a in _random_actions(5, 10)]
     for timestep in timesteps:
@@ -232,6 +232,28 @@ class PlayTableEnvTest(parameterized.TestCase):
     close(blocks[:, :3], s.block_pos)
     close(blocks[:, 5], s.block_yaw, atol=1e-5)
 
+  def test_target_is_the_commanded_pose_the_actions_move(self):
+    obs = self.env.reset(seed=9).observation
+    layout = playtable.STATE_LAYOUT
+    # At rest the target sits on the tool.
+    np.testing.assert_allclose(obs["target"][:3], obs["state"][layout["tcp_pos"]],
+                               atol=2e-3)
+    # A move along +x: the target leads the tool by at most max_lead and in
+    # the commanded direction; its angles follow the tool's convention.
+    for _ in range(3):
+      obs = self.env.step(np.array([1, 0, 0, 0, 0, 0.5, 1.0])).observation
+    lead = obs["target"][:3] - obs["state"][layout["tcp_pos"]]
+    self.assertGreater(lead[0], 1e-3)
+    self.assertLessEqual(np.abs(lead).max(),
+                         self.env.config.max_lead + 1e-6)
+    np.testing.assert_allclose(obs["target"][3:5],
+                               obs["state"][layout["tcp_euler"]][:2],
+                               atol=0.05)
+    self.assertGreater(obs["target"][5] - obs["state"][layout["tcp_euler"]][2],
+                       0.0)
+    np.testing.assert_allclose(obs["target"][:3], self.env.data.mocap_pos[0],
+                               atol=1e-6)
+
   def test_get_set_state_round_trip(self):
     self.env.reset(seed=6)
     for action in _random_actions(7, 10):
@@ -253,7 +275,7 @@ class RegistryTest(absltest.TestCase):
     self.assertEqual(env.config.time_limit, 5)
     self.assertEqual(env.config.substeps, 10)
     self.assertFalse(env.config.images)
-    self.assertEqual(set(env.observation_spec()), {"state"})
+    self.assertEqual(set(env.observation_spec()), {"state", "target"})
 
   def test_images_variants(self):
     self.assertTrue(registry.load("PlayTable", images=True).config.images)
@@ -262,7 +284,7 @@ class RegistryTest(absltest.TestCase):
         registry.load("PlayTableImages", images=False).config.images)
     self.assertEqual(
         set(registry.load("PlayTableImages").observation_spec()),
-        {"state", "rgb_static", "rgb_gripper"})
+        {"state", "target", "rgb_static", "rgb_gripper"})
 
   def test_unknown_env_lists_valid_names(self):
     with self.assertRaisesRegex(ValueError,

@@ -46,6 +46,24 @@ class FeaturesTest(absltest.TestCase):
     d = features.transform(_state(0.4 + np.pi), "relative")
     np.testing.assert_allclose(c, d, atol=1e-5)
 
+  def test_relative_target_appends_the_wrapped_lead(self):
+    s = _state(0.3)
+    s[3:6] = [0.1, -0.2, np.pi - 0.05]
+    target = np.concatenate([s[0:3] + [0.004, -0.002, 0.001],
+                             [0.15, -0.2, -np.pi + 0.05]]).astype(np.float32)
+    f = features.transform(s, "relative_target", target)
+    self.assertEqual(f.shape, (66,))
+    self.assertEqual(features.dim("relative_target"), 66)
+    np.testing.assert_array_equal(f[:60], features.transform(s, "relative"))
+    # Yaw from pi - 0.05 to -pi + 0.05 is a turn of +0.1, not -2 pi + 0.1.
+    np.testing.assert_allclose(f[60:], [0.004, -0.002, 0.001, 0.05, 0.0, 0.1],
+                               atol=1e-5)
+    # Goals come without a commanded pose: their lead is zero.
+    np.testing.assert_array_equal(
+        features.transform(s, "relative_target")[60:], np.zeros(6))
+    with self.assertRaisesRegex(ValueError, "target must have shape"):
+      features.transform(s, "relative_target", target[:3])
+
   def test_unknown_features_are_named(self):
     with self.assertRaisesRegex(ValueError, "polar"):
       features.transform(_state(), "polar")
@@ -79,6 +97,39 @@ class FeatureNormalizationTest(absltest.TestCase):
     obs, goal = {"state": states[0]}, {"state": states[-1]}
     np.testing.assert_allclose(loaded.act(obs, goal), policy.act(obs, goal),
                                atol=1e-6)
+
+  def test_target_features_need_recorded_targets(self):
+    rng = np.random.default_rng(1)
+    states = rng.normal(size=(30, playtable.STATE_DIM)).astype(np.float32)
+    targets = np.concatenate(
+        [states[:, 0:3] + rng.normal(0, 0.005, (30, 3)), states[:, 3:6]],
+        -1).astype(np.float32)
+    stats = {"state": {"mean": np.zeros(42), "std": np.ones(42)},
+             "action": {"min": -np.ones(7), "max": np.ones(7)}}
+    config = windows.WindowConfig(kappa_min=8, kappa_max=8,
+                                  features="relative_target")
+    steps = {"observation": {"state": states},
+             "action": np.zeros((30, 7), np.float32)}
+    norm = windows.Normalization.from_statistics(stats)
+    with self.assertRaisesRegex(ValueError, "observation/target.*1.2.0"):
+      windows.WindowStore([{"steps": steps}], norm, config)
+    steps["observation"]["target"] = targets
+    store = windows.WindowStore([{"steps": steps}], norm, config)
+    self.assertEqual(store.state_dim, 66)
+    # Observations carry the lead, goals (states only) do not.
+    self.assertGreater(np.abs(store.states[:, 60:63]).mean(), 0.5)
+    np.testing.assert_allclose(store.goal_states, store.normalization.
+                               normalize_state(states), atol=1e-6)
+    batch = store.batch(np.arange(4), seed=0, epoch=0)
+    self.assertEqual(batch["goal"].shape, (4, 66))
+    method = models.get("gcbc")
+    model = method.Model(method.Config.tiny(), 66, 7, rngs=nnx.Rngs(0))
+    policy = policy_lib.Policy("gcbc", model, store.normalization)
+    with self.assertRaisesRegex(ValueError, "obs\\['target'\\]"):
+      policy.act({"state": states[0]}, {"state": states[-1]})
+    action = policy.act({"state": states[0], "target": targets[0]},
+                        {"state": states[-1]})
+    self.assertEqual(action.shape, (7,))
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ class GymAdapterTest(absltest.TestCase):
   def test_spaces(self):
     self.assertEqual(self.env.action_space,
                      spaces.Box(-1.0, 1.0, (7,), np.float32))
-    self.assertEqual(set(self.env.observation_space.spaces), {"state"})
+    self.assertEqual(set(self.env.observation_space.spaces),
+                     {"state", "target"})
     state = self.env.observation_space["state"]
     self.assertEqual((state.shape, state.dtype), ((42,), np.float32))
     self.assertEqual(self.env.metadata["render_fps"], 15)
@@ -154,7 +155,7 @@ class GymAdapterImagesTest(absltest.TestCase):
     self.addCleanup(env.close)
     _check_env(env)
     self.assertEqual(set(env.observation_space.spaces),
-                     {"state", "rgb_static", "rgb_gripper"})
+                     {"state", "target", "rgb_static", "rgb_gripper"})
     obs, _ = env.reset(seed=0)
     self.assertIn(obs, env.observation_space)
 

@@ -21,7 +21,7 @@ def test_collect_then_render(tmp_path):
   out = _run("scripts/collect_play.py", "--config=tiny",
              f"--data_dir={data_dir}", "--num_workers=1")
   assert "train: {'shards': 1, 'records': 2}" in out
-  version_dir = data_dir / "playtable_play" / "tiny" / "1.1.0"
+  version_dir = data_dir / "playtable_play" / "tiny" / "1.2.0"
   assert (version_dir / "statistics.json").exists()
   out = _run("scripts/render_episode.py", f"--dataset_dir={version_dir}",
              "--episode=1", f"--out_dir={tmp_path / 'video'}")

@@ -54,11 +54,13 @@ def _config(name: str, *, images: bool, train: int, validation: int,
 class Builder(playtable.EpisodeBuilder):
   """DatasetBuilder for playtable_demos."""
 
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": "Recovery noise on the executed actions, `action_label`, "
                "`episode_metadata/noise`; `*_clean` configs without noise.",
+      "1.2.0": "`observation/target`: the commanded tool pose (the mocap "
+               "target that actions move). Same episodes as 1.1.0.",
   }
   BUILDER_CONFIGS = [
       # For unit tests: seconds to build.

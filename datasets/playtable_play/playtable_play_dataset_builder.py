@@ -18,7 +18,8 @@ the six motion dimensions; `state_full_ou` uses the correlated variant), so
 that play holds recoveries; each step records the executed `action` and the oracle's
 `action_label`. `*_clean` configs are the noise-free play of 1.0.0, for
 comparisons. Datasets built as 1.0.0 stay readable: their `action` is the
-label (`playlearn.data.rlds.step_actions`).
+label (`playlearn.data.rlds.step_actions`). From 1.2.0 each step also records
+`observation/target`, the commanded tool pose that the actions move.
 
 Seeds: train episode i has seed TRAIN_SEED_START + i, validation episode i
 VALIDATION_SEED_START + i; disjoint for up to 1,000,000 train episodes.
@@ -62,12 +63,14 @@ def _config(name: str, *, images: bool, train: int, validation: int,
 class Builder(playtable.EpisodeBuilder):
   """DatasetBuilder for playtable_play."""
 
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": "Recovery-rich play: noise on the executed actions, the "
                "oracle's command recorded as `action_label`, "
                "`episode_metadata/noise`; `*_clean` configs without noise.",
+      "1.2.0": "`observation/target`: the commanded tool pose (the mocap "
+               "target that actions move). Same episodes as 1.1.0.",
   }
   BUILDER_CONFIGS = [
       # For unit tests: seconds to build.

@@ -28,7 +28,7 @@ def model_fields(config_cls) -> ml_collections.ConfigDict:
 def get_config(method: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.method = method
-  c.dataset_dir = "out/data/playtable_play/state_full/1.1.0"
+  c.dataset_dir = "out/data/playtable_play/state_full/1.2.0"
   c.seed = 0
   c.obs_dim = None     # checked against the dataset when set
   c.action_dim = None
@@ -95,7 +95,7 @@ def cpu(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Seconds on a laptop CPU: tiny model, tiny batches, few steps."""
-  c.dataset_dir = "out/demo/data/playtable_play/state_small/1.1.0"
+  c.dataset_dir = "out/demo/data/playtable_play/state_small/1.2.0"
   c.tiny_model = True
   c.data.batch_size = 8
   c.data.kappa_min, c.data.kappa_max = 8, 12
@@ -110,7 +110,7 @@ def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def demo(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """`make demo`: a few minutes on a laptop CPU, on the small play dataset."""
-  c.dataset_dir = "out/demo/data/playtable_play/state_small/1.1.0"
+  c.dataset_dir = "out/demo/data/playtable_play/state_small/1.2.0"
   c.data.batch_size = 32
   c.data.goal_horizon = 96  # As in `cpu`: the suite's goals lie far ahead.
   c.optimizer.warmup_steps = 200

@@ -12,22 +12,40 @@ training and acting compute the same thing:
   roll and pitch as they are. Euler angles wrap at +-pi, where a block that
   turns a hair jumps by 2 pi in the raw state; the sines and cosines do not.
   60 features.
+* `relative_target`: `relative` and the lead of the commanded tool pose
+  (`observation/target`, datasets from 1.2.0) over the actual one: target
+  position minus tool position and the wrapped difference of their angles.
+  Actions move the target, which runs ahead of the tool by up to a
+  centimetre, so the label depends on where the target is and the tool
+  alone does not say it. Goals are given as states only: their lead is 0.
+  66 features.
 """
 from __future__ import annotations
 
 import numpy as np
 
-FEATURES = ("raw", "relative")
+FEATURES = ("raw", "relative", "relative_target")
 _NUM_BLOCKS = 3
 _BLOCKS = 24  # First block entry of the raw state.
+_TARGET_DIM = 6
 
 
-def transform(states: np.ndarray, name: str) -> np.ndarray:
-  """float[..., 42] raw states -> float32[..., F] features `name`."""
+def uses_target(name: str) -> bool:
+  """Whether features `name` read `observation/target`."""
+  return name == "relative_target"
+
+
+def transform(states: np.ndarray, name: str,
+              target: np.ndarray | None = None) -> np.ndarray:
+  """float[..., 42] raw states -> float32[..., F] features `name`.
+
+  `target`: float[..., 6] commanded tool poses, read by `relative_target`
+  only; None gives a lead of 0 (goals).
+  """
   states = np.asarray(states, np.float32)
   if name == "raw":
     return states
-  if name != "relative":
+  if name not in FEATURES:
     raise ValueError(f"features must be one of {FEATURES}, got {name!r}")
   tcp = states[..., 0:3]
   parts = [states[..., :_BLOCKS]]
@@ -38,7 +56,23 @@ def transform(states: np.ndarray, name: str) -> np.ndarray:
     parts += [pos, pos - tcp,
               np.stack([np.sin(2 * yaw), np.cos(2 * yaw), np.sin(roll),
                         np.cos(roll), np.sin(pitch), np.cos(pitch)], -1)]
+  if name == "relative_target":
+    parts.append(_lead(states, target))
   return np.concatenate(parts, -1).astype(np.float32)
+
+
+def _lead(states: np.ndarray, target: np.ndarray | None) -> np.ndarray:
+  lead = np.zeros(states.shape[:-1] + (_TARGET_DIM,), np.float32)
+  if target is None:
+    return lead
+  target = np.asarray(target, np.float32)
+  if target.shape != lead.shape:
+    raise ValueError(f"target must have shape {lead.shape} (commanded tool "
+                     f"position and angles per state), got {target.shape}")
+  lead[..., :3] = target[..., :3] - states[..., 0:3]
+  turn = target[..., 3:6] - states[..., 3:6]
+  lead[..., 3:] = (turn + np.pi) % (2 * np.pi) - np.pi  # Wrapped to +-pi.
+  return lead
 
 
 def dim(name: str, state_dim: int = 42) -> int:

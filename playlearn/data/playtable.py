@@ -407,7 +407,8 @@ def episode_features(config: EpisodeConfig) -> tfds.features.FeaturesDict:
     shapes = {"rgb_static": (config.static_size, config.static_size, 3),
               "rgb_gripper": (config.gripper_size, config.gripper_size, 3)}
   return rlds.episode_features(state_dim=state_dim(), metadata=METADATA,
-                               image_shapes=shapes)
+                               image_shapes=shapes,
+                               target_dim=playtable_env.TARGET_DIM)
 
 
 class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):

@@ -39,7 +39,8 @@ def episode_features(
     *, state_dim: int,
     metadata: Mapping[str, tfds.features.FeatureConnector],
     image_shapes: Mapping[str, tuple[int, int, int]] | None = None,
-    action_dim: int = ACTION_DIM) -> tfds.features.FeaturesDict:
+    action_dim: int = ACTION_DIM,
+    target_dim: int = 0) -> tfds.features.FeaturesDict:
   """The RLDS feature spec of one episode.
 
   Args:
@@ -48,10 +49,18 @@ def episode_features(
     image_shapes: observation name -> (H, W, 3) of each camera; stored as
       zlib-compressed uint8.
     action_dim: actions are float32[action_dim] in [-1, 1].
+    target_dim: with 6, `observation/target` float32[6] (from version
+      1.2.0 of the PlayTable datasets); 0 for none.
   """
   observation = {"state": tfds.features.Tensor(
       shape=(state_dim,), dtype=np.float32,
       doc="Low-dimensional simulator state.")}
+  if target_dim:
+    observation["target"] = tfds.features.Tensor(
+        shape=(target_dim,), dtype=np.float32,
+        doc="Commanded tool pose (the mocap target that actions move): "
+            "position and rotation from the home pose, as the state's tool "
+            "pose.")
   for name, shape in (image_shapes or {}).items():
     observation[name] = tfds.features.Tensor(
         shape=tuple(shape), dtype=np.uint8,

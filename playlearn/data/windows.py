@@ -158,17 +158,24 @@ class Normalization:
     return cls(mean, std.astype(np.float32), center.astype(np.float32), scale)
 
   def with_features(self, features: str, raw_states: np.ndarray,
-                    std_floor: float = STD_FLOOR) -> Normalization:
+                    std_floor: float = STD_FLOOR,
+                    targets: np.ndarray | None = None) -> Normalization:
     """The same action map, the state map of `features` of `raw_states`."""
-    x = features_lib.transform(raw_states, features).astype(np.float64)
+    x = features_lib.transform(raw_states, features, targets).astype(
+        np.float64)
     std = np.maximum(x.std(0), std_floor)
     return dataclasses.replace(self, state_mean=x.mean(0).astype(np.float32),
                                state_std=std.astype(np.float32),
                                features=features)
 
-  def normalize_state(self, state: np.ndarray) -> np.ndarray:
-    """Raw states [..., D] -> normalised features [..., F] float32."""
-    state = features_lib.transform(state, self.features)
+  def normalize_state(self, state: np.ndarray,
+                      target: np.ndarray | None = None) -> np.ndarray:
+    """Raw states [..., D] -> normalised features [..., F] float32.
+
+    `target`: the observations' commanded tool poses [..., 6], for features
+    that read them (`features_lib.uses_target`); None for goals.
+    """
+    state = features_lib.transform(state, self.features, target)
     return ((state - self.state_mean) / self.state_std).astype(np.float32)
 
   def normalize_action(self, action: np.ndarray) -> np.ndarray:
@@ -228,6 +235,8 @@ class WindowStore:
 
   Attributes:
     states: float32[N, D] normalised states of all steps, episode after episode.
+    goal_states: float32[N, D] the same as goals: without the commanded tool
+      pose where the features read it (`features.uses_target`), else `states`.
     actions: float32[N, 7] normalised actions.
     episode_offsets: int64[E + 1]: episode e is rows offsets[e]:offsets[e+1].
     starts: int64[W]: the row of each valid window start (window id -> row).
@@ -238,11 +247,19 @@ class WindowStore:
                normalization: Normalization,
                config: WindowConfig = WindowConfig()):
     self.config = config
-    states, actions, lengths = [], [], []
+    states, targets, actions, lengths = [], [], [], []
+    use_target = features_lib.uses_target(config.features)
     for ep in episodes:
       steps = ep["steps"]
       s = np.asarray(steps["observation"]["state"], np.float32)
       a = rlds.step_actions(steps, config.actions)
+      if use_target:
+        if "target" not in steps["observation"]:
+          raise ValueError(
+              f"features {config.features!r} read steps/observation/target, "
+              f"which this dataset lacks (PlayTable datasets record it from "
+              f"version 1.2.0; rebuild, or choose other features)")
+        targets.append(np.asarray(steps["observation"]["target"], np.float32))
       states.append(s)
       actions.append(a)
       lengths.append(len(s))
@@ -251,13 +268,17 @@ class WindowStore:
     lengths = np.asarray(lengths, np.int64)
     self.episode_offsets = np.concatenate([[0], np.cumsum(lengths)])
     raw = np.concatenate(states)
+    raw_targets = np.concatenate(targets) if use_target else None
     if normalization.features != config.features:
       # Feature statistics of these (the train) states; a validation store
       # is given the train store's normalisation and keeps it.
-      normalization = normalization.with_features(config.features, raw,
-                                                  config.std_floor)
+      normalization = normalization.with_features(
+          config.features, raw, config.std_floor, raw_targets)
     self.normalization = normalization
-    self.states = normalization.normalize_state(raw)
+    self.states = normalization.normalize_state(raw, raw_targets)
+    # Goals are states only (as the suite gives them): no commanded pose.
+    self.goal_states = (normalization.normalize_state(raw) if use_target
+                        else self.states)
     self.actions = normalization.normalize_action(np.concatenate(actions))
     # Real (obs, action) steps per episode: the last RLDS step has no action.
     acting = lengths - 1
@@ -310,6 +331,6 @@ class WindowStore:
     actions = self.actions[rows]
     obs[~valid] = 0.0
     actions[~valid] = 0.0
-    return {"obs": obs, "actions": actions, "goal": self.states[goal_row],
+    return {"obs": obs, "actions": actions, "goal": self.goal_states[goal_row],
             "mask": valid.astype(np.float32),
             "length": length.astype(np.int32)}

@@ -6,7 +6,8 @@ Action: end-effector deltas `[dx, dy, dz, droll, dpitch, dyaw, gripper]` in
 stays within a few centimetres of the actual tool pose; the mocap weld (see
 `scene.py`) moves the arm there. `gripper` is the commanded opening: -1 closed, +1 fully open.
 
-Observation: `state` (float32[42], layout in `STATE_LAYOUT`), and with
+Observation: `state` (float32[42], layout in `STATE_LAYOUT`), `target`
+(float32[6], the commanded tool pose, see `TARGET_DIM`), and with
 `images=True` also `rgb_static` and `rgb_gripper` (uint8 [S, S, 3]).
 """
 from __future__ import annotations
@@ -36,6 +37,10 @@ STATE_LAYOUT = {
     "blocks": slice(24, 42),       # per block: position (3), euler (3)
 }
 STATE_DIM = 42
+# observation["target"]: the commanded tool pose (the mocap target the arm is
+# pulled to), position (3) and rotation from the home pose (3) as `tcp_euler`.
+# Actions move this target, not the tool, so it is what an action acts on.
+TARGET_DIM = 6
 ACTION_DIM = 7
 FINGER_MAX = 0.045
 # Button travel below which a press registers, and above which it re-arms.
@@ -156,7 +161,8 @@ class PlayTableEnv(dm_env.Environment):
     return dm_env.transition(0.0, obs)
 
   def observation_spec(self):
-    spec = {"state": specs.Array((STATE_DIM,), np.float32, "state")}
+    spec = {"state": specs.Array((STATE_DIM,), np.float32, "state"),
+            "target": specs.Array((TARGET_DIM,), np.float32, "target")}
     if self.config.images:
       s, g = self.config.static_size, self.config.gripper_size
       spec["rgb_static"] = specs.BoundedArray((s, s, 3), np.uint8, 0, 255,
@@ -329,7 +335,12 @@ class PlayTableEnv(dm_env.Environment):
     blocks = state[24:42].reshape(3, 6)
     blocks[:, :3] = d.xpos[ids.blocks]
     blocks[:, 3:] = geometry.mats_to_euler(d.xmat[ids.blocks])
-    obs = {"state": state.astype(np.float32)}
+    target = np.empty(TARGET_DIM, np.float64)
+    target[0:3] = d.mocap_pos[0]
+    target[3:6] = geometry.mat_to_euler(
+        geometry.quat_to_mat(d.mocap_quat[0]) @ self._home_rot.T)
+    obs = {"state": state.astype(np.float32),
+           "target": target.astype(np.float32)}
     if self.config.images:
       obs.update(self.render())
     return obs

@@ -59,7 +59,7 @@ class NearestNeighbourReplay:
       starts, ends = starts[keep], ends[keep]
     self._starts, self._ends = starts, ends
     self._from = store.states[starts]
-    self._to = store.states[ends]
+    self._to = store.goal_states[ends]
     self._plan: list[np.ndarray] = []
 
   def reset(self) -> None:
@@ -68,7 +68,7 @@ class NearestNeighbourReplay:
   def act(self, obs: dict, goal: dict) -> np.ndarray:
     if not self._plan:
       norm = self.store.normalization
-      s = norm.normalize_state(obs["state"])
+      s = norm.normalize_state(obs["state"], obs.get("target"))
       g = norm.normalize_state(goal["state"])
       cost = (np.linalg.norm(self._from - s, axis=1)
               + np.linalg.norm(self._to - g, axis=1))

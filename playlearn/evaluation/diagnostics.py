@@ -34,8 +34,9 @@ ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 
 def sample_windows(dataset_dir: str, split: str, num_windows: int,
                    length: int, goal_horizon: int, seed: int):
-  """Random windows of held-out play: (states [N, L, D], actions [N, L, A],
-  goals [N, D]); the goal is the state 0..goal_horizon steps after the window."""
+  """Random windows of held-out play: (observations {'state': [N, L, D] and,
+  where recorded, 'target': [N, L, 6]}, actions [N, L, A], goals [N, D]); the
+  goal is the state 0..goal_horizon steps after the window."""
   source = reading.EpisodeSource(dataset_dir, split)
   rng = np.random.default_rng(seed)
   # The last step holds the final observation and no action, so a window
@@ -45,27 +46,30 @@ def sample_windows(dataset_dir: str, split: str, num_windows: int,
   if not episodes:
     raise ValueError(f"no episode of {dataset_dir} ({split}) is longer than "
                      f"length={length} + 1 steps")
-  states, actions, goals = [], [], []
+  obs, actions, goals = [], [], []
   for _ in range(num_windows):
     steps = episodes[rng.integers(len(episodes))]
     s, a = steps["observation"]["state"], steps["action"]
     start = rng.integers(0, len(s) - 1 - length)
     end = start + length
     goal_index = min(end - 1 + rng.integers(0, goal_horizon + 1), len(s) - 1)
-    states.append(s[start:end])
+    obs.append({k: v[start:end] for k, v in steps["observation"].items()
+                if k in ("state", "target")})
     actions.append(a[start:end])
     goals.append(s[goal_index])
-  return (np.stack(states).astype(np.float32),
-          np.stack(actions).astype(np.float32),
+  obs = {k: np.stack([o[k] for o in obs]).astype(np.float32) for k in obs[0]}
+  return (obs, np.stack(actions).astype(np.float32),
           np.stack(goals).astype(np.float32))
 
 
-def rollout_actions(policy: policy_lib.Policy, states: np.ndarray,
+def rollout_actions(policy: policy_lib.Policy, obs: dict[str, np.ndarray],
                     goals: np.ndarray) -> np.ndarray:
-  """The policy's actions [N, L, A] along the demonstrated states [N, L, D]."""
-  policy.reset(len(states))
-  return np.stack([policy.act({"state": states[:, t]}, {"state": goals})
-                   for t in range(states.shape[1])], axis=1)
+  """The policy's actions [N, L, A] along demonstrated observations [N, L, ...]."""
+  n, length = obs["state"].shape[:2]
+  policy.reset(n)
+  return np.stack([policy.act({k: v[:, t] for k, v in obs.items()},
+                              {"state": goals})
+                   for t in range(length)], axis=1)
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -80,11 +84,11 @@ def diagnose(policy: policy_lib.Policy, dataset_dir: str, *,
              split: str = "validation", num_windows: int = 256,
              length: int = 32, goal_horizon: int = 0, seed: int = 0) -> dict:
   """Imitation and goal-use figures of `policy` on held-out play (see module doc)."""
-  states, actions, goals = sample_windows(dataset_dir, split, num_windows,
-                                          length, goal_horizon, seed)
-  predicted = rollout_actions(policy, states, goals)
+  obs, actions, goals = sample_windows(dataset_dir, split, num_windows,
+                                       length, goal_horizon, seed)
+  predicted = rollout_actions(policy, obs, goals)
   shuffled = rollout_actions(
-      policy, states, goals[np.random.default_rng(seed + 1).permutation(len(goals))])
+      policy, obs, goals[np.random.default_rng(seed + 1).permutation(len(goals))])
   flat = lambda x: x.reshape(-1, x.shape[-1])
   a, p, q = flat(actions), flat(predicted), flat(shuffled)
   corr, corr_shuffled = _correlation(p, a), _correlation(q, a)

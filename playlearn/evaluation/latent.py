@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from playlearn import policy as policy_lib
+from playlearn.data import features as features_lib
 from playlearn.data import reading
 from playlearn.play import replay
 
@@ -89,12 +90,14 @@ def plan_embeddings(policy_dir_or_model, dataset_dir: str | os.PathLike,
   states, actions, rows, labels, offset = [], [], [], [], 0
   for i in range(len(source)):
     episode = source[i]
-    s = np.asarray(episode["steps"]["observation"]["state"], np.float32)
-    if s.shape[-1] != obs_dim:
+    observation = episode["steps"]["observation"]
+    s = np.asarray(observation["state"], np.float32)
+    if features_lib.dim(normalization.features, s.shape[-1]) != obs_dim:
       raise ValueError(f"{dataset_dir} has states of size {s.shape[-1]}, the "
-                       f"policy was trained on size {obs_dim}")
+                       f"policy's features {normalization.features!r} need "
+                       f"size {obs_dim} from them")
     starts, tasks = segment_windows(episode, window)
-    states.append(normalization.normalize_state(s))
+    states.append(normalization.normalize_state(s, observation.get("target")))
     actions.append(normalization.normalize_action(episode["steps"]["action"]))
     rows.append(offset + starts)
     labels += tasks

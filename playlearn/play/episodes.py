@@ -33,7 +33,7 @@ from playlearn.play import oracle as oracle_lib
 STATE_DIM = playtable.STATE_DIM
 ACTION_DIM = playtable.ACTION_DIM
 SCENE_VERSION = scene.SCENE_VERSION
-GENERATOR_VERSION = "play-agent-1.1"
+GENERATOR_VERSION = "play-agent-1.2"
 TASKS = tasks_lib.TASK_NAMES
 _MAX_DEMO_TRIES = 50
 
@@ -203,8 +203,9 @@ def generate_episode(kind: str, seed: int, *, num_steps: int = 1500,
     noise: perturbation of the executed actions (None: none).
 
   Returns:
-    {'steps': {'observation': {'state': float32[T,42], ('rgb_static',
-               'rgb_gripper')}, 'action': float32[T,7] (executed),
+    {'steps': {'observation': {'state': float32[T,42], 'target':
+               float32[T,6], ('rgb_static', 'rgb_gripper')},
+               'action': float32[T,7] (executed),
                'action_label': float32[T,7] (the oracle's command),
                'reward': float32[T],
                'discount': float32[T], 'is_first', 'is_last', 'is_terminal':
