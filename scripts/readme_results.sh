@@ -4,9 +4,11 @@
 # picks up where it stopped. Usage:
 #   bash scripts/readme_results.sh [OUT]   (default OUT=out)
 #
-# 1. Recovery-rich play (dataset version 1.2.0, `state_full`; the episodes of 1.1.0 plus the commanded tool pose): GCBC, the
-#    floors (random policy, nearest-neighbour replay), the noise ablation
-#    (sigma 0.15 and 0.6, OU), action chunks of 8, relative features and the sanity
+# 1. Recovery-rich play (dataset version 1.2.0, `state_full`: the episodes
+#    of 1.1.0 and the commanded tool pose): GCBC, the floors (random policy,
+#    nearest-neighbour replay), the noise ablation (sigma 0.15 and 0.6, OU),
+#    action chunks of 8, relative and commanded-pose features, the logistic
+#    head, success against hours of play (30 min, 1 h, 12 h) and the sanity
 #    ladder, evaluated with 10 starts per task x 3 seeds.
 # 2. The earlier results on noise-free play (`state_full_clean`, the same
 #    data as version 1.0.0): GCBC, LMP, CFG-BESO, C-BESO, GCBC on 12 hours,
@@ -66,6 +68,15 @@ evaluate gcbc_relative "${EVAL_FLAGS[@]}"
 train gcbc_relative_target "$D" playlearn/configs/gcbc.py:cpu \
   --config.data.features=relative_target
 evaluate gcbc_relative_target "${EVAL_FLAGS[@]}"
+# The logistic-mixture head in place of the MSE head (the only change).
+train gcbc_logistic "$D" playlearn/configs/gcbc.py:cpu --config.model.head=logistic
+evaluate gcbc_logistic --videos_per_task=0 "${EVAL_FLAGS[@]}"
+# Success against hours of play: 30 min, 1 h, (3 h is `gcbc` above), 12 h.
+for play in state_30min state_1h state_large; do
+  collect $play
+  train gcbc_$play "$OUT/full/playtable_play/$play/$V" playlearn/configs/gcbc.py:cpu
+  evaluate gcbc_$play --videos_per_task=0 "${EVAL_FLAGS[@]}"
+done
 # The sanity ladder, rung 1 on press_red_button.
 $PY scripts/sanity_ladder.py --out_dir=$OUT/ladder --rungs=1 \
   --tasks=press_red_button --demos_per_task=100 --train_steps=3000 \

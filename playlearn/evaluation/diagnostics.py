@@ -4,7 +4,9 @@ Success on the task suite says whether a policy works; these figures say why
 one does not. The saved policy acts step by step along held-out play windows,
 fed the demonstrated observations (teacher forcing) and the window's hindsight
 goal, exactly as at deployment (`Policy.reset` / `Policy.act`, recurrent state
-and plans included). Its actions are compared with the demonstrated ones:
+and plans included). Its actions are compared with the demonstrated ones (the
+oracle's labels, `action_label`, where the data records them: the executed
+actions of recovery-rich play carry noise no policy should predict):
 
 * `corr` / `mse`: per action dimension, the correlation and mean squared error
   between the policy's and the demonstrated actions. A policy that learnt only
@@ -25,6 +27,7 @@ import numpy as np
 
 from playlearn import policy as policy_lib
 from playlearn.data import reading
+from playlearn.data import rlds
 
 # |action| above this counts as moving (the logistic head snaps to bins 2/255
 # apart, so its "zero" is +-1/255).
@@ -49,7 +52,7 @@ def sample_windows(dataset_dir: str, split: str, num_windows: int,
   obs, actions, goals = [], [], []
   for _ in range(num_windows):
     steps = episodes[rng.integers(len(episodes))]
-    s, a = steps["observation"]["state"], steps["action"]
+    s, a = steps["observation"]["state"], rlds.step_actions(steps, "label")
     start = rng.integers(0, len(s) - 1 - length)
     end = start + length
     goal_index = min(end - 1 + rng.integers(0, goal_horizon + 1), len(s) - 1)
