@@ -77,6 +77,9 @@ for play in state_30min state_1h state_large; do
   train gcbc_$play "$OUT/full/playtable_play/$play/$V" playlearn/configs/gcbc.py:cpu
   evaluate gcbc_$play --videos_per_task=0 "${EVAL_FLAGS[@]}"
 done
+train gcbc_state_large_24k "$OUT/full/playtable_play/state_large/$V" \
+  playlearn/configs/gcbc.py:cpu --config.total_steps=24000
+evaluate gcbc_state_large_24k --videos_per_task=0 "${EVAL_FLAGS[@]}"
 # The sanity ladder, rung 1 on press_red_button.
 $PY scripts/sanity_ladder.py --out_dir=$OUT/ladder --rungs=1 \
   --tasks=press_red_button --demos_per_task=100 --train_steps=3000 \

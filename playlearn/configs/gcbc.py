@@ -15,8 +15,8 @@ def get_config(arg: str | None = None):
   c = common.get_config("gcbc")
   c = common.with_variant(c, arg)
   if arg in ("cpu", "demo"):
-    # The README's GCBC figures were measured with the MSE head, which takes
-    # a larger lr; the logistic-mixture head is not yet retrained on them.
+    # The MSE head: with these settings the logistic-mixture head solved
+    # 1.9% of the suite against its 24.8% (README, recovery-rich play).
     c.model.head = "mse"
     c.optimizer.lr = 3e-4
   if arg == "cpu":

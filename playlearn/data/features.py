@@ -15,9 +15,9 @@ training and acting compute the same thing:
 * `relative_target`: `relative` and the lead of the commanded tool pose
   (`observation/target`, datasets from 1.2.0) over the actual one: target
   position minus tool position and the wrapped difference of their angles.
-  Actions move the target, which runs ahead of the tool by up to a
-  centimetre, so the label depends on where the target is and the tool
-  alone does not say it. Goals are given as states only: their lead is 0.
+  Actions move the target, which runs ahead of the tool (by up to 3 cm per
+  axis), so the label depends on where the target is and the tool alone
+  does not say it. Goals are given as states only: their lead is 0.
   66 features.
 """
 from __future__ import annotations
