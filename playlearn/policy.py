@@ -19,7 +19,6 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from playlearn import models
-from playlearn.data import features as features_lib
 from playlearn.data import windows
 
 FORMAT = "playlearn.policy/1"
@@ -89,16 +88,8 @@ class Policy:
     self._state = None
 
   def act(self, obs: dict, goal: dict) -> np.ndarray:
-    state_obs = np.asarray(obs["state"], np.float32)
-    single = state_obs.ndim == 1
-    target = obs.get("target")
-    if target is not None:
-      target = np.atleast_2d(np.asarray(target, np.float32))
-    elif features_lib.uses_target(self.normalization.features):
-      raise ValueError(f"features {self.normalization.features!r} read "
-                       f"obs['target'] (the commanded tool pose), which this "
-                       f"observation lacks; it has {sorted(obs)}")
-    o = self.normalization.normalize_state(np.atleast_2d(state_obs), target)
+    single = np.ndim(obs["state"]) == 1
+    o = np.atleast_2d(self.normalization.normalize_observation(obs))
     g = self.normalization.normalize_state(
         np.atleast_2d(np.asarray(goal["state"], np.float32)))
     if self._state is None or self._batch != o.shape[0]:

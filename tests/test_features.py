@@ -125,7 +125,7 @@ class FeatureNormalizationTest(absltest.TestCase):
     method = models.get("gcbc")
     model = method.Model(method.Config.tiny(), 66, 7, rngs=nnx.Rngs(0))
     policy = policy_lib.Policy("gcbc", model, store.normalization)
-    with self.assertRaisesRegex(ValueError, "obs\\['target'\\]"):
+    with self.assertRaisesRegex(ValueError, "observation 'target'"):
       policy.act({"state": states[0]}, {"state": states[-1]})
     action = policy.act({"state": states[0], "target": targets[0]},
                         {"state": states[-1]})

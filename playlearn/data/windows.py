@@ -178,6 +178,19 @@ class Normalization:
     state = features_lib.transform(state, self.features, target)
     return ((state - self.state_mean) / self.state_std).astype(np.float32)
 
+  def normalize_observation(self, observation: Mapping[str, Any]) -> np.ndarray:
+    """An observation {'state': [..., D], 'target': [..., 6]} -> [..., F].
+
+    `target` is needed where the features read it; goals, which are states
+    only, go through `normalize_state`.
+    """
+    target = observation.get("target")
+    if target is None and features_lib.uses_target(self.features):
+      raise ValueError(f"features {self.features!r} read observation "
+                       f"'target' (the commanded tool pose), which this "
+                       f"observation lacks; it has {sorted(observation)}")
+    return self.normalize_state(observation["state"], target)
+
   def normalize_action(self, action: np.ndarray) -> np.ndarray:
     action = np.asarray(action, np.float32)
     return ((action - self.action_center) / self.action_scale).astype(

@@ -68,7 +68,7 @@ class NearestNeighbourReplay:
   def act(self, obs: dict, goal: dict) -> np.ndarray:
     if not self._plan:
       norm = self.store.normalization
-      s = norm.normalize_state(obs["state"], obs.get("target"))
+      s = norm.normalize_observation(obs)
       g = norm.normalize_state(goal["state"])
       cost = (np.linalg.norm(self._from - s, axis=1)
               + np.linalg.norm(self._to - g, axis=1))

@@ -97,7 +97,7 @@ def plan_embeddings(policy_dir_or_model, dataset_dir: str | os.PathLike,
                        f"policy's features {normalization.features!r} need "
                        f"size {obs_dim} from them")
     starts, tasks = segment_windows(episode, window)
-    states.append(normalization.normalize_state(s, observation.get("target")))
+    states.append(normalization.normalize_observation(observation))
     actions.append(normalization.normalize_action(episode["steps"]["action"]))
     rows.append(offset + starts)
     labels += tasks
