@@ -3,7 +3,7 @@
 #   make test        system packages + virtualenv, then the fast tests
 #   make test-slow   the slow (learning, measurement) tests
 #   make demo        collect play, train a small policy, print its success table
-#   make bench       speed measurements (scripts/bench.py)
+#   make bench       speed: JAX against PyTorch, then the environment
 #   make clean       remove build and test outputs (keeps .venv)
 
 SHELL := /bin/bash
@@ -26,7 +26,7 @@ venv: $(VENV_STAMP)
 $(VENV_STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[dev,tf]'
+	$(PY) -m pip install -e '.[dev,tf,bench]'
 	touch $@
 
 # Installs the missing Debian packages when run as root; otherwise prints the
@@ -77,7 +77,12 @@ demo: system-deps venv
 	@echo "      policy $(DEMO_DIR)/gcbc/policy, rollout videos $(DEMO_DIR)/eval/videos"
 
 bench: system-deps venv
-	$(PY) scripts/bench.py
+	test -f $(DEMO_DIR)/data/playtable_play/state_small/1.2.0/statistics.json || \
+	  $(PY) scripts/collect_play.py --dataset=playtable_play --config=state_small \
+	    --data_dir=$(DEMO_DIR)/data
+	$(PY) scripts/bench_vs_torch.py --out=out/bench/vs_torch.json \
+	  --dataset_dir=$(DEMO_DIR)/data/playtable_play/state_small/1.2.0
+	$(PY) scripts/bench.py --out=out/bench/env.json
 
 clean:
 	rm -rf build dist out .pytest_cache *.egg-info

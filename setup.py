@@ -1,6 +1,6 @@
 """Installs playlearn.
 
-    python3 -m venv .venv && .venv/bin/pip install -e '.[dev,tf]'
+    python3 -m venv .venv && .venv/bin/pip install -e '.[dev,tf,bench]'
 
 or simply `make venv`. Offscreen rendering also needs system libraries
 (`make system-deps`, see playlearn/envs/rendering.py).
@@ -61,6 +61,12 @@ EXTRAS_REQUIRE = {
         "tensorflow-cpu>=2.16",
         "apache-beam",
         "mlcroissant",
+    ],
+    # The side-by-side benchmark against PyTorch (scripts/bench_vs_torch.py).
+    # Exactly 2.13.0: the CPU build these machines hold on disk; a looser pin
+    # pulls a CUDA build of several GB from PyPI.
+    "bench": [
+        "torch==2.13.0",
     ],
     # Beam-based TFDS builders without TensorFlow (large datasets built in
     # parallel with the DirectRunner or a cluster runner).

@@ -60,9 +60,13 @@ class Policy:
     method_module, graphdef = self._method, self._graphdef
 
     def step(params, obs, goal, rng, state):
+      # The key is split inside: one compiled call per action.
+      rng, key = jax.random.split(rng)
       model = nnx.merge(graphdef, params)
       model.eval()
-      return method_module.act(model, obs, goal, rng, state, greedy=greedy)
+      action, state = method_module.act(model, obs, goal, key, state,
+                                        greedy=greedy)
+      return action, state, rng
 
     self._step = jax.jit(step)
 
@@ -95,9 +99,8 @@ class Policy:
     if self._state is None or self._batch != o.shape[0]:
       self._batch = o.shape[0]
       self._state = self._method.initial_state(self._model, o.shape[0])
-    self._rng, rng = jax.random.split(self._rng)
-    action, self._state = self._step(self._params, jnp.asarray(o),
-                                     jnp.asarray(g), rng, self._state)
+    action, self._state, self._rng = self._step(
+        self._params, jnp.asarray(o), jnp.asarray(g), self._rng, self._state)
     action = self.normalization.unnormalize_action(np.asarray(action))
     action = np.clip(action, -1.0, 1.0)
     return action[0] if single else action

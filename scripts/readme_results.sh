@@ -8,8 +8,9 @@
 #    of 1.1.0 and the commanded tool pose): GCBC, the floors (random policy,
 #    nearest-neighbour replay), the noise ablation (sigma 0.15 and 0.6, OU),
 #    action chunks of 8, relative and commanded-pose features, the logistic
-#    head, success against hours of play (30 min, 1 h, 12 h) and the sanity
-#    ladder, evaluated with 10 starts per task x 3 seeds.
+#    head, success against hours of play (30 min, 1 h, 12 h), history
+#    length, Play-LMP and the sanity ladder, evaluated with 10 starts per
+#    task x 3 seeds.
 # 2. The earlier results on noise-free play (`state_full_clean`, the same
 #    data as version 1.0.0): GCBC, LMP, CFG-BESO, C-BESO, GCBC on 12 hours,
 #    BESO's sweep and play generator, diagnostics, the comparison plots;
@@ -80,6 +81,24 @@ done
 train gcbc_state_large_24k "$OUT/full/playtable_play/state_large/$V" \
   playlearn/configs/gcbc.py:cpu --config.total_steps=24000
 evaluate gcbc_state_large_24k --videos_per_task=0 "${EVAL_FLAGS[@]}"
+train gcbc_state_large_48k "$OUT/full/playtable_play/state_large/$V" \
+  playlearn/configs/gcbc.py:cpu --config.total_steps=48000
+evaluate gcbc_state_large_48k --videos_per_task=0 "${EVAL_FLAGS[@]}"
+# History: none (a Markov policy: one-step windows, the GRU reset every step,
+# 1,024 windows a batch, goals up to 128 steps ahead), and a longer one
+# (windows of 32-64 steps, the GRU reset every 64 when acting).
+train gcbc_markov "$D" playlearn/configs/gcbc.py:cpu \
+  --config.data.kappa_min=1 --config.data.kappa_max=1 \
+  --config.model.reset_every=1 --config.data.batch_size=1024 \
+  --config.data.goal_horizon=128
+evaluate gcbc_markov --videos_per_task=0 "${EVAL_FLAGS[@]}"
+train gcbc_history64 "$D" playlearn/configs/gcbc.py:cpu \
+  --config.data.kappa_min=32 --config.data.kappa_max=64 \
+  --config.model.reset_every=64
+evaluate gcbc_history64 --videos_per_task=0 "${EVAL_FLAGS[@]}"
+# Play-LMP on recovery-rich play.
+train lmp_full "$D" playlearn/configs/lmp.py:cpu
+evaluate lmp_full "${EVAL_FLAGS[@]}"
 # The sanity ladder, rung 1 on press_red_button.
 $PY scripts/sanity_ladder.py --out_dir=$OUT/ladder --rungs=1 \
   --tasks=press_red_button --demos_per_task=100 --train_steps=3000 \

@@ -257,3 +257,33 @@ def test_cpu_variants_pick_the_heads_and_network_that_learn_on_a_cpu():
   # The full-size configs keep the papers' choices.
   assert trainer.model_config(gcbc_config.get_config()).head == "logistic"
   assert trainer.model_config(beso_config.get_config()).network == "transformer"
+
+
+def test_train_step_and_policy_act_trace_once(dataset_dir, tmp_path,
+                                              monkeypatch):
+  """No retracing: every train step and every action reuse one compilation."""
+  traces = {"loss": 0, "act": 0}
+  real_loss, real_act = models.gcbc.loss, models.gcbc.act
+
+  def counted_loss(*args, **kwargs):
+    traces["loss"] += 1
+    return real_loss(*args, **kwargs)
+
+  def counted_act(*args, **kwargs):
+    traces["act"] += 1
+    return real_act(*args, **kwargs)
+
+  monkeypatch.setattr(models.gcbc, "loss", counted_loss)
+  monkeypatch.setattr(models.gcbc, "act", counted_act)
+  config = _config(gcbc_config, dataset_dir, val_every=0)
+  trainer.train_and_evaluate(config, str(tmp_path))
+  assert config.total_steps == 20 and traces["loss"] == 1
+  policy = Policy.load(str(tmp_path / "policy"))
+  obs = {"state": np.zeros(playtable_env.STATE_DIM, np.float32),
+         "target": np.zeros(playtable_env.TARGET_DIM, np.float32)}
+  goal = {"state": np.ones(playtable_env.STATE_DIM, np.float32)}
+  for _ in range(5):
+    policy.act(obs, goal)
+  policy.reset()
+  policy.act(obs, goal)
+  assert traces["act"] == 1

@@ -87,7 +87,7 @@ def make_context(model: beso.Model, batch_size: int,
       drop=jnp.zeros((batch_size,), bool))
 
 
-def _pure(model: beso.Model, fn: Callable) -> tuple[Callable, nnx.State]:
+def pure_jit(model: beso.Model, fn: Callable) -> tuple[Callable, nnx.State]:
   """jit(fn(model, *args)) as a pure function of (params, *args), and params."""
   graphdef, params = nnx.split(model)
 
@@ -126,7 +126,7 @@ def denoiser_flops(model: beso.Model, batch_size: int) -> float:
   XLA's cost analysis of the compiled call (guidance's 2B included)."""
   context = make_context(model, batch_size)
   x = jnp.zeros(context.valid.shape + (model.config.chunk * model.action_dim,))
-  denoise, params = _pure(
+  denoise, params = pure_jit(
       model, lambda m, context, x, sigma: m.denoiser(context)(x, sigma))
   return _flops(denoise.lower(params, context, x, jnp.float32(1.0)).compile())
 
@@ -134,7 +134,7 @@ def denoiser_flops(model: beso.Model, batch_size: int) -> float:
 def sampling_latency(model: beso.Model, batch_size: int, *, calls: int,
                      warmup: int = 3) -> dict:
   """`time_calls` of the bare jitted sampler at the model's config, with NFE."""
-  sample, params = _pure(model, beso.sample_actions)
+  sample, params = pure_jit(model, beso.sample_actions)
   context, rng = make_context(model, batch_size), jax.random.key(0)
   figures = train_bench.time_calls(
       lambda: jax.block_until_ready(sample(params, context, rng)), calls,

@@ -39,17 +39,19 @@ ACTION_DIM = 7
 CONFIGS = {"beso": beso_config, "gcbc": gcbc_config, "lmp": lmp_config}
 
 
-def _config(method: str, tiny: bool, batch_size: int | None):
+def config_for(method: str, tiny: bool, batch_size: int | None,
+               variant: str | None = None):
+  """`method`'s config (its `variant`, e.g. 'cpu'), tiny model or not."""
   if method not in CONFIGS:
     raise KeyError(f"unknown method {method!r}; valid: {sorted(CONFIGS)}")
-  config = CONFIGS[method].get_config()
+  config = CONFIGS[method].get_config(variant)
   config.tiny_model = tiny
   if batch_size is not None:
     config.data.batch_size = batch_size
   return config
 
 
-def _model(config, seed: int = 0) -> nnx.Module:
+def model_for(config, seed: int = 0) -> nnx.Module:
   method = models.get(config.method)
   return method.Model(trainer.model_config(config), OBS_DIM, ACTION_DIM,
                       rngs=nnx.Rngs(seed))
@@ -76,19 +78,18 @@ def num_params(model: nnx.Module) -> int:
   return int(sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
 
 
-def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
-               seconds: float = 10.0, tiny: bool = False) -> dict:
-  """Train-step figures (module docstring) of `method`'s default config.
+def jax_step_runner(config, window: int = 32, sync: bool = True):
+  """(run_one, num_params): one train step of the trainer per call.
 
-  batch_size None: the config's (256); tiny: `Config.tiny()` models.
+  As trainer.train_and_evaluate: mesh, optimizer, split state, the jitted
+  step with the state donated (and the weights' EMA where the config keeps
+  one). run_one() returns its wall time in seconds; with `sync` it reads the
+  loss back as the trainer's loop does, else it waits for the new state.
   """
-  config = _config(method, tiny, batch_size)
-  batch_size = config.data.batch_size
+  method = config.method
   method_module = models.get(method)
-  model = _model(config, config.seed)
+  model = model_for(config, config.seed)
   params = num_params(model)
-
-  # As trainer.train_and_evaluate: mesh, optimizer, split state, jitted step.
   mesh = mesh_lib.make_mesh()
   optimizer = nnx.Optimizer(model, trainer.make_optimizer(config),
                             wrt=nnx.Param)
@@ -98,21 +99,35 @@ def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
     state = (state, jax.tree.map(jnp.copy, nnx.state(model, nnx.Param)))
   state = jax.device_put(state, mesh_lib.replicated(mesh))
   step_fn = trainer.make_train_step(method_module, graphdef, ema_decay)
-  batch = mesh_lib.shard_batch(synthetic_batch(batch_size, window), mesh)
+  batch = mesh_lib.shard_batch(
+      synthetic_batch(config.data.batch_size, window), mesh)
   rng = jax.random.key(config.seed)
-
   step = 0
 
   def run_one():
     nonlocal state, step
     tic = time.perf_counter()
     state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), step)
-    loss = float(metrics["loss"])  # The trainer's per-step host sync.
     step += 1
-    if not np.isfinite(loss):
-      raise FloatingPointError(f"{method}: loss {loss} at step {step}")
+    if sync:
+      loss = float(metrics["loss"])  # The trainer's per-step host sync.
+      if not np.isfinite(loss):
+        raise FloatingPointError(f"{method}: loss {loss} at step {step}")
+    else:
+      jax.block_until_ready(state)
     return time.perf_counter() - tic
 
+  return run_one, params
+
+
+def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
+               seconds: float = 10.0, tiny: bool = False) -> dict:
+  """Train-step figures (module docstring) of `method`'s default config.
+
+  batch_size None: the config's (256); tiny: `Config.tiny()` models.
+  """
+  config = config_for(method, tiny, batch_size)
+  run_one, params = jax_step_runner(config, window)
   first = run_one()
   warmup = [run_one() for _ in range(3)]
   times = []
@@ -122,6 +137,7 @@ def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
   elapsed = time.perf_counter() - tic
   steady = float(np.median(warmup + times))
   steps_per_s = len(times) / elapsed
+  batch_size = config.data.batch_size
   return {
       "batch_size": batch_size, "window": window, "num_params": params,
       "steps": len(times), "seconds": elapsed,
@@ -139,11 +155,19 @@ def unit_normalization(obs_dim: int = OBS_DIM,
       np.zeros(action_dim, np.float32), np.ones(action_dim, np.float32))
 
 
+def spread_ms(times) -> dict:
+  """Durations in seconds -> median, p10 and p90 in ms, and their count."""
+  ms = 1e3 * np.asarray(times)
+  return {"calls": int(ms.size), "median_ms": float(np.median(ms)),
+          "p10_ms": float(np.percentile(ms, 10)),
+          "p90_ms": float(np.percentile(ms, 90))}
+
+
 def time_calls(fn, calls: int, warmup: int = 3) -> dict:
   """Wall time of fn() (which must block until its result is ready).
 
-  Returns first_call_s (compile included), median_ms, p90_ms (over `calls`
-  calls after `warmup` more) and compile_s = first call - median.
+  Returns first_call_s (compile included), `spread_ms` over `calls` calls
+  after `warmup` more, and compile_s = first call - median.
   """
   tic = time.perf_counter()
   fn()
@@ -155,17 +179,16 @@ def time_calls(fn, calls: int, warmup: int = 3) -> dict:
     tic = time.perf_counter()
     fn()
     times[i] = time.perf_counter() - tic
-  median = float(np.median(times))
-  return {"calls": calls, "first_call_s": first, "median_ms": 1e3 * median,
-          "p90_ms": 1e3 * float(np.percentile(times, 90)),
-          "compile_s": max(first - median, 0.0)}
+  figures = spread_ms(times)
+  return {**figures, "first_call_s": first,
+          "compile_s": max(first - figures["median_ms"] / 1e3, 0.0)}
 
 
 def act_latency(method: str, *, batch_sizes: tuple[int, ...] = (1, 64),
                 calls: int = 200, warmup: int = 10, tiny: bool = False) -> dict:
   """`Policy.act` per-call figures (module docstring), keyed 'batch_<B>'."""
-  config = _config(method, tiny, None)
-  policy = policy_lib.Policy(method, _model(config, config.seed),
+  config = config_for(method, tiny, None)
+  policy = policy_lib.Policy(method, model_for(config, config.seed),
                              unit_normalization())
   rng = np.random.default_rng(0)
   results = {}

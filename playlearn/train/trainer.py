@@ -320,33 +320,48 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   last, interval = {}, []  # interval: this log period's step metrics
   val_every = config.get("val_every") or 0
   step = start_step
+
+  def check_finite(step: int) -> None:
+    """Raises on the first non-finite loss of this log period."""
+    losses = np.asarray([m["loss"] for m in interval])  # The host sync.
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+      mgr.wait_until_finished()
+      raise NonFiniteLossError(
+          f"loss is {losses[bad[0]]} at step {step - len(losses) + bad[0] + 1}"
+          f"; stopped, the last good checkpoint (step {mgr.latest_step()}) "
+          f"is kept in {workdir}")
+
   with checkpoints.StopRequest() as stop:
     while step < config.total_steps:
       batch = mesh_lib.shard_batch(next(data_iter), mesh)
-      new_state, metrics = train_step(state, batch,
-                                      jax.random.fold_in(rng, step), step)
-      loss = float(metrics["loss"])
-      if not np.isfinite(loss):
-        mgr.wait_until_finished()
-        raise NonFiniteLossError(
-            f"loss is {loss} at step {step + 1}; stopped, the last good "
-            f"checkpoint (step {mgr.latest_step()}) is kept in {workdir}")
-      state, step = new_state, step + 1
+      # No host sync here: the next batch is cut while this step computes.
+      # Losses are checked (and read) only where something is written.
+      state, metrics = train_step(state, batch,
+                                  jax.random.fold_in(rng, step), step)
+      step += 1
       interval.append(metrics)
       final = stop.requested or step == config.total_steps
-      if step % config.log_every == 0 or final:
+      validating = bool(validation and val_every and
+                        (step % val_every == 0 or final))
+      evaluating = config.eval_every > 0 and (
+          step % config.eval_every == 0 or step == config.total_steps)
+      saving = final or mgr.should_save(step)
+      logging = step % config.log_every == 0 or final
+      if logging or validating or evaluating or saving:
+        check_finite(step)
+      if logging:
         # Means over the period: one batch's loss is too noisy to read.
         last = {k: float(np.mean([m[k] for m in interval]))
                 for k in interval[0]}
         interval = []
-        writer.scalars(step, last)
         last["steps_per_s"] = writer.progress(step, last)
-      if validation and val_every and (step % val_every == 0 or final):
+        writer.scalars(step, last)
+      if validating:
         last.update(validate(step))
-      if config.eval_every > 0 and (step % config.eval_every == 0
-                                    or step == config.total_steps):
+      if evaluating:
         last.update(evaluate(step))
-      if final or mgr.should_save(step):
+      if saving:
         checkpoints.save(mgr, step, state, pipeline.get_state(data_iter),
                          force=final)
       if final:

@@ -1,0 +1,44 @@
+"""Smoke test of the side-by-side benchmark (playlearn/bench/vs_torch.py)."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip(
+    "torch", reason="torch (the `bench` extra, torch==2.13.0) is not installed")
+
+
+def test_bench_vs_torch_script_writes_every_ratio(tmp_path):
+  out = tmp_path / "vs_torch.json"
+  subprocess.run(
+      [sys.executable, "scripts/bench_vs_torch.py", "--train_batches=8",
+       "--act_batches=1,2", "--widths=12", "--curve_batch=8",
+       "--beso_width=12", "--rounds=1", "--calls=2", f"--out={out}"],
+      check=True, timeout=600)
+  results = json.loads(out.read_text())
+  for key in ("ratio/train/beso/b8", "ratio/train/gcbc/b8",
+              "ratio/act/beso/b1", "ratio/act/beso/b2", "ratio/act/gcbc/b1"):
+    assert math.isfinite(results[key]) and results[key] > 0, key
+  train = results["train"]["beso/b8"]
+  # 8 samples are 2 windows of 4 sub-windows; both frameworks hold the
+  # same parameters (the benchmark checks the counts agree).
+  assert train["batch_windows"] == 2 and train["num_params"] > 0
+  for framework in ("jax", "torch"):
+    f = train[framework]
+    assert f["p10_ms"] <= f["median_ms"] <= f["p90_ms"]
+  assert results["threads"] >= 1 and "w12" in next(iter(results["curve"]))
+  assert (tmp_path / "vs_torch.png").stat().st_size > 0
+
+
+def test_trainer_overhead_reads_the_trainers_logged_rates(tiny_play_dataset,
+                                                          tmp_path):
+  from playlearn.bench import vs_torch  # pylint: disable=g-import-not-at-top
+  r = vs_torch.trainer_overhead(tiny_play_dataset, str(tmp_path), steps=6,
+                                periods=3)
+  assert r["batch"] == 64 and r["trainer_examples_per_s"] > 0
+  assert r["bare_examples_per_s"] > 0 and r["overhead"] < 1
+  # The trainer now logs its rate beside the losses.
+  rows = (tmp_path / "metrics.jsonl").read_text().splitlines()
+  assert sum('"steps_per_s"' in row for row in rows) == 3
