@@ -24,7 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-SIGMA_DATA = 0.5
+from playlearn.diffusion import edm
+
+SIGMA_DATA = edm.SIGMA_DATA
 
 
 # ------------------------------------------------------------------- GCBC
@@ -179,7 +181,7 @@ def training_samples(batch: dict, window: int, samples_per_window: int,
 
 
 def sample_sigma(n: int, sigma_min=0.005, sigma_max=1.0, sigma_data=SIGMA_DATA,
-                 scale=0.5, generator=None):
+                 scale=edm.LOGLOGISTIC_SCALE, generator=None):
   """Log-logistic training noise levels (edm.sample_sigma, 'loglogistic')."""
   loc = math.log(sigma_data)
   cdf = lambda x: 1 / (1 + math.exp(-(x - loc) / scale))

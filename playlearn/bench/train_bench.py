@@ -5,8 +5,8 @@ real shapes (no dataset is read, so the data pipeline is not in them; it is
 measured apart by `data_bench.py`):
 
 * `train`: the train step of `playlearn.train.trainer` (same optimizer, same
-  jitted function over the same mesh, state donated, a host sync on the loss
-  every step as the trainer's loop does, and the EMA of the weights where the
+  jitted function over the same mesh, state donated, each step timed until
+  its new state is ready, and the EMA of the weights where the
   config keeps one, as BESO's does): `steps_per_s` and `examples_per_s`
   (windows/s) over `seconds` of steady state, `compile_s` (first call minus
   the median steady step), `step_ms_median`, `num_params`. The batch is put
@@ -78,13 +78,13 @@ def num_params(model: nnx.Module) -> int:
   return int(sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
 
 
-def jax_step_runner(config, window: int = 32, sync: bool = True):
+def jax_step_runner(config, window: int = 32):
   """(run_one, num_params): one train step of the trainer per call.
 
   As trainer.train_and_evaluate: mesh, optimizer, split state, the jitted
   step with the state donated (and the weights' EMA where the config keeps
-  one). run_one() returns its wall time in seconds; with `sync` it reads the
-  loss back as the trainer's loop does, else it waits for the new state.
+  one). run_one() returns its wall time in seconds, until the new state is
+  ready.
   """
   method = config.method
   method_module = models.get(method)
@@ -109,12 +109,9 @@ def jax_step_runner(config, window: int = 32, sync: bool = True):
     tic = time.perf_counter()
     state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), step)
     step += 1
-    if sync:
-      loss = float(metrics["loss"])  # The trainer's per-step host sync.
-      if not np.isfinite(loss):
-        raise FloatingPointError(f"{method}: loss {loss} at step {step}")
-    else:
-      jax.block_until_ready(state)
+    jax.block_until_ready(state)
+    if not np.isfinite(float(metrics["loss"])):
+      raise FloatingPointError(f"{method}: loss {metrics['loss']} at step {step}")
     return time.perf_counter() - tic
 
   return run_one, params

@@ -155,7 +155,7 @@ def train_pair(net: str, batch: int, *, rounds: int = 5, steps_per_round: int = 
                width: int | None = None) -> dict:
   """Train-step figures of both frameworks, interleaved (module docstring)."""
   config = _config(net, batch, width)
-  jax_run, num_params = train_bench.jax_step_runner(config, WINDOW, sync=False)
+  jax_run, num_params = train_bench.jax_step_runner(config, WINDOW)
   torch_run, twin = torch_step_runner(
       net, config, train_bench.model_for(config, config.seed))
   torch_params = sum(p.numel() for p in twin.parameters() if p.requires_grad)
@@ -196,8 +196,7 @@ def trainer_overhead(dataset_dir: str, workdir: str, *, steps: int = 500,
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     rates = [row["steps_per_s"] for row in map(json.loads, f)
              if "steps_per_s" in row][1:]
-  run_one, _ = train_bench.jax_step_runner(config, config.data.kappa_max,
-                                           sync=False)
+  run_one, _ = train_bench.jax_step_runner(config, config.data.kappa_max)
   run_one()
   bare = [run_one() for _ in range(max(20, steps // 10))]
   trainer_rate, bare_rate = float(np.median(rates)), 1 / float(np.median(bare))
