@@ -28,7 +28,7 @@ _TRAIN_BATCHES = flags.DEFINE_list("train_batches", ["64", "256", "1024"],
                                    "windows of 32 steps).")
 _ACT_BATCHES = flags.DEFINE_list("act_batches", ["1", "64"],
                                  "Acting batch sizes (environments).")
-_WIDTHS = flags.DEFINE_list("widths", ["128", "256", "360", "512"],
+_WIDTHS = flags.DEFINE_list("widths", ["120", "240", "360", "480"],
                             "BESO transformer widths of the cost curve.")
 _CURVE_BATCH = flags.DEFINE_integer("curve_batch", 256,
                                     "BESO batch (samples) of the width curve.")

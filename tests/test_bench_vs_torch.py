@@ -42,3 +42,12 @@ def test_trainer_overhead_reads_the_trainers_logged_rates(tiny_play_dataset,
   # The trainer now logs its rate beside the losses.
   rows = (tmp_path / "metrics.jsonl").read_text().splitlines()
   assert sum('"steps_per_s"' in row for row in rows) == 3
+
+
+def test_widths_that_do_not_split_into_heads_fail_before_measuring():
+  from playlearn.bench import vs_torch  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match=r"\[128\].*6 attention heads"):
+    vs_torch.check_widths((120, 128))
+  with pytest.raises(ValueError, match=r"\[100\]"):
+    vs_torch.check_widths((120,), beso_width=100)
+  vs_torch.check_widths((120, 240, 360, 480), beso_width=360)

@@ -270,8 +270,18 @@ def act_pair(net: str, batch: int, *, calls: int = 100,
 
 
 # ------------------------------------------------------------------ all
+def check_widths(widths, beso_width: int | None = None) -> None:
+  """Raises before any measurement if a BESO width does not split into the
+  transformer's heads (a 12-minute run used to die at its curve)."""
+  heads = beso.Config().heads
+  bad = [w for w in (*widths, beso_width) if w is not None and w % heads]
+  if bad:
+    raise ValueError(f"BESO widths {bad} are not multiples of its {heads} "
+                     f"attention heads; e.g. --widths=120,240,360,480")
+
+
 def measure(*, train_batches=(64, 256, 1024), act_batches=(1, 64),
-            widths=(128, 256, 360, 512), curve_batch: int = 256,
+            widths=(120, 240, 360, 480), curve_batch: int = 256,
             rounds: int = 5, calls: int = 100, threads: int | None = None,
             networks=NETWORKS, beso_width: int | None = None,
             dataset_dir: str | None = None, trainer_steps: int = 500,
@@ -280,6 +290,7 @@ def measure(*, train_batches=(64, 256, 1024), act_batches=(1, 64),
 
   With `dataset_dir` also `trainer` (`trainer_overhead` on that dataset).
   """
+  check_widths(widths, beso_width)
   threads = threads or default_threads()
   torch.set_num_threads(threads)
   results = {"threads": threads, "torch_version": torch.__version__,

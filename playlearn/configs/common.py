@@ -52,6 +52,9 @@ def get_config(method: str) -> ml_collections.ConfigDict:
       lr=1e-4, warmup_steps=1000, final_lr_fraction=0.1, weight_decay=1e-4,
       grad_clip=0.0))
   c.total_steps = 50_000
+  # An exponential moving average of the weights for acting and the saved
+  # policy (0: off, the last weights act).
+  c.ema_decay = 0.0
   # Rollouts on the task suite every N steps and at the end (0: never), with
   # a few videos under workdir/eval/<step>/.
   c.eval_every = 10_000
