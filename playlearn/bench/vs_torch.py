@@ -37,7 +37,6 @@ process may run on, and `threads` defaults to that count).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -54,6 +53,7 @@ from playlearn.bench import beso_bench
 from playlearn.bench import torch_models
 from playlearn.bench import train_bench
 from playlearn.diffusion import samplers
+from playlearn.evaluation import report
 from playlearn.models import beso
 from playlearn.train import trainer
 
@@ -193,9 +193,8 @@ def trainer_overhead(dataset_dir: str, workdir: str, *, steps: int = 500,
   config.log_every = config.checkpoint_every = steps // periods
   config.val_every = 0
   trainer.train_and_evaluate(config, workdir)
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    rates = [row["steps_per_s"] for row in map(json.loads, f)
-             if "steps_per_s" in row][1:]
+  rows = report.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+  rates = [row["steps_per_s"] for row in rows if "steps_per_s" in row][1:]
   run_one, _ = train_bench.jax_step_runner(config, config.data.kappa_max)
   run_one()
   bare = [run_one() for _ in range(max(20, steps // 10))]

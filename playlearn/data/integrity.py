@@ -1,9 +1,9 @@
 """Checks that a prepared dataset is whole: every shard there and readable.
 
 TFDS prepares a dataset in a temporary `incomplete.*` directory and renames it
-into place only after every shard, dataset_info.json and (for playlearn
-builders) statistics.json are written, so a directory with dataset_info.json was
-complete when it was written. `verify_dataset` checks that it still is, e.g.
+into place only after every shard, dataset_info.json and statistics.json are
+written, so a directory with dataset_info.json was complete when it was
+written. `verify_dataset` checks that it still is, e.g.
 after a copy between machines.
 """
 from __future__ import annotations
@@ -35,10 +35,11 @@ def verify_dataset(source: Any, *,
     {split: {'shards': count, 'records': count}}.
 
   Raises:
-    CorruptShardError: naming the first missing, truncated or damaged shard.
-      ArrayRecord chunks carry a hash, so any damaged byte is found. Of TFRecord
-      files the framing and the record count are checked but not the CRCs
-      (no TensorFlow here): damage inside a float can pass.
+    CorruptShardError: naming the first missing, truncated or damaged shard,
+      or a missing or inconsistent statistics.json. ArrayRecord chunks carry a
+      hash, so any damaged byte is found. Of TFRecord files the framing and
+      the record count are checked but not the CRCs (no TensorFlow here):
+      damage inside a float can pass.
     FileNotFoundError: if the directory holds no complete dataset.
   """
   data_dir = reading.dataset_dir(source)
@@ -109,7 +110,11 @@ def _tfrecord_records(path: str, expected: int):
 def _check_statistics(data_dir, summary):
   path = data_dir / statistics_lib.STATISTICS_FILENAME
   if not path.exists():
-    return  # Only playlearn builders write statistics.
+    # Every playlearn build writes it before the rename into place, so a
+    # dataset without it was copied partly; training would fail later on it.
+    raise CorruptShardError(
+        path, "is missing: the dataset's normalisation statistics are not "
+              "there (copy the whole version directory)")
   try:
     splits = json.loads(path.read_text())["splits"]
   except Exception as e:  # pylint: disable=broad-except

@@ -95,6 +95,8 @@ _WORKER = "from playlearn.data import playtable; playtable.serve_jobs()"
 _EPISODE, _ERROR = 0, 1  # Reply frame status bytes.
 _FRAME_HEADER = struct.Struct("<BQ")  # Status, payload length.
 _LAYOUT = "__layout__"  # The .npz entry that lists the episode's leaves.
+# TFDS's prefix of a version directory under construction.
+_INCOMPLETE_PREFIX = tfds.core.constants.INCOMPLETE_PREFIX
 _SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
 
 
@@ -436,6 +438,12 @@ class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """split name -> the jobs of its records, in record order."""
     raise NotImplementedError
 
+  def download_and_prepare(self, **kwargs):
+    # TFDS removes its `incomplete.*` directory when a build fails, but a
+    # killed build leaves it behind for good.
+    remove_stale_incomplete(self.data_path)
+    super().download_and_prepare(**kwargs)
+
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing is downloaded.
     return {split: self._generate_examples(split=split, jobs=jobs)
@@ -473,6 +481,28 @@ class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
           dataset=self.info.full_name,
           reservoir_size=statistics_lib.RESERVOIR_SIZE,
           reservoir_seed=statistics_lib.RESERVOIR_SEED)
+
+
+def remove_stale_incomplete(version_dir: epath.PathLike) -> list[str]:
+  """Removes the `incomplete.*` siblings of `version_dir`; returns their names.
+
+  TFDS builds each version in `<config>/incomplete.<random>_<version>` and
+  renames it into place when done, so these are left by killed builds (of any
+  version). Finished version directories are never touched. Assumes that no
+  other process is building a version of the same config right now.
+  """
+  parent = epath.Path(version_dir).parent
+  if not parent.exists():
+    return []
+  stale = sorted(p for p in parent.iterdir()
+                 if p.name.startswith(_INCOMPLETE_PREFIX) and p.is_dir())
+  for path in stale:
+    path.rmtree()
+  names = [p.name for p in stale]
+  if names:
+    print(f"removed {len(names)} directories left by killed builds from "
+          f"{parent}: {', '.join(names)}", flush=True)
+  return names
 
 
 def _partial_statistics_name(split: str) -> str:

@@ -13,6 +13,7 @@ Observation: `state` (float32[42], layout in `STATE_LAYOUT`), `target`
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 import dm_env
 from dm_env import specs
@@ -73,6 +74,42 @@ class EnvConfig:
   time_limit: int | None = None  # control steps per episode; None: no limit
   stack_probability: float = 0.25  # chance a reset stacks two blocks
   render_backend: str | None = None
+
+  def __post_init__(self):
+    # A bad value would otherwise surface far from its cause: time_limit=-1
+    # ends every episode after one step, a size of 0 fails inside MuJoCo.
+    for name in ("static_size", "gripper_size", "substeps"):
+      _check_int(name, getattr(self, name), low=1)
+    if self.time_limit is not None:
+      _check_int("time_limit", self.time_limit, low=1,
+                 none_ok=" (None: no limit)")
+    for name in ("max_pos_step", "max_rot_step", "max_lead", "max_rot_lead"):
+      value = getattr(self, name)
+      if not _is_real(value) or not 0 < value < np.inf:
+        raise ValueError(f"EnvConfig.{name} must be a finite number > 0, "
+                         f"got {value!r}")
+    p = self.stack_probability
+    if not _is_real(p) or not 0 <= p <= 1:
+      raise ValueError("EnvConfig.stack_probability must be in [0, 1], got "
+                       f"{p!r}")
+    if self.render_backend is not None:
+      from playlearn.envs import rendering  # pylint: disable=g-import-not-at-top
+      valid = ("auto",) + rendering.BACKENDS
+      if (not isinstance(self.render_backend, str)
+          or self.render_backend.strip().lower() not in valid):
+        raise ValueError(f"EnvConfig.render_backend must be None or one of "
+                         f"{', '.join(valid)}; got {self.render_backend!r}")
+
+
+def _is_real(value) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value, low: int, none_ok: str = "") -> None:
+  if (not isinstance(value, numbers.Integral) or isinstance(value, bool)
+      or value < low):
+    raise ValueError(f"EnvConfig.{name} must be an integer >= {low}{none_ok}, "
+                     f"got {value!r}")
 
 
 @dataclasses.dataclass
@@ -237,12 +274,41 @@ class PlayTableEnv(dm_env.Environment):
             "steps": self._steps}
 
   def set_state(self, state: dict) -> None:
-    mujoco.mj_setState(self.model, self.data, state["physics"], _STATE_SPEC)
+    """Restores `get_state()`'s dict.
+
+    Raises:
+      ValueError: naming the field that is missing, of the wrong shape or not
+        finite; the simulator is left as it was (NaN physics would otherwise
+        turn the next observation into NaN).
+    """
+    missing = [k for k in _STATE_FIELDS if k not in state]
+    if missing:
+      raise ValueError(f"state lacks {', '.join(missing)}; a state holds "
+                       f"{', '.join(_STATE_FIELDS)} (see get_state)")
+    physics = np.asarray(state["physics"])
+    size = mujoco.mj_stateSize(self.model, _STATE_SPEC)
+    if physics.shape != (size,) or not np.issubdtype(physics.dtype,
+                                                     np.number):
+      raise ValueError(f"state['physics'] must be a float array of shape "
+                       f"({size},), got {physics.dtype} {physics.shape}")
+    bad = np.flatnonzero(~np.isfinite(physics))
+    if bad.size:
+      raise ValueError(f"state['physics'] has non-finite values at indices "
+                       f"{bad[:10].tolist()}{' ...' if bad.size > 10 else ''}")
+    lights = _flags("lights", state["lights"], (3,))
+    button_down = _flags("button_down", state["button_down"], (3,))
+    lamp = _flags("lamp", state["lamp"], ())
+    steps = state["steps"]
+    if (not isinstance(steps, numbers.Integral) or isinstance(steps, bool)
+        or steps < 0):
+      raise ValueError(f"state['steps'] must be an integer >= 0, got {steps!r}")
+    mujoco.mj_setState(self.model, self.data, physics.astype(np.float64),
+                       _STATE_SPEC)
     mujoco.mj_forward(self.model, self.data)
-    self._lights = state["lights"].copy()
-    self._lamp = bool(state["lamp"])
-    self._button_down = state["button_down"].copy()
-    self._steps = state["steps"]
+    self._lights = lights
+    self._lamp = bool(lamp)
+    self._button_down = button_down
+    self._steps = int(steps)
     self._needs_reset = False
 
   def render(self) -> dict:
@@ -395,6 +461,22 @@ class PlayTableEnv(dm_env.Environment):
     mujoco.mj_step(m, d, nstep=60)
     mujoco.mj_kinematics(m, d)
     d.time = 0.0
+
+
+_STATE_FIELDS = ("physics", "lights", "lamp", "button_down", "steps")
+
+
+def _flags(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
+  """`value` as a bool array of `shape`; 0/1 numbers are accepted too."""
+  flags = np.asarray(value)
+  if flags.shape != shape:
+    raise ValueError(f"state[{name!r}] must have shape {shape}, got "
+                     f"{flags.shape}")
+  if flags.dtype != bool and not (np.issubdtype(flags.dtype, np.number)
+                                  and np.isin(flags, (0, 1)).all()):
+    raise ValueError(f"state[{name!r}] must be booleans (or 0/1), got "
+                     f"{flags.tolist()!r}")
+  return flags.astype(bool)
 
 
 def _yaw_of_qpos(d, ids, i) -> float:

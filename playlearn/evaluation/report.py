@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any
 
+from absl import logging
 import numpy as np
 
 
@@ -93,17 +94,53 @@ def plot(results: Mapping[str, dict], path: str) -> None:
   plt.close(fig)
 
 
+def read_jsonl(path: str) -> list[dict]:
+  """The rows of a `metrics.jsonl`, without a half-written last line.
+
+  A run killed while writing leaves its last line cut short (no newline);
+  a bad line anywhere else is damage, not a kill, and is an error.
+
+  Raises:
+    ValueError: naming the file and line of a row that is not a JSON object,
+      other than a last line cut short (one without its newline).
+  """
+  with open(path, encoding="utf-8", errors="replace") as f:
+    lines = f.read().split("\n")
+  last = lines.pop()  # After the final newline: '' unless a write was cut.
+  rows = [_parse(line, path, i) for i, line in enumerate(lines, 1)
+          if line.strip()]
+  if last.strip():
+    try:
+      rows.append(_parse(last, path, len(lines) + 1))
+    except ValueError:
+      logging.warning("%s: skipped line %d, half-written by a killed run",
+                      path, len(lines) + 1)
+  return rows
+
+
+def _parse(line: str, path: str, number: int) -> dict:
+  try:
+    row = json.loads(line)
+  except json.JSONDecodeError as e:
+    raise ValueError(
+        f"{path}:{number}: not JSON ({e}): {line[:80]!r}") from None
+  if not isinstance(row, dict):
+    raise ValueError(f"{path}:{number}: not a JSON object: {line[:80]!r}")
+  return row
+
+
 def read_metrics(workdir: str) -> dict[str, np.ndarray]:
   """`workdir/metrics.jsonl` -> {name: float[N, 2] of (step, value)}.
 
-  A resumed run appends; a step logged twice keeps its last value.
+  A resumed run appends; a step logged twice keeps its last value. A
+  half-written last line (a killed run's) is skipped, see `read_jsonl`.
   """
   path = f"{workdir}/metrics.jsonl"
   by_step: dict[int, dict] = {}
-  with open(path) as f:
-    for line in f:
-      row = json.loads(line)
-      by_step.setdefault(int(row.pop("step")), {}).update(row)
+  for number, row in enumerate(read_jsonl(path), 1):
+    if "step" not in row:
+      raise ValueError(f"{path}: row {number} has no 'step': {row}")
+    by_step.setdefault(int(row.pop("step")), {}).update(row)
   series: dict[str, list] = {}
   for step in sorted(by_step):
     for name, value in by_step[step].items():

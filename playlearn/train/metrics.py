@@ -1,10 +1,38 @@
-"""Metrics to TensorBoard, to `metrics.jsonl`, and a console progress line."""
+"""Metrics to TensorBoard, to `metrics.jsonl`, and a console progress line.
+
+`metrics.jsonl` holds one JSON object per line, {'step': int, name: float}.
+A run killed while writing leaves a half-written last line: the reader
+(`playlearn.evaluation.report.read_jsonl`) skips it and `Writer` cuts it off
+before appending, so that a resumed run's first row does not land on it.
+"""
 from __future__ import annotations
 
 import json
 import os
 import time
 
+
+def _end_last_line(path: str) -> None:
+  """Makes `path` end with a newline, dropping a half-written last row."""
+  if not os.path.exists(path) or not os.path.getsize(path):
+    return
+  with open(path, "rb+") as f:
+    f.seek(-1, os.SEEK_END)
+    if f.read(1) == b"\n":
+      return
+    f.seek(0)
+    data = f.read()
+    start = data.rfind(b"\n") + 1
+    try:
+      complete = isinstance(json.loads(data[start:]), dict)
+    except ValueError:
+      complete = False
+    if complete:  # Only the newline was lost.
+      f.write(b"\n")
+    else:
+      f.truncate(start)
+      print(f"{path}: removed a half-written last line ({len(data) - start} "
+            "bytes) left by a killed run", flush=True)
 
 
 class Writer:
@@ -20,7 +48,9 @@ class Writer:
     if active:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
-      self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+      path = os.path.join(workdir, "metrics.jsonl")
+      _end_last_line(path)
+      self._jsonl = open(path, "a")
     self._total = total_steps
     self._last_step, self._last_time = start_step, time.perf_counter()
 
