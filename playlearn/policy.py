@@ -4,21 +4,28 @@ A policy directory holds
   params/             the model's parameters (Orbax, `StandardSave`)
   policy.json         method, model config, observation/action sizes, version
   normalization.json  the state and action maps of the training data
-so a policy loads with no training code, no dataset and no pickle.
+  MANIFEST.json       SHA-256 of every file above, checked by `load`
+so a policy loads with no training code, no dataset and no pickle. `save`
+writes a new directory beside the destination and renames it into place, so
+a kill mid-save leaves the previous policy (or none), never half of one.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import shutil
 
+from absl import logging
 from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from playlearn import manifest
 from playlearn import models
+from playlearn.models import configure
 from playlearn.data import windows
 
 FORMAT = "playlearn.policy/1"
@@ -81,7 +88,7 @@ class Policy:
     For settings that only change how a trained network acts, e.g. BESO's
     `sampler`, `num_steps` and `guidance` (0: the goal-free policy).
     """
-    model = models.beso.with_config(self._model, **changes)
+    model = configure.with_config(self._model, **changes)
     return Policy(self.method_name, model, self.normalization,
                   seed=self.seed, greedy=self.greedy)
 
@@ -92,6 +99,11 @@ class Policy:
     self._state = None
 
   def act(self, obs: dict, goal: dict) -> np.ndarray:
+    for what, d in (("obs", obs), ("goal", goal)):
+      for key in ("state", "target"):
+        if key in d and not np.all(np.isfinite(d[key])):
+          raise ValueError(f"Policy.act: {what}[{key!r}] has non-finite "
+                           f"values: {np.asarray(d[key]).tolist()}")
     single = np.ndim(obs["state"]) == 1
     o = np.atleast_2d(self.normalization.normalize_observation(obs))
     g = self.normalization.normalize_state(
@@ -107,8 +119,10 @@ class Policy:
 
   # --------------------------------------------------------- save / load
   def save(self, path: str) -> None:
+    """Writes the policy to `path` (replacing one there) all or nothing."""
     path = os.path.abspath(path)
-    os.makedirs(path, exist_ok=True)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
     config = self._model.config
     description = {
         "format": FORMAT, "method": self.method_name,
@@ -116,13 +130,27 @@ class Policy:
         "obs_dim": int(self.normalization.state_mean.shape[-1]),
         "action_dim": int(self.normalization.action_center.shape[-1]),
     }
+    staging = os.path.join(parent, f".{os.path.basename(path)}.saving-{os.getpid()}")
+    if os.path.exists(staging):
+      shutil.rmtree(staging)
+    os.makedirs(staging)
     with ocp.StandardCheckpointer() as checkpointer:
-      checkpointer.save(os.path.join(path, "params"),
-                        nnx.state(self._model, nnx.Param), force=True)
-    with open(os.path.join(path, "policy.json"), "w") as f:
+      checkpointer.save(os.path.join(staging, "params"),
+                        nnx.state(self._model, nnx.Param))
+    with open(os.path.join(staging, "policy.json"), "w") as f:
       json.dump(description, f, indent=1)
-    with open(os.path.join(path, "normalization.json"), "w") as f:
+    with open(os.path.join(staging, "normalization.json"), "w") as f:
       json.dump(_normalization_to_json(self.normalization), f)
+    manifest.write(staging)
+    # Two renames: at every moment a whole policy exists, at `path` or at
+    # `previous` (the old one is deleted only once the new one is in place).
+    previous = None
+    if os.path.exists(path):
+      previous = os.path.join(parent, f".{os.path.basename(path)}.old-{os.getpid()}")
+      os.rename(path, previous)
+    os.rename(staging, path)
+    if previous:
+      shutil.rmtree(previous)
 
   @classmethod
   def load(cls, path: str, *, seed: int = 0, greedy: bool = True) -> Policy:
@@ -131,8 +159,12 @@ class Policy:
     if not os.path.exists(description_file):
       raise FileNotFoundError(f"{description_file} does not exist: {path} is "
                               "not a saved playlearn policy")
-    with open(description_file) as f:
-      description = json.load(f)
+    if manifest.exists(path):
+      manifest.verify(path)  # Raises CorruptArtifactError naming the file.
+    else:  # Saved before manifests existed.
+      logging.warning("%s has no %s: its files cannot be checked", path,
+                      manifest.MANIFEST)
+    description = _read_json(description_file)
     if description.get("format") != FORMAT:
       raise ValueError(f"{description_file}: format "
                        f"{description.get('format')!r}, expected {FORMAT!r}")
@@ -144,10 +176,19 @@ class Policy:
     with ocp.StandardCheckpointer() as checkpointer:
       params = checkpointer.restore(os.path.join(path, "params"), abstract)
     nnx.update(model, params)
-    with open(os.path.join(path, "normalization.json")) as f:
-      normalization = _normalization_from_json(json.load(f))
+    normalization = _normalization_from_json(
+        _read_json(os.path.join(path, "normalization.json")))
     return cls(description["method"], model, normalization, seed=seed,
                greedy=greedy)
+
+
+def _read_json(path: str) -> dict:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path} is not valid JSON ({e}): the policy is "
+                     "truncated or corrupt") from None
 
 
 def _tuples(fields: dict) -> dict:

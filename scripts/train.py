@@ -15,6 +15,7 @@ import jax
 from ml_collections import config_flags
 
 from playlearn import console
+from playlearn.configs import common
 from playlearn.train import trainer
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.",
@@ -42,4 +43,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=common.parse_flags)

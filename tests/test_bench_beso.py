@@ -11,6 +11,7 @@ import pytest
 from playlearn.bench import beso_bench
 from playlearn.configs import beso as beso_config
 from playlearn.models import beso
+from playlearn.models import configure
 from playlearn.train import trainer
 
 
@@ -85,7 +86,7 @@ def test_sweep_and_train(results):
 
 def test_with_config_keeps_the_weights():
   model = beso_bench.make_model(tiny=True)
-  variant = beso.with_config(model, sampler="heun", num_steps=7)
+  variant = configure.with_config(model, sampler="heun", num_steps=7)
   assert (variant.config.sampler, variant.config.num_steps) == ("heun", 7)
   assert model.config.sampler == "ddim"
   for a, b in zip(jax.tree.leaves(nnx.state(model, nnx.Param)),

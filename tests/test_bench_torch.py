@@ -46,7 +46,7 @@ def test_gcbc_twin_has_the_same_loss_and_gradient_norm():
   config = dataclasses.replace(gcbc.Config.tiny(), head="mse", encoder=(8, 8))
   model = gcbc.Model(config, OBS, ACT, rngs=nnx.Rngs(1))
   batch = _batch()
-  want, _ = gcbc.loss(model, jax.tree.map(jnp.asarray, batch), None)
+  want, _ = gcbc.loss(model, jax.tree.map(jnp.asarray, batch), None, 0)
   twin = torch_models.copy_from_jax(
       torch_models.GCBCPolicy(OBS, ACT, config.encoder, config.rnn),
       model.policy)
@@ -57,7 +57,7 @@ def test_gcbc_twin_has_the_same_loss_and_gradient_norm():
   got_padded = torch_models.gcbc_loss(twin, _torch(padded))
   np.testing.assert_allclose(got_padded.item(), float(want), rtol=1e-5)
   grads = nnx.grad(lambda m: gcbc.loss(m, jax.tree.map(jnp.asarray, batch),
-                                       None)[0])(model)
+                                       None, 0)[0])(model)
   got.backward()
   torch_norm = np.sqrt(sum(float((p.grad ** 2).sum())
                            for p in twin.parameters() if p.requires_grad))

@@ -157,7 +157,7 @@ def test_mlp_network_loss_ignores_padding_and_acts():
   padded = {'obs': jnp.pad(short['obs'], ((0, 0), (0, 3), (0, 0)), constant_values=9.0),
             'actions': jnp.pad(short['actions'], ((0, 0), (0, 3), (0, 0)), constant_values=9.0),
             'goal': short['goal'], 'mask': jnp.pad(short['mask'], ((0, 0), (0, 3)))}
-  loss = nnx.jit(lambda m, b: beso.loss(m, b, jax.random.key(5))[0])
+  loss = nnx.jit(lambda m, b: beso.loss(m, b, jax.random.key(5), 0)[0])
   np.testing.assert_allclose(loss(model, padded), loss(model, short), rtol=1e-6)
   action, _ = _act(model, short['obs'][:, 0], short['goal'], jax.random.key(0),
                    beso.initial_state(model, 2))

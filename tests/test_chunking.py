@@ -30,7 +30,7 @@ class EnsembleTest(absltest.TestCase):
   def _policy(self, decay):
     config = gcbc.Config(encoder=(4,), rnn=4, head="mse", chunk=3,
                          ensemble_decay=decay)
-    return gcbc.Policy(config, 2, 2, 1, rngs=nnx.Rngs(0))
+    return gcbc.PolicyNetwork(config, 2, 2, 1, rngs=nnx.Rngs(0))
 
   def test_average_of_every_prediction_for_the_step(self):
     policy = self._policy(0.0)
@@ -70,7 +70,7 @@ class ChunkedMethodsTest(parameterized.TestCase):
     model = module.Model(config, 5, 3, rngs=nnx.Rngs(0))
     batch = {"obs": jnp.ones((2, 6, 5)), "actions": jnp.full((2, 6, 3), 0.5),
              "goal": jnp.ones((2, 5)), "mask": jnp.ones((2, 6))}
-    loss, _ = module.loss(model, batch, jax.random.key(0))
+    loss, _ = module.loss(model, batch, jax.random.key(0), 0)
     self.assertTrue(np.isfinite(float(loss)))
     state = module.initial_state(model, 2)
     action, state = module.act(model, jnp.ones((2, 5)), jnp.ones((2, 5)),

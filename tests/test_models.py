@@ -276,7 +276,7 @@ def test_parameter_count(name):
 @pytest.mark.parametrize('name', sorted(models.METHODS))
 def test_padding_does_not_change_loss(name):
   method, model = _model(name)
-  loss = nnx.jit(lambda m, b, r: method.loss(m, b, r)[0])
+  loss = nnx.jit(lambda m, b, r: method.loss(m, b, r, 0)[0])
   rng = jax.random.key(3)
   short = _batch(window=4)
   padded = []
@@ -300,7 +300,7 @@ def test_adam_reduces_loss(name):
 
   @nnx.jit
   def train_step(model, optimizer, batch, rng):
-    (loss, metrics), grads = nnx.value_and_grad(method.loss, has_aux=True)(model, batch, rng)
+    (loss, metrics), grads = nnx.value_and_grad(method.loss, has_aux=True)(model, batch, rng, 0)
     optimizer.update(model, grads)
     finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
     return loss, metrics, finite

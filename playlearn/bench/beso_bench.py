@@ -54,6 +54,7 @@ from playlearn import bench
 from playlearn.bench import train_bench
 from playlearn.diffusion import samplers
 from playlearn.models import beso
+from playlearn.models import configure
 
 OBS_DIM = train_bench.OBS_DIM
 ACTION_DIM = train_bench.ACTION_DIM
@@ -164,7 +165,7 @@ def sampler_sweep(model: beso.Model, sampler_names: Sequence[str],
                   warmup: int = 3) -> dict:
   """`sampling_latency` at batch 1 per sampler x steps, '<sampler>_<steps>'."""
   return {f"{name}_{n}": sampling_latency(
-      beso.with_config(model, sampler=name, num_steps=n), 1, calls=calls,
+      configure.with_config(model, sampler=name, num_steps=n), 1, calls=calls,
       warmup=warmup)
           for name in sampler_names for n in steps}
 

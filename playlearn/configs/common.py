@@ -1,6 +1,8 @@
 """What every method's config shares; method files override fields."""
 import dataclasses
+import importlib.util
 
+from absl import flags
 import ml_collections
 from ml_collections import config_dict
 
@@ -30,8 +32,8 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   c.method = method
   c.dataset_dir = "out/data/playtable_play/state_full/1.2.0"
   c.seed = 0
-  c.obs_dim = None     # checked against the dataset when set
-  c.action_dim = None
+  c.obs_dim = config_dict.placeholder(int)     # checked against the dataset
+  c.action_dim = config_dict.placeholder(int)  # when set
   c.tiny_model = False
   c.model = model_fields(models.get(method).Config)  # None: the default
   # actions: 'label' (the oracle's command; play's executed actions carry
@@ -67,6 +69,38 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
   return c
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parser for scripts with a `--config` flag; an override of
+  a field the config does not have (`--config.model.foo=1`) exits with a
+  message naming it and listing the fields there are."""
+  try:
+    return flags.FLAGS(argv)
+  except AttributeError as e:
+    key = str(e).strip("\"'")
+    bad = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")
+           and a.split("=")[0].rsplit(".", 1)[-1] == key]
+    where = bad[0][len("--"):].rsplit(".", 1)[0] if bad else "config"
+    parent = _load_config_flag(argv)
+    for part in where.split(".")[1:]:
+      parent = parent[part] if part in parent else {}
+    valid = sorted(parent.keys())
+    raise SystemExit(f"{bad[0] if bad else key}: {where} has no field "
+                     f"{key!r}; valid: {', '.join(valid)}") from None
+
+
+def _load_config_flag(argv: list[str]) -> ml_collections.ConfigDict:
+  """The config that `--config=FILE[:VARIANT]` in argv names ({} if none)."""
+  value = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")),
+               None)
+  if value is None:
+    return ml_collections.ConfigDict()
+  path, _, variant = value.partition(":")
+  spec = importlib.util.spec_from_file_location("_config_file", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant or None)
 
 
 def with_variant(c: ml_collections.ConfigDict,

@@ -5,12 +5,12 @@ over seeds, as JSON and markdown; `chains.py`: CALVIN-style chains of tasks.
 """
 from playlearn.evaluation.chains import evaluate_chains
 from playlearn.evaluation.chains import sample_chain
+from playlearn.evaluation.suite import Actor
 from playlearn.evaluation.suite import EVAL_TASKS
 from playlearn.evaluation.suite import evaluate_over_seeds
 from playlearn.evaluation.suite import evaluate_tasks
 from playlearn.evaluation.suite import format_table
-from playlearn.evaluation.suite import Policy
 from playlearn.evaluation.suite import sample_episodes
 
-__all__ = ["EVAL_TASKS", "Policy", "evaluate_chains", "evaluate_over_seeds",
+__all__ = ["Actor", "EVAL_TASKS", "evaluate_chains", "evaluate_over_seeds",
            "evaluate_tasks", "format_table", "sample_chain", "sample_episodes"]

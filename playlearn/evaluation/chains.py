@@ -77,7 +77,7 @@ def _extend(env, chain, tasks, length, rng, oracle_rng, style) -> bool:
   return False
 
 
-def evaluate_chains(policy: suite.Policy, num_chains: int = 20,
+def evaluate_chains(policy: suite.Actor, num_chains: int = 20,
                     chain_length: int = 5, seed: int = 0, *,
                     step_budget: int | None = None,
                     max_steps: int = suite.MAX_STEPS,

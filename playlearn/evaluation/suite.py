@@ -13,8 +13,8 @@ Protocol (Lynch et al. 2019, with CALVIN-style predicates):
    most `max_steps`). Success is the task's predicate between the start
    scene and the scene at each step; the episode stops when it holds.
 
-A policy is any object with `reset()` and `act(obs, goal) -> float[7]`, where
-`obs` and `goal` are the env's observation dicts (`{'state': float32[42]}`,
+A policy (an `Actor`) is any object with `reset()` and
+`act(obs, goal) -> float[7]`, where `obs` and `goal` are the env's observation dicts (`{'state': float32[42]}`,
 plus images for an env made with `images=True`). Learned policies wrap their
 jit-compiled networks; nothing here imports JAX.
 """
@@ -51,7 +51,7 @@ _PERTURB_Z = (0.18, 0.38)
 _PERTURB_XY = ((-0.45, 0.45), (-0.4, 0.25))
 
 
-class Policy(Protocol):
+class Actor(Protocol):
   def reset(self) -> None: ...
   def act(self, obs: dict, goal: dict) -> np.ndarray: ...
 
@@ -229,7 +229,7 @@ def _perturb_target(tcp0, distance, rng) -> np.ndarray | None:
   return None
 
 
-def rollout(env: playtable.PlayTableEnv, policy: Policy, obs: dict,
+def rollout(env: playtable.PlayTableEnv, policy: Actor, obs: dict,
             goal: dict, task: str, start_scene: playtable.SceneState,
             budget: int, frames: list | None = None) -> dict:
   """Runs the policy from the current state; stops when `task` is done.
@@ -270,7 +270,7 @@ def write_frames(path: str, frames: list[dict]) -> None:
   replay.write_video(path, replay.side_by_side(static, gripper))
 
 
-def evaluate_tasks(policy: Policy, tasks: Sequence[str] = EVAL_TASKS, *,
+def evaluate_tasks(policy: Actor, tasks: Sequence[str] = EVAL_TASKS, *,
                    episodes_per_task: int = 10, seed: int = 0,
                    step_budget: int | None = None, max_steps: int = MAX_STEPS,
                    perturb: float = 0.0, video_dir: str | None = None,
@@ -383,7 +383,7 @@ def wilson_interval(successes: int, trials: int,
   return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
 
 
-def evaluate_over_seeds(policy_factory: Callable[[], Policy],
+def evaluate_over_seeds(policy_factory: Callable[[], Actor],
                         seeds: Sequence[int], **kwargs) -> dict:
   """`evaluate_tasks` once per seed (a fresh policy each); mean and std.
 

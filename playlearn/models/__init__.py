@@ -3,11 +3,14 @@ and the policy use:
 
   Config                                   frozen dataclass; Config.tiny() for tests
   Model(config, obs_dim, action_dim, *, rngs)   the nnx network
-  loss(model, batch, rng) -> (loss, metrics)
+  loss(model, batch, rng, step) -> (loss, metrics)
   initial_state(model, batch_size) -> state
   act(model, obs_history, goal, rng, state) -> (action, state)
+
+Shared pieces live in `layers.py` (MLP, scan_rnn, masked_nll), `heads.py`
+(action distributions) and `configure.py` (acting with other config fields).
 """
-from playlearn.models import beso, gcbc, heads, lmp
+from playlearn.models import beso, configure, gcbc, heads, layers, lmp
 
 METHODS = {'beso': beso, 'gcbc': gcbc, 'lmp': lmp}
 
@@ -19,4 +22,4 @@ def get(name):
   return METHODS[name]
 
 
-__all__ = ['METHODS', 'beso', 'gcbc', 'get', 'heads', 'lmp']
+__all__ = ['METHODS', 'beso', 'configure', 'gcbc', 'get', 'heads', 'layers', 'lmp']

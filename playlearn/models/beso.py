@@ -26,7 +26,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from playlearn.diffusion import edm, samplers
-from playlearn.models import gcbc
+from playlearn.models import configure
+from playlearn.models import layers
 
 GREEDY_SEED = 0  # act(greedy=True) draws its noise from this fixed key.
 
@@ -170,7 +171,7 @@ class MLP(nnx.Module):
     width, window = config.width, config.obs_window
     self.sigma = SigmaEmbedding(width, rngs=rngs)
     self.goal = GoalEmbedding(obs_dim, width, rngs=rngs)
-    self.body = gcbc.MLP(2 * width + window * (obs_dim + x_dim + 1), (width,) * config.layers,
+    self.body = layers.MLP(2 * width + window * (obs_dim + x_dim + 1), (width,) * config.layers,
                          rngs=rngs)
     self.out = nnx.Linear(width, window * x_dim, rngs=rngs)
 
@@ -228,26 +229,9 @@ class Model(nnx.Module):
     return guided
 
 
-def with_config(model, **changes):
-  """The same weights acting with other config fields (sampler, num_steps, guidance...).
-
-  Nothing here is BESO-specific: it swaps the `config` of any method's model
-  (`Policy.with_config` uses it). Unknown fields raise a ValueError naming them.
-  """
-  valid = {f.name for f in dataclasses.fields(model.config)}
-  unknown = sorted(set(changes) - valid)
-  if unknown:
-    raise ValueError(f'{type(model.config).__module__} config has no field {unknown}; '
-                     f'valid: {sorted(valid)}')
-  graphdef, state = nnx.split(model)
-  variant = nnx.merge(graphdef, state)
-  variant.config = dataclasses.replace(model.config, **changes)
-  return variant
-
-
 def goal_free(model):
   """The goal-independent policy of a CFG model: the same weights, the goal always dropped."""
-  return with_config(model, guidance=0.0)
+  return configure.with_config(model, guidance=0.0)
 
 
 # ---------------------------------------------------------------- training
@@ -281,11 +265,13 @@ def training_samples(config, batch, rng):
   return (actions.reshape(n, window, -1), action_mask.reshape(n, window, -1), context)
 
 
-def loss(model, batch, rng):
+def loss(model, batch, rng, step):
   """EDM's denoising loss on the sub-windows of `batch` -> (loss, metrics).
 
+  `step` is unused: BESO has no schedule inside its loss.
   batch as in gcbc.loss; rng draws the sub-windows, goal drops, sigmas and noise.
   """
+  del step
   cfg = model.config
   sample_rng, sigma_rng, noise_rng, dropout_rng = jax.random.split(rng, 4)
   rngs = nnx.Rngs(dropout=dropout_rng)

@@ -1,16 +1,15 @@
 """Play-GCBC (Lynch et al. 2019): a recurrent goal-conditioned policy pi(a_t | s_t, s_g).
 
 The same policy, given a latent plan as extra conditioning, is Play-LMP's
-(`lmp.py` builds on `Policy` and `scan_rnn` from here).
+(`lmp.py` builds on `PolicyNetwork` from here).
 """
 import dataclasses
-import itertools
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from playlearn.models import heads
+from playlearn.models import layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,38 +39,7 @@ class Config:
     return cls(encoder=(8,), rnn=8, mixtures=2)
 
 
-class MLP(nnx.Module):
-  """[..., in] -> [..., widths[-1]], ReLU after every layer (its output is a feature)."""
-
-  def __init__(self, in_features, widths, *, rngs):
-    sizes = (in_features,) + tuple(widths)
-    self.layers = nnx.List(
-        [nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(sizes)])
-
-  def __call__(self, x):
-    for layer in self.layers:
-      x = jax.nn.relu(layer(x))
-    return x
-
-
-def scan_rnn(cell, carry, xs, mask, reverse=False):
-  """Runs `cell` over time. xs: [B, T, F], mask: [B, T], carry: [B, H].
-
-  Returns (carry [B, H], outputs [B, T, H]). The carry only moves on valid
-  steps, so padding never leaks into it: the final carry is the state at the
-  last valid step (or, reversed, at the first), whatever the padding holds.
-  """
-  def step(carry, inputs):
-    x, m = inputs
-    new_carry, y = cell(carry, x)
-    return jnp.where(m[:, None] > 0, new_carry, carry), y
-
-  carry, ys = jax.lax.scan(step, carry, (xs.swapaxes(0, 1), mask.swapaxes(0, 1)),
-                           reverse=reverse)
-  return carry, ys.swapaxes(0, 1)
-
-
-class Policy(nnx.Module):
+class PolicyNetwork(nnx.Module):
   """pi(a_t | s_t, c): MLP of [s_t, c] -> GRU -> action head. c: goal (and plan).
 
   With `config.chunk` = k > 1 the GRU's output is projected to k features,
@@ -80,7 +48,7 @@ class Policy(nnx.Module):
   """
 
   def __init__(self, config, obs_dim, cond_dim, action_dim, *, rngs):
-    self.encoder = MLP(obs_dim + cond_dim, config.encoder, rngs=rngs)
+    self.encoder = layers.MLP(obs_dim + cond_dim, config.encoder, rngs=rngs)
     self.cell = nnx.GRUCell(config.encoder[-1], config.rnn, rngs=rngs)
     self.head = heads.make(config.head, config.rnn, action_dim,
                            mixtures=config.mixtures, bins=config.bins, rngs=rngs)
@@ -106,7 +74,7 @@ class Policy(nnx.Module):
     ([B, T, k, A] with chunks)."""
     cond = jnp.broadcast_to(cond[:, None], obs.shape[:2] + cond.shape[-1:])
     x = self.encoder(jnp.concatenate([obs, cond], -1))
-    _, ys = scan_rnn(self.cell, self.initial_carry(obs.shape[0]), x, mask)
+    _, ys = layers.scan_rnn(self.cell, self.initial_carry(obs.shape[0]), x, mask)
     return self._head(ys)
 
   def step(self, carry, obs, cond):
@@ -118,8 +86,8 @@ class Policy(nnx.Module):
     """Mean action NLL of `__call__`'s distribution; with chunks, of every
     valid (step, future step) pair of the window."""
     if self.chunk == 1:
-      return masked_nll(dist, actions, mask)
-    return masked_nll(dist, *chunk_targets(actions, mask, self.chunk))
+      return layers.masked_nll(dist, actions, mask)
+    return layers.masked_nll(dist, *chunk_targets(actions, mask, self.chunk))
 
   def initial_ensemble(self, batch_size):
     k = self.chunk
@@ -155,21 +123,16 @@ class Model(nnx.Module):
 
   def __init__(self, config, obs_dim, action_dim, *, rngs):
     self.config = config
-    self.policy = Policy(config, obs_dim, obs_dim, action_dim, rngs=rngs)
+    self.policy = PolicyNetwork(config, obs_dim, obs_dim, action_dim, rngs=rngs)
 
 
-def masked_nll(dist, actions, mask):
-  """Mean -log_prob over valid steps. actions: [B, T, (k,) A], mask: [B, T, (k)].
+def loss(model, batch, rng, step):
+  """batch: obs [B, T, D], actions [B, T, A], goal [B, D], mask [B, T] -> (loss, metrics).
 
-  `where`, not a product: 0 * inf from garbage padding would still be NaN.
+  Every method's loss takes (model, batch, rng, step); GCBC uses neither of
+  the last two.
   """
-  log_p = jnp.where(mask > 0, dist.log_prob(actions), 0.0)
-  return -log_p.sum() / jnp.maximum(mask.sum(), 1.0)
-
-
-def loss(model, batch, rng):
-  """batch: obs [B, T, D], actions [B, T, A], goal [B, D], mask [B, T] -> (loss, metrics)."""
-  del rng  # GCBC draws nothing at training time.
+  del rng, step
   dist = model.policy(batch['obs'], batch['goal'], batch['mask'])
   nll = model.policy.nll(dist, batch['actions'], batch['mask'])
   return nll, {'nll': nll}

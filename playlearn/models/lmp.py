@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from playlearn.models import gcbc
+from playlearn.models import layers
 
 MIN_STD = 1e-4  # Keeps the KL finite when a Gaussian sharpens.
 
@@ -22,7 +23,7 @@ class Config:
   recognition: int = 256  # Width of each direction of the recognition GRU.
   proposal: tuple[int, ...] = (256, 256)
   beta: float = 0.01  # < 1 against posterior collapse; CALVIN uses 0.001.
-  kl_warmup_steps: int = 0  # Linear warm-up of beta, applied when loss() is given step.
+  kl_warmup_steps: int = 0  # Linear warm-up of beta over the first training steps.
   replan_every: int = 16  # kappa: steps between re-plans at test time.
 
   def __post_init__(self):
@@ -66,9 +67,9 @@ class Model(nnx.Module):
     self.forward_cell = nnx.GRUCell(obs_dim + action_dim, h, rngs=rngs)
     self.backward_cell = nnx.GRUCell(obs_dim + action_dim, h, rngs=rngs)
     self.recognition_out = nnx.Linear(2 * h, 2 * z, rngs=rngs)
-    self.proposal = gcbc.MLP(2 * obs_dim, config.proposal, rngs=rngs)
+    self.proposal = layers.MLP(2 * obs_dim, config.proposal, rngs=rngs)
     self.proposal_out = nnx.Linear(config.proposal[-1], 2 * z, rngs=rngs)
-    self.policy = gcbc.Policy(config.policy, obs_dim, obs_dim + z, action_dim, rngs=rngs)
+    self.policy = gcbc.PolicyNetwork(config.policy, obs_dim, obs_dim + z, action_dim, rngs=rngs)
 
   def recognize(self, obs, actions, mask):
     """q(z | tau). obs: [B, T, D], actions: [B, T, A], mask: [B, T] -> (mean, std) [B, Z].
@@ -78,8 +79,8 @@ class Model(nnx.Module):
     """
     x = jnp.concatenate([obs, actions], -1)
     zero = jnp.zeros((obs.shape[0], self.config.recognition))
-    fwd, _ = gcbc.scan_rnn(self.forward_cell, zero, x, mask)
-    bwd, _ = gcbc.scan_rnn(self.backward_cell, zero, x, mask, reverse=True)
+    fwd, _ = layers.scan_rnn(self.forward_cell, zero, x, mask)
+    bwd, _ = layers.scan_rnn(self.backward_cell, zero, x, mask, reverse=True)
     return _gaussian(self.recognition_out(jnp.concatenate([fwd, bwd], -1)))
 
   def propose(self, obs0, goal):
@@ -87,10 +88,11 @@ class Model(nnx.Module):
     return _gaussian(self.proposal_out(self.proposal(jnp.concatenate([obs0, goal], -1))))
 
 
-def loss(model, batch, rng, step=None):
+def loss(model, batch, rng, step):
   """Action NLL + beta * KL(q || p). batch as in gcbc.loss; rng draws z ~ q.
 
-  `step` (the training step) switches on the KL warm-up; without it beta is constant.
+  `step`: the training step, for the KL warm-up (validation passes a step
+  past it, to see the objective proper).
   """
   cfg = model.config
   obs, actions, goal, mask = batch['obs'], batch['actions'], batch['goal'], batch['mask']
@@ -100,8 +102,7 @@ def loss(model, batch, rng, step=None):
   dist = model.policy(obs, jnp.concatenate([goal, z], -1), mask)
   nll = model.policy.nll(dist, actions, mask)
   kl = kl_diag_gaussians(mean_q, std_q, mean_p, std_p).mean()
-  beta = beta_at(0 if step is None else step, cfg.beta,
-                 0 if step is None else cfg.kl_warmup_steps)
+  beta = beta_at(step, cfg.beta, cfg.kl_warmup_steps)
   return nll + beta * kl, {'nll': nll, 'kl': kl, 'beta': beta}
 
 

@@ -3,14 +3,22 @@
 A checkpoint step directory holds `state` (the nnx state pytree, through
 `StandardSave`) and `data` (the Grain iterator state, JSON), so that a resumed
 run sees exactly the batches an uninterrupted one would. Saves are async;
-`CheckpointManager.wait_until_finished` is called before the process exits.
+`seal` waits for them and writes each finished step's MANIFEST.json (content
+hashes, `playlearn.manifest`), at the next save and before the process
+exits. `restore_latest` verifies a step before using it: a corrupt one is
+moved to `checkpoints_corrupt/` (kept, not deleted) and the previous step is
+tried instead.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 
+from absl import logging
 import orbax.checkpoint as ocp
+
+from playlearn import manifest
 
 
 def manager(workdir: str, keep: int, save_every: int) -> ocp.CheckpointManager:
@@ -22,22 +30,73 @@ def manager(workdir: str, keep: int, save_every: int) -> ocp.CheckpointManager:
       item_names=("state", "data"))
 
 
+def step_dir(mgr: ocp.CheckpointManager, step: int) -> str:
+  return os.path.join(os.fspath(mgr.directory), str(step))
+
+
 def save(mgr: ocp.CheckpointManager, step: int, state, data_state: dict,
          force: bool = False) -> bool:
+  seal(mgr)  # The previous save is long finished: this rarely waits.
   return mgr.save(step, args=ocp.args.Composite(
       state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)),
                   force=force)
 
 
+def seal(mgr: ocp.CheckpointManager) -> None:
+  """Waits for pending saves; writes a manifest into every step without one."""
+  mgr.wait_until_finished()
+  for step in mgr.all_steps():
+    directory = step_dir(mgr, step)
+    if os.path.isdir(directory) and not manifest.exists(directory):
+      manifest.write(directory)
+
+
+def _quarantine(mgr: ocp.CheckpointManager, step: int) -> str:
+  """Moves a bad step aside (nothing is deleted); returns where it went."""
+  root = os.path.join(os.path.dirname(os.fspath(mgr.directory)),
+                      "checkpoints_corrupt")
+  os.makedirs(root, exist_ok=True)
+  target = os.path.join(root, str(step))
+  suffix = 0
+  while os.path.exists(target):
+    suffix += 1
+    target = os.path.join(root, f"{step}.{suffix}")
+  shutil.move(step_dir(mgr, step), target)
+  mgr.reload()
+  return target
+
+
 def restore_latest(mgr: ocp.CheckpointManager, abstract_state):
-  """(step, state, data_state) of the newest checkpoint, or None."""
-  step = mgr.latest_step()
-  if step is None:
-    return None
-  restored = mgr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract_state),
-      data=ocp.args.JsonRestore()))
-  return step, restored["state"], restored["data"]
+  """(step, state, data_state) of the newest good checkpoint, or None.
+
+  A step whose files differ from its manifest is quarantined with a message
+  and the next older one is tried. A step with no manifest (the process died
+  between its save and the next seal) is used with a warning, or
+  quarantined too if Orbax cannot read it.
+  """
+  for step in sorted(mgr.all_steps(), reverse=True):
+    directory = step_dir(mgr, step)
+    sealed = manifest.exists(directory)
+    try:
+      if sealed:
+        manifest.verify(directory)
+      else:
+        logging.warning("checkpoint %s has no manifest: it cannot be "
+                        "checked", directory)
+      restored = mgr.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state),
+          data=ocp.args.JsonRestore()))
+    except Exception as e:  # pylint: disable=broad-except
+      # A verified step that Orbax cannot read is a bug (or another config),
+      # not rot: that error is the user's to see.
+      if sealed and not isinstance(e, manifest.CorruptArtifactError):
+        raise
+      where = _quarantine(mgr, step)
+      print(f"checkpoint at step {step} is unusable ({e}); moved to "
+            f"{where}; trying the previous one", flush=True)
+      continue
+    return step, restored["state"], restored["data"]
+  return None
 
 
 class StopRequest:

@@ -7,7 +7,6 @@ seen through `playlearn.models.get(name)`: its `Model`, `Config` and `loss`.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import os
 
@@ -18,10 +17,13 @@ import ml_collections
 import numpy as np
 import optax
 
+from playlearn import manifest
 from playlearn import models
 from playlearn import policy as policy_lib
+from playlearn.data import features as features_lib
 from playlearn.data import pipeline
 from playlearn.data import reading
+from playlearn.data import rlds
 from playlearn.data import statistics as statistics_lib
 from playlearn.data import windows
 from playlearn.train import checkpoints
@@ -71,6 +73,58 @@ def check_dataset(config, statistics: dict) -> tuple[int, int]:
   return obs_dim, action_dim
 
 
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the first invalid field, before any work."""
+  def need(ok, field, rule):
+    if not ok:
+      raise ValueError(f"config.{field}={_get(config, field)!r}: {rule}")
+
+  def integer(field, low):
+    value = _get(config, field)
+    need(isinstance(value, int) and not isinstance(value, bool)
+         and value >= low, field, f"must be an integer >= {low}")
+
+  models.get(config.method)  # Raises, listing the registered methods.
+  integer("total_steps", 1)
+  integer("log_every", 1)
+  integer("checkpoint_every", 1)
+  integer("keep_checkpoints", 1)
+  integer("val_every", 0)
+  integer("val_batches", 1)
+  integer("eval_every", 0)
+  integer("seed", 0)
+  integer("data.batch_size", 1)
+  integer("data.kappa_min", 1)
+  integer("data.kappa_max", 1)
+  integer("data.goal_horizon", 0)
+  integer("optimizer.warmup_steps", 0)
+  for field in ("obs_dim", "action_dim"):
+    if _get(config, field) is not None:
+      integer(field, 1)
+  opt = config.optimizer
+  need(opt.lr > 0, "optimizer.lr", "must be > 0")
+  need(0 <= opt.final_lr_fraction <= 1, "optimizer.final_lr_fraction",
+       "must be in [0, 1]")
+  need(opt.weight_decay >= 0, "optimizer.weight_decay", "must be >= 0")
+  need(opt.grad_clip >= 0, "optimizer.grad_clip", "must be >= 0 (0: off)")
+  need(0 <= (config.get("ema_decay") or 0.0) < 1, "ema_decay",
+       "must be in [0, 1) (0: off)")
+  need(config.data.kappa_min <= config.data.kappa_max, "data.kappa_min",
+       f"must not exceed data.kappa_max={config.data.kappa_max}")
+  for field, valid in (("data.actions", tuple(rlds.ACTION_FIELDS)),
+                       ("data.action_norm", windows.ACTION_NORMS),
+                       ("data.features", features_lib.FEATURES)):
+    need(_get(config, field) in valid, field,
+         f"valid: {', '.join(map(str, valid))}")
+  model_config(config)  # Raises on model fields the method does not have.
+
+
+def _get(config, dotted: str):
+  for key in dotted.split("."):
+    config = config[key]
+  return config
+
+
 # Fields that may differ when a run resumes: they change what is logged or
 # kept, not what is learned.
 RESUMABLE_CHANGES = ("log_every", "eval_every", "eval", "checkpoint_every",
@@ -112,6 +166,24 @@ def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
         "Use a new --workdir, or the saved config (config.json) to resume.")
 
 
+def finished_run(config: ml_collections.ConfigDict, workdir: str):
+  """The final metrics of a finished run of `config` in `workdir`, or None.
+
+  Finished: `final_metrics.json` says `config.total_steps` were done and the
+  policy is saved (check_resumable has already refused another config).
+  """
+  path = os.path.join(workdir, "final_metrics.json")
+  if not (os.path.exists(path) and
+          os.path.exists(os.path.join(workdir, "policy", "policy.json"))):
+    return None
+  try:
+    with open(path) as f:
+      metrics = json.load(f)
+  except json.JSONDecodeError:
+    return None  # Written before saves were atomic: finish the run again.
+  return metrics if metrics.get("step") == config.total_steps else None
+
+
 def make_optimizer(config) -> optax.GradientTransformation:
   opt = config.optimizer
   schedule = optax.warmup_cosine_decay_schedule(
@@ -130,16 +202,12 @@ def make_train_step(method, graphdef: nnx.GraphDef, ema_decay: float = 0.0):
   `ema_decay`, it is the pair (that, EMA of the model's nnx.Param state), and
   the EMA moves after every update.
   """
-  # Methods with schedules inside their loss (LMP's KL warm-up) get the step.
-  takes_step = "step" in inspect.signature(method.loss).parameters
-
   def train_step(state, batch, rng, step):
     model, optimizer = nnx.merge(graphdef, state[0] if ema_decay else state)
     model.train()
 
     def loss_fn(model):
-      kwargs = {"step": step} if takes_step else {}
-      return method.loss(model, batch, rng, **kwargs)
+      return method.loss(model, batch, rng, step)
 
     (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
     optimizer.update(model, grads)
@@ -158,14 +226,12 @@ def make_eval_step(method, model_graphdef: nnx.GraphDef):
 
   `params` is `nnx.state(model)` of the acting model (see `acting_model`).
   """
-  takes_step = "step" in inspect.signature(method.loss).parameters
-
   def eval_step(params, batch, rng):
     model = nnx.merge(model_graphdef, params)
     model.eval()
     # A schedule (LMP's KL warm-up) is taken at its end: the objective proper.
-    kwargs = {"step": jnp.iinfo(jnp.int32).max} if takes_step else {}
-    loss, metrics = method.loss(model, batch, rng, **kwargs)
+    step = jnp.iinfo(jnp.int32).max
+    loss, metrics = method.loss(model, batch, rng, step)
     return dict(metrics, loss=loss)
 
   return jax.jit(eval_step)
@@ -218,11 +284,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   Returns the last logged metrics.
   """
   # --- logging --------------------------------------------------------------
+  validate_config(config)
   os.makedirs(workdir, exist_ok=True)
   check_resumable(config, workdir)
+  finished = finished_run(config, workdir)
+  if finished is not None:
+    print(f"{workdir} holds a finished run of this config (step "
+          f"{finished['step']}, its policy and final_metrics.json): nothing "
+          "to do. Use a new --workdir to train again.", flush=True)
+    return finished
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json_best_effort(indent=1))
+    manifest.atomic_write_text(os.path.join(workdir, "config.json"),
+                               config.to_json_best_effort(indent=1))
 
   # --- mesh -----------------------------------------------------------------
   mesh = mesh_lib.make_mesh()
@@ -366,12 +439,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                          force=final)
       if final:
         break
-  mgr.wait_until_finished()
+  checkpoints.seal(mgr)
   writer.close()
   policy_lib.Policy(config.method, acting_model(graphdef, state, ema_decay),
                     normalization).save(
       os.path.join(workdir, "policy"))
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "final_metrics.json"), "w") as f:
-      json.dump({"step": step, **last}, f, indent=1)
+    manifest.atomic_write_text(os.path.join(workdir, "final_metrics.json"),
+                               json.dumps({"step": step, **last}, indent=1))
   return {"step": step, **last}
