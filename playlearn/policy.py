@@ -37,9 +37,10 @@ def _normalization_to_json(norm: windows.Normalization) -> dict:
 
 
 def _normalization_from_json(data: dict) -> windows.Normalization:
-  # Policies saved before observation features had none: 'raw'.
+  # Policies saved before observation features (or goal modes) had none:
+  # the dataclass defaults, 'raw' and 'full'.
   return windows.Normalization(
-      **{k: v if k == "features" else np.asarray(v, np.float32)
+      **{k: v if k in ("features", "goals") else np.asarray(v, np.float32)
          for k, v in data.items()})
 
 
@@ -106,7 +107,7 @@ class Policy:
                            f"values: {np.asarray(d[key]).tolist()}")
     single = np.ndim(obs["state"]) == 1
     o = np.atleast_2d(self.normalization.normalize_observation(obs))
-    g = self.normalization.normalize_state(
+    g = self.normalization.normalize_goal(
         np.atleast_2d(np.asarray(goal["state"], np.float32)))
     if self._state is None or self._batch != o.shape[0]:
       self._batch = o.shape[0]

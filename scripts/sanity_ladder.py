@@ -27,6 +27,8 @@ _DEMOS_ALL = flags.DEFINE_integer("demos_per_task_all", 30,
 _STEPS = flags.DEFINE_integer("train_steps", 3000, "Training steps per run.")
 _EPISODES = flags.DEFINE_integer("episodes_per_task", 10, "Starts per task.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "Evaluation seeds.")
+_GOALS = flags.DEFINE_enum("goals", "full", ["full", "scene"],
+                           "What goals show the policy (config.data.goals).")
 _PLAY_DATASET = flags.DEFINE_string("play_dataset", None,
                                     "Rung 3: play dataset to train on.")
 _PLAY_POLICY = flags.DEFINE_string("play_policy", None,
@@ -39,6 +41,7 @@ def main(argv):
   cfg = ladder.LadderConfig(
       demos_per_task=_DEMOS.value, demos_per_task_all=_DEMOS_ALL.value,
       train_steps=_STEPS.value, episodes_per_task=_EPISODES.value,
+      goals=_GOALS.value,
       seeds=tuple(int(s) for s in _SEEDS.value))
   rows = ladder.run(_OUT_DIR.value, rungs=[int(r) for r in _RUNGS.value],
                     cfg=cfg, rung1_tasks=_TASKS.value,

@@ -1,10 +1,12 @@
 """Observation features: the transform, its normalisation, saved policies."""
+import dataclasses
 import os
 import tempfile
 
 from absl.testing import absltest
 from flax import nnx
 import numpy as np
+import pytest
 
 from playlearn import models
 from playlearn import policy as policy_lib
@@ -130,6 +132,35 @@ class FeatureNormalizationTest(absltest.TestCase):
     action = policy.act({"state": states[0], "target": targets[0]},
                         {"state": states[-1]})
     self.assertEqual(action.shape, (7,))
+
+
+
+
+@pytest.mark.parametrize("name", features.FEATURES)
+def test_robot_columns_are_exactly_those_that_move_with_the_tool(name):
+  """Moving the tool, gripper and joints changes the robot columns and only
+  them (for `relative_target` the lead too); the scene columns stay."""
+  rng = np.random.default_rng(0)
+  state = rng.normal(size=(1, 42)).astype(np.float32)
+  moved = state.copy()
+  moved[:, :14] += 0.3
+  target = rng.normal(size=(1, 6)).astype(np.float32)
+  changed = ~np.isclose(features.transform(state, name, target),
+                        features.transform(moved, name, target))[0]
+  np.testing.assert_array_equal(changed, features.robot_columns(name))
+
+
+def test_scene_goals_hide_the_robot_and_keep_the_scene():
+  rng = np.random.default_rng(1)
+  states = rng.normal(size=(50, 42)).astype(np.float32)
+  norm = windows.Normalization(
+      states.mean(0), states.std(0), np.zeros(7, np.float32),
+      np.ones(7, np.float32)).with_features("relative", states)
+  full = norm.normalize_goal(states[:3])
+  scene = dataclasses.replace(norm, goals="scene").normalize_goal(states[:3])
+  robot = features.robot_columns("relative")
+  assert np.all(scene[:, robot] == 0) and np.any(full[:, robot] != 0)
+  np.testing.assert_array_equal(scene[:, ~robot], full[:, ~robot])
 
 
 if __name__ == "__main__":

@@ -38,10 +38,11 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   c.model = model_fields(models.get(method).Config)  # None: the default
   # actions: 'label' (the oracle's command; play's executed actions carry
   # recovery noise, see playlearn.play.noise) or 'executed'. features: what
-  # the policy sees of the state (playlearn.data.features), saved with it.
+  # the policy sees of the state, goals: of the goal ('full' or 'scene');
+  # both in playlearn.data.features, saved with the policy.
   c.data = ml_collections.ConfigDict(dict(
       batch_size=256, kappa_min=16, kappa_max=32, goal_horizon=0,
-      action_norm="none", actions="label", features="raw"))
+      action_norm="none", actions="label", features="raw", goals="full"))
   # The logistic mixture makes a stiff loss: once components sharpen on exact
   # actions (the gripper, steps without rotation), its gradients run to
   # thousands. Measured on state_full (GCBC, batch 64, validation NLL):

@@ -19,13 +19,23 @@ training and acting compute the same thing:
   axis), so the label depends on where the target is and the tool alone
   does not say it. Goals are given as states only: their lead is 0.
   66 features.
+
+Goals (`config.data.goals`, also saved with the policy): `full` shows the
+policy every feature of the goal state; `scene` only what describes the
+scene (fixtures, lights, blocks), with the robot's own columns (tool pose,
+gripper, joints, a block's position relative to the tool, the lead) set to
+their training mean. A task is a change of the scene, and a full goal also
+says where the tool ended, which a policy can imitate instead: pressing a
+button ends with the tool where it hovered before pressing.
 """
 from __future__ import annotations
 
 import numpy as np
 
 FEATURES = ("raw", "relative", "relative_target")
+GOALS = ("full", "scene")
 _NUM_BLOCKS = 3
+_ROBOT = 14  # Raw entries 0-13: tool position and angles, gripper, joints.
 _BLOCKS = 24  # First block entry of the raw state.
 _TARGET_DIM = 6
 
@@ -73,6 +83,21 @@ def _lead(states: np.ndarray, target: np.ndarray | None) -> np.ndarray:
   turn = target[..., 3:6] - states[..., 3:6]
   lead[..., 3:] = (turn + np.pi) % (2 * np.pi) - np.pi  # Wrapped to +-pi.
   return lead
+
+
+def robot_columns(name: str, state_dim: int = 42) -> np.ndarray:
+  """bool[F]: the columns of features `name` that describe the robot."""
+  if name not in FEATURES:
+    raise ValueError(f"features must be one of {FEATURES}, got {name!r}")
+  robot = np.zeros(dim(name, state_dim), bool)
+  robot[:_ROBOT] = True  # Tool pose, gripper, arm joints: the same in all.
+  if name != "raw":
+    for i in range(_NUM_BLOCKS):  # Per block: pos (3), pos - tcp (3), angles.
+      first = _BLOCKS + 12 * i + 3
+      robot[first:first + 3] = True
+  if name == "relative_target":
+    robot[-_TARGET_DIM:] = True
+  return robot
 
 
 def dim(name: str, state_dim: int = 42) -> int:

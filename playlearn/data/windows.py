@@ -86,6 +86,7 @@ class WindowConfig:
   std_floor: float = STD_FLOOR
   actions: str = "label"  # 'label' | 'executed'; see the module docstring.
   features: str = "raw"  # Observation features (playlearn.data.features).
+  goals: str = "full"  # What goals show: 'full' | 'scene' (features.GOALS).
 
   def __post_init__(self):
     if self.kappa_min < 1:
@@ -106,6 +107,9 @@ class WindowConfig:
     if self.actions not in rlds.ACTION_FIELDS:
       raise ValueError(f"actions must be one of {sorted(rlds.ACTION_FIELDS)}, "
                        f"got {self.actions!r}")
+    if self.goals not in features_lib.GOALS:
+      raise ValueError(f"goals must be one of {features_lib.GOALS}, got "
+                       f"{self.goals!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +129,7 @@ class Normalization:
   action_center: np.ndarray
   action_scale: np.ndarray
   features: str = "raw"
+  goals: str = "full"
 
   @classmethod
   def from_statistics(cls, statistics: Mapping[str, Any],
@@ -177,6 +182,15 @@ class Normalization:
     """
     state = features_lib.transform(state, self.features, target)
     return ((state - self.state_mean) / self.state_std).astype(np.float32)
+
+  def normalize_goal(self, state: np.ndarray) -> np.ndarray:
+    """Raw goal states [..., D] -> [..., F]: `normalize_state`, and with
+    goals 'scene' the robot's columns at 0 (their training mean)."""
+    goal = self.normalize_state(state)
+    if self.goals == "scene":
+      goal[..., features_lib.robot_columns(self.features,
+                                           np.shape(state)[-1])] = 0.0
+    return goal
 
   def normalize_observation(self, observation: Mapping[str, Any]) -> np.ndarray:
     """An observation {'state': [..., D], 'target': [..., 6]} -> [..., F].
@@ -287,11 +301,11 @@ class WindowStore:
       # is given the train store's normalisation and keeps it.
       normalization = normalization.with_features(
           config.features, raw, config.std_floor, raw_targets)
+    normalization = dataclasses.replace(normalization, goals=config.goals)
     self.normalization = normalization
     self.states = normalization.normalize_state(raw, raw_targets)
     # Goals are states only (as the suite gives them): no commanded pose.
-    self.goal_states = (normalization.normalize_state(raw) if use_target
-                        else self.states)
+    self.goal_states = normalization.normalize_goal(raw)
     self.actions = normalization.normalize_action(np.concatenate(actions))
     # Real (obs, action) steps per episode: the last RLDS step has no action.
     acting = lengths - 1

@@ -69,7 +69,7 @@ class NearestNeighbourReplay:
     if not self._plan:
       norm = self.store.normalization
       s = norm.normalize_observation(obs)
-      g = norm.normalize_state(goal["state"])
+      g = norm.normalize_goal(goal["state"])
       cost = (np.linalg.norm(self._from - s, axis=1)
               + np.linalg.norm(self._to - g, axis=1))
       best = int(np.argmin(cost))

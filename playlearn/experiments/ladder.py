@@ -46,6 +46,7 @@ class LadderConfig:
   episodes_per_task: int = 10
   seeds: tuple[int, ...] = (0, 1)
   noise: noise_lib.NoiseConfig = noise_lib.PLAY_NOISE
+  goals: str = "full"            # what goals show (playlearn.data.features)
   tiny_model: bool = False       # for tests
 
 
@@ -79,6 +80,7 @@ def train_gcbc(dataset_dir: str, workdir: str, cfg: LadderConfig,
   config.val_every = cfg.train_steps
   config.log_every = min(config.log_every, cfg.train_steps)
   config.tiny_model = cfg.tiny_model
+  config.data.goals = cfg.goals
   trainer.train_and_evaluate(config, workdir)
   return policy_dir
 

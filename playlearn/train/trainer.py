@@ -311,7 +311,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       goal_horizon=config.data.goal_horizon,
       action_norm=config.data.action_norm,
       actions=config.data.get("actions", "label"),
-      features=config.data.get("features", "raw"))
+      features=config.data.get("features", "raw"),
+      goals=config.data.get("goals", "full"))
   # The store normalises the training windows; the saved policy reuses its
   # normalisation, so training and acting cannot disagree.
   store = windows.WindowStore.from_dataset(config.dataset_dir, "train",
