@@ -155,6 +155,7 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous(tiny_play_dataset,
     ("checkpoint_every", 0, r"config.checkpoint_every=0"),
     ("ema_decay", 1.0, r"config.ema_decay=1.0: must be in \[0, 1\)"),
     ("data.features", "pixels", r"config.data.features='pixels'.*valid: raw"),
+    ("data.goals", "robot", r"config.data.goals='robot'.*valid: full, scene"),
     ("data.kappa_min", 40, r"config.data.kappa_min=40: must not exceed"),
     ("optimizer.lr", 0.0, r"config.optimizer.lr=0.0: must be > 0"),
 ])

@@ -113,7 +113,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
        f"must not exceed data.kappa_max={config.data.kappa_max}")
   for field, valid in (("data.actions", tuple(rlds.ACTION_FIELDS)),
                        ("data.action_norm", windows.ACTION_NORMS),
-                       ("data.features", features_lib.FEATURES)):
+                       ("data.features", features_lib.FEATURES),
+                       ("data.goals", features_lib.GOALS)):
     need(_get(config, field) in valid, field,
          f"valid: {', '.join(map(str, valid))}")
   model_config(config)  # Raises on model fields the method does not have.
