@@ -96,3 +96,10 @@ def verify(directory: str) -> None:
     if _sha256(file) != entry["sha256"]:
       raise CorruptArtifactError(f"{file} does not match its SHA-256 in "
                                  f"{path}: the file is corrupt")
+
+
+def write_json(path: str, data) -> None:
+  """`data` as indented JSON at `path`, atomically (making its folder)."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  atomic_write_text(path, json.dumps(data, indent=1))
+  print(f"wrote {path}")

@@ -11,7 +11,8 @@ real time per core; 64-128 px frames render at a few hundred frames/s.
 from absl import app
 from absl import flags
 
-from playlearn import bench
+from playlearn import hardware
+from playlearn import manifest
 from playlearn.bench import env_bench
 
 _OUT = flags.DEFINE_string("out", "out/bench/env.json", "JSON output.")
@@ -21,7 +22,7 @@ _SKIP_RENDER = flags.DEFINE_bool("skip_render", False, "Skip image figures.")
 
 def main(argv):
   del argv
-  results = {**bench.machine(),
+  results = {**hardware.describe(),
              "note": "single process, one core per measurement"}
   print("measuring env and raw physics ...", flush=True)
   results.update(env_bench.env_and_physics(num_steps=_STEPS.value))
@@ -43,7 +44,7 @@ def main(argv):
       print(f"| {key} | {value:.3f} |")
     else:
       print(f"| {key} | {value} |")
-  bench.write_json(_OUT.value, results)
+  manifest.write_json(_OUT.value, results)
 
 
 if __name__ == "__main__":

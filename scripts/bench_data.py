@@ -13,7 +13,8 @@ on an accelerator), i.e. hundreds of batches/s. See playlearn/bench/data_bench.p
 from absl import app
 from absl import flags
 
-from playlearn import bench
+from playlearn import hardware
+from playlearn import manifest
 from playlearn.bench import data_bench
 
 _DATASET_DIR = flags.DEFINE_string(
@@ -31,7 +32,7 @@ _OUT = flags.DEFINE_string("out", "out/bench/data.json", "JSON output.")
 
 def main(argv):
   del argv
-  results = bench.machine()
+  results = hardware.describe()
   results.update(data_bench.measure(
       _DATASET_DIR.value, batch_size=_BATCH_SIZE.value,
       kappa_min=_KAPPA_MIN.value, kappa_max=_KAPPA_MAX.value,
@@ -51,7 +52,7 @@ def main(argv):
     value = results[key]
     print(f"{key}: {value:.3f}" if isinstance(value, float)
           else f"{key}: {value}")
-  bench.write_json(_OUT.value, results)
+  manifest.write_json(_OUT.value, results)
 
 
 if __name__ == "__main__":

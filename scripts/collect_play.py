@@ -22,7 +22,7 @@ from absl import app
 from absl import flags
 
 from playlearn import data
-from playlearn.data import playtable
+from playlearn.datasets import playtable
 
 _DATASET = flags.DEFINE_enum("dataset", "playtable_play",
                              ["playtable_play", "playtable_demos"],

@@ -14,7 +14,7 @@ from absl import app
 from absl import flags
 
 from playlearn import console
-from playlearn.evaluation import report
+from playlearn import manifest
 from playlearn.evaluation import diagnostics
 from playlearn.policy import Policy
 
@@ -46,7 +46,7 @@ def main(argv):
   result["greedy"] = not _SAMPLE.value
   print(diagnostics.table(result))
   if _OUT.value:
-    report.write_json(_OUT.value, result)
+    manifest.write_json(_OUT.value, result)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from absl import app
 from absl import flags
 
 from playlearn import console
-from playlearn.evaluation import report
+from playlearn import manifest
 from playlearn.evaluation import play_generator
 from playlearn.policy import Policy
 
@@ -55,7 +55,7 @@ def main(argv):
         _DATASET_DIR.value, num_runs=_RUNS.value, steps_per_run=steps)
   print(play_generator.table(results))
   if _OUT.value:
-    report.write_json(_OUT.value, {"policy": os.path.abspath(_POLICY.value),
+    manifest.write_json(_OUT.value, {"policy": os.path.abspath(_POLICY.value),
                                    "results": results})
 
 

@@ -16,7 +16,8 @@ from absl import app
 from absl import flags
 
 from playlearn import console
-from playlearn.evaluation import report
+from playlearn import hardware
+from playlearn import manifest
 from playlearn.evaluation import suite
 from playlearn.evaluation import sweep
 from playlearn.policy import Policy
@@ -47,9 +48,9 @@ def main(argv):
                    progress=lambda line: print(line, flush=True))
   print(sweep.table(rows))
   if _OUT.value:
-    report.write_json(_OUT.value, {
+    manifest.write_json(_OUT.value, {
         "policy": os.path.abspath(_POLICY.value), "seed": _SEED.value,
-        "hardware": suite.hardware(), "rows": rows})
+        "hardware": hardware.describe(), "rows": rows})
 
 
 if __name__ == "__main__":

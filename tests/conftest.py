@@ -19,7 +19,7 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def tiny_play_dataset(tmp_path_factory) -> str:
   """The version directory of `playtable_play/tiny`, built once per session."""
-  from playlearn.data import playtable  # pylint: disable=g-import-not-at-top
+  from playlearn.datasets import playtable  # pylint: disable=g-import-not-at-top
   builder = playtable.builder_class("playtable_play")(
       config="tiny", data_dir=str(tmp_path_factory.mktemp("tiny_play")),
       num_workers=1)

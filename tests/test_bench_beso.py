@@ -10,7 +10,6 @@ import pytest
 
 from playlearn.bench import beso_bench
 from playlearn.configs import beso as beso_config
-from playlearn.models import beso
 from playlearn.models import configure
 from playlearn.train import trainer
 

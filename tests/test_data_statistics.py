@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from playlearn import data as data_lib
-from playlearn.data import playtable
+from playlearn.datasets import playtable
 from playlearn.data import statistics
 
 STATS = ("mean", "std", "min", "max", "q01", "q05", "q50", "q95", "q99")

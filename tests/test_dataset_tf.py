@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from playlearn import data as data_lib
-from playlearn.data import playtable
+from playlearn.datasets import playtable
 
 pytestmark = [
     pytest.mark.tf,

@@ -22,7 +22,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from playlearn import data as data_lib
-from playlearn.data import playtable
+from playlearn.datasets import playtable
 from playlearn.data import rlds
 from playlearn.envs import playtable as playtable_env
 from playlearn.envs import tasks as tasks_lib

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from playlearn import data as data_lib
-from playlearn.data import playtable as playtable_data
+from playlearn.datasets import playtable as playtable_data
 from playlearn.envs import playtable
 from playlearn.envs import registry
 from playlearn.evaluation import report

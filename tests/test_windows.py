@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from playlearn.data import pipeline
-from playlearn.data import playtable
+from playlearn.datasets import playtable
 from playlearn.data import reading
 from playlearn.data import statistics as statistics_lib
 from playlearn.data import windows

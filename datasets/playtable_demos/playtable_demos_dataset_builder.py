@@ -23,7 +23,7 @@ import dataclasses
 
 import tensorflow_datasets as tfds
 
-from playlearn.data import playtable
+from playlearn.datasets import playtable
 from playlearn.play import noise as noise_lib
 
 SPLIT_SEED_START = {"train": 0, "validation": 1_000_000}

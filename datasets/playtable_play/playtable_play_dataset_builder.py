@@ -30,7 +30,7 @@ import dataclasses
 
 import tensorflow_datasets as tfds
 
-from playlearn.data import playtable
+from playlearn.datasets import playtable
 from playlearn.play import noise as noise_lib
 
 TRAIN_SEED_START = 0

@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from playlearn import bench
+from playlearn import hardware
 from playlearn.bench import train_bench
 from playlearn.diffusion import samplers
 from playlearn.models import beso
@@ -179,7 +179,7 @@ def cpu_peak(matmul_size: int = 2048, calls: int = 10) -> dict:
   matmul_peak_gflops: 2 n^3 FLOPs of a jitted [n, n] x [n, n] float32 matmul
   over its best time of `calls`.
   """
-  info = bench.cpuinfo()
+  info = hardware.cpuinfo()
   flags = set(info.get("flags", "").split())
   simd, per_cycle = next(((f, c) for f, c in SIMD_FLOPS_PER_CYCLE
                           if f in flags), ("scalar", 2))

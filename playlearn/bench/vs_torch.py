@@ -42,7 +42,6 @@ import os
 import tempfile
 import time
 
-from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np

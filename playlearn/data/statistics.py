@@ -2,7 +2,7 @@
 
 The builders compute them while writing and put `statistics.json` in the
 dataset's version directory, next to `dataset_info.json` (see
-`playlearn.data.playtable`). One split's statistics:
+`playlearn.datasets.playtable`). One split's statistics:
 
   {'num_episodes': int, 'num_steps': int,
    'state':  {'mean', 'std', 'min', 'max', 'q01', 'q05', 'q50', 'q95', 'q99'}:

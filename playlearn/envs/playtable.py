@@ -9,6 +9,9 @@ stays within a few centimetres of the actual tool pose; the mocap weld (see
 Observation: `state` (float32[42], layout in `STATE_LAYOUT`), `target`
 (float32[6], the commanded tool pose, see `TARGET_DIM`), and with
 `images=True` also `rgb_static` and `rgb_gripper` (uint8 [S, S, 3]).
+
+Longer than 500 lines: the config, the controller, the observation and the
+checked state save/restore share the MuJoCo handles of one class.
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from playlearn import hardware
 from playlearn.envs import playtable
 from playlearn.envs import tasks as tasks_lib
 from playlearn.evaluation import suite
@@ -126,7 +127,7 @@ def evaluate_chains(policy: suite.Actor, num_chains: int = 20,
       "config": {"num_chains": num_chains, "chain_length": chain_length,
                  "seed": seed, "step_budget": step_budget,
                  "max_steps": max_steps, "tasks": list(tasks)},
-      "hardware": suite.hardware(),
+      "hardware": hardware.describe(),
       "chains": rows,
       "success_rates": [float(np.mean(done >= k))
                         for k in range(1, chain_length + 1)],

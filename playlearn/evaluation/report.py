@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import json
-import os
-from typing import Any
 
 from absl import logging
 import numpy as np
@@ -69,14 +67,15 @@ def table(results: Mapping[str, dict]) -> str:
 
 def plot(results: Mapping[str, dict], path: str) -> None:
   """Grouped bars of per-task success (with the seed spread) to a PNG."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  # A bare Figure draws with Agg and leaves the process's pyplot backend as
+  # it is (a notebook keeps its own).
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
 
   names = list(results)
   tasks = list(next(iter(results.values()))["tasks"]["per_task"]) + ["average"]
   width = 0.8 / len(names)
-  fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(tasks) * len(names)), 4.5))
+  fig = Figure(figsize=(max(8, 0.55 * len(tasks) * len(names)), 4.5))
+  ax = fig.subplots()
   x = np.arange(len(tasks))
   for i, name in enumerate(names):
     r = results[name]["tasks"]
@@ -91,7 +90,6 @@ def plot(results: Mapping[str, dict], path: str) -> None:
   ax.grid(axis="y", alpha=0.3)
   fig.tight_layout()
   fig.savefig(path, dpi=120)
-  plt.close(fig)
 
 
 def read_jsonl(path: str) -> list[dict]:
@@ -153,11 +151,12 @@ def plot_curves(workdirs: Mapping[str, str], key: str, path: str,
                 smooth: int = 10) -> None:
   """`key` against the step for each run (raw, faint; moving average over
   `smooth` logged points, solid) to a PNG."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  # A bare Figure draws with Agg and leaves the process's pyplot backend as
+  # it is (a notebook keeps its own).
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
 
-  fig, ax = plt.subplots(figsize=(7, 4))
+  fig = Figure(figsize=(7, 4))
+  ax = fig.subplots()
   for name, workdir in workdirs.items():
     series = read_metrics(workdir)
     if key not in series:
@@ -177,12 +176,3 @@ def plot_curves(workdirs: Mapping[str, str], key: str, path: str,
   ax.legend()
   fig.tight_layout()
   fig.savefig(path, dpi=120)
-  plt.close(fig)
-
-
-def write_json(path: str, data: Any) -> None:
-  """Writes `data` as indented JSON to `path` (making its folder) and says so."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, "w") as f:
-    json.dump(data, f, indent=1)
-  print(f"wrote {path}")

@@ -23,12 +23,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import platform
 import time
 from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from playlearn import hardware
 from playlearn.envs import playtable
 from playlearn.envs import tasks as tasks_lib
 from playlearn.play import oracle as oracle_lib
@@ -65,12 +65,6 @@ class Episode:
   start_obs: dict      # observation at the reset
   goal: dict           # observation the oracle reached
   oracle_steps: int
-
-
-def hardware() -> dict:
-  return {"platform": platform.platform(), "machine": platform.machine(),
-          "processor": platform.processor(), "cpu_count": os.cpu_count(),
-          "python": platform.python_version()}
 
 
 def budget_for(oracle_steps: int, step_budget: int | None,
@@ -359,7 +353,7 @@ def evaluate_tasks(policy: Actor, tasks: Sequence[str] = EVAL_TASKS, *,
                  "seed": seed, "step_budget": step_budget,
                  "max_steps": max_steps, "budget_factor": BUDGET_FACTOR,
                  "perturb": perturb, "env": dataclasses.asdict(env.config)},
-      "hardware": hardware(),
+      "hardware": hardware.describe(),
       "tasks": per_task,
       "mean": float(np.mean([r["rate"] for r in per_task.values()])),
       "seconds": time.perf_counter() - tic,
@@ -415,7 +409,7 @@ def evaluate_over_seeds(policy_factory: Callable[[], Actor],
   return {"seeds": list(seeds), "runs": runs, "mean": float(np.mean(means)),
           "std": float(np.std(means)), "successes": int(wins),
           "episodes": int(trials), "wilson95": wilson_interval(wins, trials),
-          "per_task": per_task, "hardware": hardware()}
+          "per_task": per_task, "hardware": hardware.describe()}
 
 
 def format_table(results: dict) -> str:

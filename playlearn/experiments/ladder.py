@@ -27,7 +27,7 @@ import time
 
 from playlearn import evaluation
 from playlearn.configs import gcbc as gcbc_config
-from playlearn.data import playtable
+from playlearn.datasets import playtable
 from playlearn.play import noise as noise_lib
 from playlearn.policy import Policy
 from playlearn.train import trainer

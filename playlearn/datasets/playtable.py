@@ -1,4 +1,5 @@
-"""What the PlayTable dataset builders (`datasets/playtable_*`) share.
+"""What the PlayTable dataset builders (`datasets/playtable_*`) share: the
+writing side of the datasets (`playlearn.data` only reads).
 
 The call into the play generator, the jobs (one per episode), local and Apache
 Beam generation, and the statistics written at build time.
@@ -6,6 +7,10 @@ Beam generation, and the statistics written at build time.
 This lives in the library rather than in `datasets/` because worker processes
 and Beam workers import the function they run by module name, and `tfds build`
 imports a builder file under a temporary `sys.path` entry that workers lack.
+Longer than 500 lines because the worker protocol below stays: with
+`multiprocessing` or `concurrent.futures`, spawn re-imports the caller's
+`__main__` (TensorFlow under `tfds build`) and fork breaks MuJoCo's OpenGL,
+so the workers are fresh interpreters that speak a small framed protocol.
 
 Generation:
   * Locally (the default), episodes are made by worker processes mapped in
@@ -91,7 +96,7 @@ METADATA = {
             "(playlearn.play.noise); sigma 0 and nudge_rate 0: none."),
 }
 _ENVS: dict[tuple, playtable_env.PlayTableEnv] = {}  # One per process.
-_WORKER = "from playlearn.data import playtable; playtable.serve_jobs()"
+_WORKER = "from playlearn.datasets import playtable; playtable.serve_jobs()"
 _EPISODE, _ERROR = 0, 1  # Reply frame status bytes.
 _FRAME_HEADER = struct.Struct("<BQ")  # Status, payload length.
 _LAYOUT = "__layout__"  # The .npz entry that lists the episode's leaves.
