@@ -45,6 +45,9 @@ def atomic_write_text(path: str, text: str) -> None:
   directory = os.path.dirname(os.path.abspath(path))
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
   try:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide it from others.
     with os.fdopen(fd, "w") as f:
       f.write(text)
       f.flush()

@@ -19,6 +19,7 @@ import shutil
 from absl import logging
 from flax import nnx
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
@@ -131,27 +132,41 @@ class Policy:
         "obs_dim": int(self.normalization.state_mean.shape[-1]),
         "action_dim": int(self.normalization.action_center.shape[-1]),
     }
-    staging = os.path.join(parent, f".{os.path.basename(path)}.saving-{os.getpid()}")
-    if os.path.exists(staging):
-      shutil.rmtree(staging)
-    os.makedirs(staging)
-    with ocp.StandardCheckpointer() as checkpointer:
-      checkpointer.save(os.path.join(staging, "params"),
-                        nnx.state(self._model, nnx.Param))
-    with open(os.path.join(staging, "policy.json"), "w") as f:
-      json.dump(description, f, indent=1)
-    with open(os.path.join(staging, "normalization.json"), "w") as f:
-      json.dump(_normalization_to_json(self.normalization), f)
-    manifest.write(staging)
-    # Two renames: at every moment a whole policy exists, at `path` or at
-    # `previous` (the old one is deleted only once the new one is in place).
-    previous = None
-    if os.path.exists(path):
-      previous = os.path.join(parent, f".{os.path.basename(path)}.old-{os.getpid()}")
-      os.rename(path, previous)
-    os.rename(staging, path)
-    if previous:
-      shutil.rmtree(previous)
+    if (os.path.isdir(path) and os.listdir(path)
+        and not os.path.exists(os.path.join(path, "policy.json"))):
+      raise ValueError(f"{path} exists and is not a saved policy: not "
+                       "replacing it")
+    name = os.path.basename(path)
+    staging = os.path.join(parent, f".{name}.saving")
+    previous = os.path.join(parent, f".{name}.old")
+    lead = jax.process_index() == 0  # Several hosts share one directory.
+    if lead:  # What a killed save left behind.
+      for leftover in (staging, previous):
+        if os.path.exists(leftover):
+          shutil.rmtree(leftover)
+    _sync("policy_save_start")
+    try:
+      with ocp.StandardCheckpointer() as checkpointer:  # Every host writes.
+        checkpointer.save(os.path.join(staging, "params"),
+                          nnx.state(self._model, nnx.Param))
+      if lead:
+        with open(os.path.join(staging, "policy.json"), "w") as f:
+          json.dump(description, f, indent=1)
+        with open(os.path.join(staging, "normalization.json"), "w") as f:
+          json.dump(_normalization_to_json(self.normalization), f)
+        manifest.write(staging)
+        # Two renames: at every moment a whole policy exists, at `path` or
+        # at `previous` (deleted only once the new one is in place).
+        if os.path.exists(path):
+          os.rename(path, previous)
+        os.rename(staging, path)
+        if os.path.exists(previous):
+          shutil.rmtree(previous)
+    except BaseException:
+      if lead and os.path.exists(staging):
+        shutil.rmtree(staging, ignore_errors=True)
+      raise
+    _sync("policy_save_end")
 
   @classmethod
   def load(cls, path: str, *, seed: int = 0, greedy: bool = True) -> Policy:
@@ -181,6 +196,11 @@ class Policy:
         _read_json(os.path.join(path, "normalization.json")))
     return cls(description["method"], model, normalization, seed=seed,
                greedy=greedy)
+
+
+def _sync(name: str) -> None:
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
 
 
 def _read_json(path: str) -> dict:

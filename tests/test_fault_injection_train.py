@@ -103,8 +103,11 @@ def test_a_save_killed_midway_keeps_the_previous_policy(trained, tmp_path,
   manifest.verify(policy_dir)
   Policy.load(policy_dir)
   policy.save(policy_dir)  # Replacing a policy leaves no staging folders.
-  assert sorted(p for p in os.listdir(tmp_path)
-                if "saving" not in p) == ["policy"]
+  assert os.listdir(tmp_path) == ["policy"]
+  (tmp_path / "notes").mkdir()
+  (tmp_path / "notes" / "a.txt").write_text("not a policy")
+  with pytest.raises(ValueError, match="is not a saved policy"):
+    policy.save(str(tmp_path / "notes"))
 
 
 def test_act_refuses_non_finite_observations(trained):
@@ -170,3 +173,16 @@ def test_bad_config_values_fail_before_any_work(tiny_play_dataset, tmp_path,
   with pytest.raises(ValueError, match=message):
     trainer.train_and_evaluate(config, str(tmp_path / "run"))
   assert not os.path.exists(tmp_path / "run")
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--config.model.mixture=2",
+     r"config.model has no field 'mixture'; valid: bins, chunk"),
+    ("--config.foo.bar=1", r"config has no field 'foo'; valid: action_dim"),
+])
+def test_unknown_config_flags_are_named_with_the_valid_fields(flag, message):
+  from playlearn.configs import common  # pylint: disable=g-import-not-at-top
+  argv = ["train.py", "--config", "playlearn/configs/gcbc.py:debug",
+          "--workdir=/tmp/unused", flag]
+  with pytest.raises(SystemExit, match=message):
+    common.parse_flags(argv)

@@ -135,8 +135,8 @@ def test_non_finite_loss_stops_and_keeps_checkpoint(dataset_dir, tmp_path,
                                                     monkeypatch):
   real_loss = models.gcbc.loss
 
-  def exploding_loss(model, batch, rng, step=0):
-    loss, metrics = real_loss(model, batch, rng)
+  def exploding_loss(model, batch, rng, step):
+    loss, metrics = real_loss(model, batch, rng, step)
     return jnp.where(step >= 12, jnp.nan, loss), metrics
 
   monkeypatch.setattr(models.gcbc, "loss", exploding_loss)

@@ -2,7 +2,7 @@
 import dataclasses
 import importlib.util
 
-from absl import flags
+from absl import app
 import ml_collections
 from ml_collections import config_dict
 
@@ -76,27 +76,33 @@ def parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parser for scripts with a `--config` flag; an override of
   a field the config does not have (`--config.model.foo=1`) exits with a
   message naming it and listing the fields there are."""
-  try:
-    return flags.FLAGS(argv)
-  except AttributeError as e:
-    key = str(e).strip("\"'")
-    bad = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")
-           and a.split("=")[0].rsplit(".", 1)[-1] == key]
-    where = bad[0][len("--"):].rsplit(".", 1)[0] if bad else "config"
-    parent = _load_config_flag(argv)
-    for part in where.split(".")[1:]:
-      parent = parent[part] if part in parent else {}
-    valid = sorted(parent.keys())
-    raise SystemExit(f"{bad[0] if bad else key}: {where} has no field "
-                     f"{key!r}; valid: {', '.join(valid)}") from None
+  overrides = [a for a in argv[1:] if a.startswith("--config.")]
+  config = _load_config_flag(argv) if overrides else None
+  for arg in overrides if config is not None else ():
+    path = arg[len("--config."):].split("=", 1)[0].split(".")
+    node = config
+    for depth, key in enumerate(path):
+      if not isinstance(node, ml_collections.ConfigDict) or key not in node:
+        where = ".".join(["config"] + path[:depth])
+        valid = sorted(node.keys()) if isinstance(
+            node, ml_collections.ConfigDict) else []
+        raise SystemExit(f"--config.{'.'.join(path)}: {where} has no field "
+                         f"{key!r}; valid: {', '.join(valid)}")
+      node = node[key]
+  return app.parse_flags_with_usage(argv)
 
 
-def _load_config_flag(argv: list[str]) -> ml_collections.ConfigDict:
-  """The config that `--config=FILE[:VARIANT]` in argv names ({} if none)."""
-  value = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")),
-               None)
+def _load_config_flag(argv: list[str]) -> ml_collections.ConfigDict | None:
+  """The config that `--config FILE[:VARIANT]` in argv names (None if none:
+  absl then reports the missing flag itself)."""
+  value = None
+  for i, arg in enumerate(argv):
+    if arg.startswith("--config="):
+      value = arg.split("=", 1)[1]
+    elif arg == "--config" and i + 1 < len(argv):
+      value = argv[i + 1]
   if value is None:
-    return ml_collections.ConfigDict()
+    return None
   path, _, variant = value.partition(":")
   spec = importlib.util.spec_from_file_location("_config_file", path)
   module = importlib.util.module_from_spec(spec)

@@ -94,7 +94,15 @@ def evaluate(policy_dir: str, tasks, cfg: LadderConfig, progress=None) -> dict:
           "per_task": results["per_task"]}
 
 
-def _row(rung, what, data, result, seconds) -> dict:
+def _run_dir(out_dir: str, name: str, cfg: LadderConfig) -> str:
+  """A run's directory: other goals, another run (never a reused policy)."""
+  suffix = "" if cfg.goals == "full" else f"_goals_{cfg.goals}"
+  return os.path.join(out_dir, name + suffix)
+
+
+def _row(rung, what, data, result, seconds, cfg: LadderConfig) -> dict:
+  if cfg.goals != "full":
+    what += f", {cfg.goals} goals"
   return {"rung": rung, "what": what, "data": data, "seconds": seconds,
           **result}
 
@@ -125,28 +133,28 @@ def run(out_dir: str, rungs=(1, 2, 3), cfg: LadderConfig = LadderConfig(),
         name = f"{task}_{cfg.demos_per_task}_{label}"
         dataset = build_demos(data_dir, name, [task], cfg.demos_per_task,
                               noise)
-        policy = train_gcbc(dataset, os.path.join(out_dir, name), cfg,
+        policy = train_gcbc(dataset, _run_dir(out_dir, name, cfg), cfg,
                             cfg.goal_horizon)
         finish(_row(1, f"{task}, {cfg.demos_per_task} demos, {label}",
                     dataset, evaluate(policy, [task], cfg),
-                    time.perf_counter() - tic))
+                    time.perf_counter() - tic, cfg))
   if 2 in rungs:
     tic = time.perf_counter()
     name = f"suite_{cfg.demos_per_task_all}_recovery"
     dataset = build_demos(data_dir, name, evaluation.EVAL_TASKS,
                           cfg.demos_per_task_all, cfg.noise)
-    policy = train_gcbc(dataset, os.path.join(out_dir, name), cfg,
+    policy = train_gcbc(dataset, _run_dir(out_dir, name, cfg), cfg,
                         cfg.goal_horizon)
     finish(_row(2, f"18 tasks, {cfg.demos_per_task_all} demos each, recovery",
                 dataset, evaluate(policy, evaluation.EVAL_TASKS, cfg),
-                time.perf_counter() - tic))
+                time.perf_counter() - tic, cfg))
   if 3 in rungs and (play_dataset or play_policy):
     tic = time.perf_counter()
     policy = play_policy or train_gcbc(
         play_dataset, os.path.join(out_dir, "play"), cfg)
     finish(_row(3, "play", play_dataset or play_policy,
                 evaluate(policy, evaluation.EVAL_TASKS, cfg),
-                time.perf_counter() - tic))
+                time.perf_counter() - tic, cfg))
   return rows
 
 

@@ -16,6 +16,7 @@ import shutil
 import signal
 
 from absl import logging
+import jax
 import orbax.checkpoint as ocp
 
 from playlearn import manifest
@@ -45,6 +46,8 @@ def save(mgr: ocp.CheckpointManager, step: int, state, data_state: dict,
 def seal(mgr: ocp.CheckpointManager) -> None:
   """Waits for pending saves; writes a manifest into every step without one."""
   mgr.wait_until_finished()
+  if jax.process_index():
+    return  # Hosts share the directory: the first one writes.
   for step in mgr.all_steps():
     directory = step_dir(mgr, step)
     if os.path.isdir(directory) and not manifest.exists(directory):
@@ -74,6 +77,7 @@ def restore_latest(mgr: ocp.CheckpointManager, abstract_state):
   between its save and the next seal) is used with a warning, or
   quarantined too if Orbax cannot read it.
   """
+  quarantined = []
   for step in sorted(mgr.all_steps(), reverse=True):
     directory = step_dir(mgr, step)
     sealed = manifest.exists(directory)
@@ -91,11 +95,16 @@ def restore_latest(mgr: ocp.CheckpointManager, abstract_state):
       # not rot: that error is the user's to see.
       if sealed and not isinstance(e, manifest.CorruptArtifactError):
         raise
-      where = _quarantine(mgr, step)
+      where = _quarantine(mgr, step) if not jax.process_index() else "-"
+      quarantined.append(where)
       print(f"checkpoint at step {step} is unusable ({e}); moved to "
             f"{where}; trying the previous one", flush=True)
       continue
     return step, restored["state"], restored["data"]
+  if quarantined:  # Never restart from step 0 without being told to.
+    raise RuntimeError(
+        f"no usable checkpoint in {mgr.directory}: every step was set aside "
+        f"({', '.join(quarantined)}). Use a new --workdir to start again.")
   return None
 
 

@@ -107,7 +107,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
        "must be in [0, 1]")
   need(opt.weight_decay >= 0, "optimizer.weight_decay", "must be >= 0")
   need(opt.grad_clip >= 0, "optimizer.grad_clip", "must be >= 0 (0: off)")
-  need(0 <= (config.get("ema_decay") or 0.0) < 1, "ema_decay",
+  need(0 <= _get(config, "ema_decay") < 1, "ema_decay",
        "must be in [0, 1) (0: off)")
   need(config.data.kappa_min <= config.data.kappa_max, "data.kappa_min",
        f"must not exceed data.kappa_max={config.data.kappa_max}")
@@ -121,9 +121,22 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 
 def _get(config, dotted: str):
+  """config's field `dotted` ('data.goals'); ADDED_FIELDS' value if absent."""
+  value = config
   for key in dotted.split("."):
-    config = config[key]
-  return config
+    if key not in value:
+      if dotted not in ADDED_FIELDS:
+        raise ValueError(f"config has no field {dotted!r}")
+      return ADDED_FIELDS[dotted]
+    value = value[key]
+  return value
+
+
+# Config fields added after runs were saved, with the value that behaves as
+# the code did before them (`check_resumable`, `validate_config`).
+ADDED_FIELDS = {"ema_decay": 0.0, "val_every": 0, "val_batches": 4,
+                "data.actions": "label", "data.features": "raw",
+                "data.goals": "full"}
 
 
 # Fields that may differ when a run resumes: they change what is logged or
@@ -156,6 +169,9 @@ def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
   with open(saved_path) as f:
     saved = _flatten(json.load(f))
   now = _flatten(json.loads(config.to_json_best_effort()))
+  # A field added since the run was saved, at the value that reproduces the
+  # old behaviour, is no change.
+  saved = {**{k: v for k, v in ADDED_FIELDS.items() if k in now}, **saved}
   changed = sorted(k for k in set(saved) | set(now)
                    if saved.get(k) != now.get(k)
                    and k.split(".")[0] not in RESUMABLE_CHANGES)
