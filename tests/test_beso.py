@@ -239,7 +239,9 @@ def test_trainer_acts_with_the_ema_and_resumes_it_exactly(tiny_play_dataset, tmp
     np.testing.assert_array_equal(a, b)
   assert not all(np.allclose(a, b) for a, b in zip(leaves(saved), leaves(train_state['0'])))
   # Resuming from step 10 (as after a crash) repeats the losses and ends on the same EMA.
+  # A crash before the end leaves neither step 20 nor final_metrics.json.
   shutil.rmtree(tmp_path / 'checkpoints' / '20')
+  os.remove(tmp_path / 'final_metrics.json')
   trainer.train_and_evaluate(config, str(tmp_path))
   losses = _losses(tmp_path)
   assert [s for s, _ in losses] == list(range(1, 21)) + list(range(11, 21))
