@@ -26,8 +26,8 @@ import orbax.checkpoint as ocp
 
 from playlearn import manifest
 from playlearn import models
-from playlearn.models import configure
 from playlearn.data import windows
+from playlearn.models import configure
 
 FORMAT = "playlearn.policy/1"
 

@@ -90,7 +90,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   integer("checkpoint_every", 1)
   integer("keep_checkpoints", 1)
   integer("val_every", 0)
-  integer("val_batches", 1)
+  integer("val_batches", 0)  # 0: no val/ metrics
   integer("eval_every", 0)
   integer("seed", 0)
   integer("data.batch_size", 1)
