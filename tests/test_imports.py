@@ -14,7 +14,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 # Bottom to top: a package may import those before it, never those after.
 # The root package (`playlearn/__init__.py`) is the public API above all.
 LAYERS = (
-    ("console", "hardware", "manifest"),  # Leaves: no playlearn imports.
+    ("console", "hardware", "manifest", "timing"),  # Leaves.
     ("envs",),                # MuJoCo scene, tasks, dm_env/gymnasium.
     ("play",),                # Oracle, play agent, episodes.
     ("data",),                # Reading: RLDS, windows, features, Grain.

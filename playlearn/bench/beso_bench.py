@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from playlearn import hardware
+from playlearn import timing
 from playlearn.bench import train_bench
 from playlearn.diffusion import samplers
 from playlearn.models import beso
@@ -134,10 +135,10 @@ def denoiser_flops(model: beso.Model, batch_size: int) -> float:
 
 def sampling_latency(model: beso.Model, batch_size: int, *, calls: int,
                      warmup: int = 3) -> dict:
-  """`time_calls` of the bare jitted sampler at the model's config, with NFE."""
+  """`timing.time_calls` of the bare jitted sampler at the model's config, with NFE."""
   sample, params = pure_jit(model, beso.sample_actions)
   context, rng = make_context(model, batch_size), jax.random.key(0)
-  figures = train_bench.time_calls(
+  figures = timing.time_calls(
       lambda: jax.block_until_ready(sample(params, context, rng)), calls,
       warmup)
   return {"batch_size": batch_size, "sampler": model.config.sampler,

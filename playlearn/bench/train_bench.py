@@ -27,6 +27,7 @@ import numpy as np
 
 from playlearn import models
 from playlearn import policy as policy_lib
+from playlearn import timing
 from playlearn.configs import beso as beso_config
 from playlearn.configs import gcbc as gcbc_config
 from playlearn.configs import lmp as lmp_config
@@ -152,35 +153,6 @@ def unit_normalization(obs_dim: int = OBS_DIM,
       np.zeros(action_dim, np.float32), np.ones(action_dim, np.float32))
 
 
-def spread_ms(times) -> dict:
-  """Durations in seconds -> median, p10 and p90 in ms, and their count."""
-  ms = 1e3 * np.asarray(times)
-  return {"calls": int(ms.size), "median_ms": float(np.median(ms)),
-          "p10_ms": float(np.percentile(ms, 10)),
-          "p90_ms": float(np.percentile(ms, 90))}
-
-
-def time_calls(fn, calls: int, warmup: int = 3) -> dict:
-  """Wall time of fn() (which must block until its result is ready).
-
-  Returns first_call_s (compile included), `spread_ms` over `calls` calls
-  after `warmup` more, and compile_s = first call - median.
-  """
-  tic = time.perf_counter()
-  fn()
-  first = time.perf_counter() - tic
-  for _ in range(warmup):
-    fn()
-  times = np.empty(calls)
-  for i in range(calls):
-    tic = time.perf_counter()
-    fn()
-    times[i] = time.perf_counter() - tic
-  figures = spread_ms(times)
-  return {**figures, "first_call_s": first,
-          "compile_s": max(first - figures["median_ms"] / 1e3, 0.0)}
-
-
 def act_latency(method: str, *, batch_sizes: tuple[int, ...] = (1, 64),
                 calls: int = 200, warmup: int = 10, tiny: bool = False) -> dict:
   """`Policy.act` per-call figures (module docstring), keyed 'batch_<B>'."""
@@ -193,7 +165,7 @@ def act_latency(method: str, *, batch_sizes: tuple[int, ...] = (1, 64),
     obs = {"state": rng.standard_normal((b, OBS_DIM), np.float32)}
     goal = {"state": rng.standard_normal((b, OBS_DIM), np.float32)}
     policy.reset(b)
-    figures = time_calls(lambda: policy.act(obs, goal), calls, warmup)
+    figures = timing.time_calls(lambda: policy.act(obs, goal), calls, warmup)
     results[f"batch_{b}"] = {"batch_size": b, **figures,
                              "actions_per_s": 1e3 * b / figures["median_ms"]}
   return results

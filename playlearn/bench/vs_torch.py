@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from playlearn import policy as policy_lib
+from playlearn import timing
 from playlearn.bench import beso_bench
 from playlearn.bench import torch_models
 from playlearn.bench import train_bench
@@ -167,7 +168,7 @@ def train_pair(net: str, batch: int, *, rounds: int = 5, steps_per_round: int = 
   for _ in range(rounds):
     jax_times += [jax_run() for _ in range(steps_per_round)]
     torch_times += [torch_run() for _ in range(steps_per_round)]
-  j, t = train_bench.spread_ms(jax_times), train_bench.spread_ms(torch_times)
+  j, t = timing.spread_ms(jax_times), timing.spread_ms(torch_times)
   j["compile_s"] = max(jax_first - j["median_ms"] / 1e3, 0.0)
   t["first_call_s"] = torch_first
   return {"batch": batch, "batch_windows": config.data.batch_size,
@@ -257,11 +258,11 @@ def act_pair(net: str, batch: int, *, calls: int = 100,
         for layer in twin.encoder:
           x = torch.relu(layer(x))
         return twin.head(cell(x, h)).clamp(-1, 1)
-  j = train_bench.time_calls(jax_call, calls)
-  t = train_bench.time_calls(torch_call, calls)
+  j = timing.time_calls(jax_call, calls)
+  t = timing.time_calls(torch_call, calls)
   policy = policy_lib.Policy(net, model, train_bench.unit_normalization())
   policy.reset(batch)
-  act = train_bench.time_calls(
+  act = timing.time_calls(
       lambda: policy.act({"state": obs}, {"state": goal}), calls)
   return {"batch": batch, "jax": j, "torch": t, "policy_act": act,
           "ratio": j["median_ms"] / t["median_ms"]}

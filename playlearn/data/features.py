@@ -30,6 +30,8 @@ button ends with the tool where it hovered before pressing.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 FEATURES = ("raw", "relative", "relative_target")
@@ -85,8 +87,13 @@ def _lead(states: np.ndarray, target: np.ndarray | None) -> np.ndarray:
   return lead
 
 
+@functools.cache
 def robot_columns(name: str, state_dim: int = 42) -> np.ndarray:
-  """bool[F]: the columns of features `name` that describe the robot."""
+  """bool[F]: the columns of features `name` that describe the robot.
+
+  Cached (it is read for every goal an acting policy normalises); the array
+  is read-only.
+  """
   if name not in FEATURES:
     raise ValueError(f"features must be one of {FEATURES}, got {name!r}")
   robot = np.zeros(dim(name, state_dim), bool)
@@ -97,6 +104,7 @@ def robot_columns(name: str, state_dim: int = 42) -> np.ndarray:
       robot[first:first + 3] = True
   if name == "relative_target":
     robot[-_TARGET_DIM:] = True
+  robot.flags.writeable = False
   return robot
 
 

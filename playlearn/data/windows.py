@@ -305,7 +305,10 @@ class WindowStore:
     self.normalization = normalization
     self.states = normalization.normalize_state(raw, raw_targets)
     # Goals are states only (as the suite gives them): no commanded pose.
-    self.goal_states = normalization.normalize_goal(raw)
+    # Without a target and with full goals they are the states themselves
+    # (one array, not two: 12 hours of play hold 648,000 of them).
+    self.goal_states = (self.states if not use_target and config.goals == "full"
+                        else normalization.normalize_goal(raw))
     self.actions = normalization.normalize_action(np.concatenate(actions))
     # Real (obs, action) steps per episode: the last RLDS step has no action.
     acting = lengths - 1

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 import time
 
-import numpy as np
-
 from playlearn import policy as policy_lib
+from playlearn import timing
 from playlearn.envs import playtable
 from playlearn.evaluation import suite
 
@@ -55,13 +54,7 @@ def typed(policy: policy_lib.Policy, variant: dict) -> dict:
 def act_latency_ms(policy: policy_lib.Policy, obs: dict, calls: int = 50) -> float:
   """Median ms of one `Policy.act` at batch 1 (compile excluded)."""
   policy.reset()
-  policy.act(obs, obs)  # Compiles.
-  times = []
-  for _ in range(calls):
-    tic = time.perf_counter()
-    policy.act(obs, obs)
-    times.append(time.perf_counter() - tic)
-  return 1e3 * float(np.median(times))
+  return timing.time_calls(lambda: policy.act(obs, obs), calls)["median_ms"]
 
 
 def run(policy: policy_lib.Policy, variants: Sequence[dict], *,

@@ -132,9 +132,10 @@ def _get(config, dotted: str):
   return value
 
 
-# Config fields added after runs were saved, with the value that behaves as
-# the code did before them (`check_resumable`, `validate_config`).
-ADDED_FIELDS = {"ema_decay": 0.0, "val_every": 0, "val_batches": 4,
+# Optional config fields, with the value that behaves as the code did
+# before each was added: the one place their defaults live for configs and
+# saved runs that lack them (`_get`, `check_resumable`).
+ADDED_FIELDS = {"ema_decay": 0.0, "val_every": 0, "val_batches": 0,
                 "data.actions": "label", "data.features": "raw",
                 "data.goals": "full"}
 
@@ -263,7 +264,7 @@ def validation_batches(config, window_config: windows.WindowConfig,
   batches' worth), cut with seed 0: the same windows at every step and in
   every run. [] when val_batches is 0 or the dataset has no validation split.
   """
-  num_batches = config.get("val_batches") or 0
+  num_batches = _get(config, "val_batches")
   if not num_batches:
     return []
   try:
@@ -327,9 +328,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       kappa_min=config.data.kappa_min, kappa_max=config.data.kappa_max,
       goal_horizon=config.data.goal_horizon,
       action_norm=config.data.action_norm,
-      actions=config.data.get("actions", "label"),
-      features=config.data.get("features", "raw"),
-      goals=config.data.get("goals", "full"))
+      actions=_get(config, "data.actions"),
+      features=_get(config, "data.features"),
+      goals=_get(config, "data.goals"))
   # The store normalises the training windows; the saved policy reuses its
   # normalisation, so training and acting cannot disagree.
   store = windows.WindowStore.from_dataset(config.dataset_dir, "train",
@@ -351,7 +352,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   graphdef, state = nnx.split((model, optimizer))
   # An exponential moving average of the weights, for acting (config.ema_decay,
   # off when absent or 0); it is a copy, since the state is donated.
-  ema_decay = config.get("ema_decay") or 0.0
+  ema_decay = _get(config, "ema_decay")
   if ema_decay:
     state = (state, jax.tree.map(jnp.copy, nnx.state(model, nnx.Param)))
   state = jax.device_put(state, mesh_lib.replicated(mesh))
@@ -409,7 +410,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # --- loop -----------------------------------------------------------------
   rng = jax.random.key(config.seed)
   last, interval = {}, []  # interval: this log period's step metrics
-  val_every = config.get("val_every") or 0
+  val_every = _get(config, "val_every")
   step = start_step
 
   def check_finite(step: int) -> None:
