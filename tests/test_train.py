@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -161,6 +162,34 @@ def test_logs_period_means_and_validation_loss(dataset_dir, tmp_path):
   assert [r["step"] for r in val] == [10, 20]  # debug: val_every=10
   assert all(np.isfinite(r["val/loss"]) for r in val)
   assert val[0]["val/nll"] != val[1]["val/nll"]  # The weights moved.
+
+
+def test_obs_noise_touches_valid_observations_only():
+  rng = np.random.default_rng(0)
+  mask = np.ones((64, 8), np.float32)
+  mask[:, 5:] = 0.0
+  batch = {"obs": rng.normal(size=(64, 8, 6)).astype(np.float32) * mask[..., None],
+           "goal": rng.normal(size=(64, 6)).astype(np.float32),
+           "actions": rng.normal(size=(64, 8, 7)).astype(np.float32),
+           "mask": mask}
+  noisy = trainer.add_obs_noise(batch, jax.random.key(0), 0.1)
+  delta = np.asarray(noisy["obs"]) - batch["obs"]
+  assert np.all(delta[:, 5:] == 0.0)  # Padding stays zero.
+  assert np.std(delta[:, :5]) == pytest.approx(0.1, rel=0.05)
+  for key in ("goal", "actions", "mask"):
+    np.testing.assert_array_equal(noisy[key], batch[key])
+
+
+def test_obs_noise_changes_training_and_only_when_on(dataset_dir, tmp_path):
+  def losses(name, **data):
+    config = _config(gcbc_config, dataset_dir, total_steps=5, val_every=0)
+    config.data.update(data)
+    trainer.train_and_evaluate(config, str(tmp_path / name))
+    return _losses(tmp_path / name)
+  off, zero, on = losses("off"), losses("zero", obs_noise=0.0), losses(
+      "on", obs_noise=0.5)
+  assert off == zero  # 0 is off: the same rng stream, the same losses.
+  assert off[1] != on[1]
 
 
 def test_resuming_under_another_config_fails(dataset_dir, tmp_path):

@@ -39,10 +39,13 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # actions: 'label' (the oracle's command; play's executed actions carry
   # recovery noise, see playlearn.play.noise) or 'executed'. features: what
   # the policy sees of the state, goals: of the goal ('full' or 'scene');
-  # both in playlearn.data.features, saved with the policy.
+  # both in playlearn.data.features, saved with the policy. obs_noise: the
+  # standard deviation of Gaussian noise on training observations, in
+  # normalised units (0: off; trainer.add_obs_noise).
   c.data = ml_collections.ConfigDict(dict(
       batch_size=256, kappa_min=16, kappa_max=32, goal_horizon=0,
-      action_norm="none", actions="label", features="raw", goals="full"))
+      action_norm="none", actions="label", features="raw", goals="full",
+      obs_noise=0.0))
   # The logistic mixture makes a stiff loss: once components sharpen on exact
   # actions (the gripper, steps without rotation), its gradients run to
   # thousands. Measured on state_full (GCBC, batch 64, validation NLL):

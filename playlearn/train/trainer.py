@@ -109,6 +109,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   need(opt.grad_clip >= 0, "optimizer.grad_clip", "must be >= 0 (0: off)")
   need(0 <= _get(config, "ema_decay") < 1, "ema_decay",
        "must be in [0, 1) (0: off)")
+  need(_get(config, "data.obs_noise") >= 0, "data.obs_noise",
+       "must be >= 0 (0: off)")
   need(config.data.kappa_min <= config.data.kappa_max, "data.kappa_min",
        f"must not exceed data.kappa_max={config.data.kappa_max}")
   for field, valid in (("data.actions", tuple(rlds.ACTION_FIELDS)),
@@ -137,7 +139,7 @@ def _get(config, dotted: str):
 # saved runs that lack them (`_get`, `check_resumable`).
 ADDED_FIELDS = {"ema_decay": 0.0, "val_every": 0, "val_batches": 0,
                 "data.actions": "label", "data.features": "raw",
-                "data.goals": "full"}
+                "data.goals": "full", "data.obs_noise": 0.0}
 
 
 # Fields that may differ when a run resumes: they change what is logged or
@@ -213,16 +215,22 @@ def make_optimizer(config) -> optax.GradientTransformation:
   return optax.chain(optax.clip_by_global_norm(opt.grad_clip), adamw)
 
 
-def make_train_step(method, graphdef: nnx.GraphDef, ema_decay: float = 0.0):
+def make_train_step(method, graphdef: nnx.GraphDef, ema_decay: float = 0.0,
+                    obs_noise: float = 0.0):
   """The jitted step (state, batch, rng, step) -> (state, metrics).
 
   `state` is `nnx.state((model, optimizer))` of `graphdef`; it is donated. With
   `ema_decay`, it is the pair (that, EMA of the model's nnx.Param state), and
-  the EMA moves after every update.
+  the EMA moves after every update. With `obs_noise`, Gaussian noise of that
+  standard deviation (in normalised feature units) is added to the window's
+  observations, not to its goal or actions (see `add_obs_noise`).
   """
   def train_step(state, batch, rng, step):
     model, optimizer = nnx.merge(graphdef, state[0] if ema_decay else state)
     model.train()
+    if obs_noise:
+      rng, noise_rng = jax.random.split(rng)
+      batch = add_obs_noise(batch, noise_rng, obs_noise)
 
     def loss_fn(model):
       return method.loss(model, batch, rng, step)
@@ -237,6 +245,16 @@ def make_train_step(method, graphdef: nnx.GraphDef, ema_decay: float = 0.0):
     return new_state, metrics
 
   return jax.jit(train_step, donate_argnums=0)
+
+
+def add_obs_noise(batch: dict, rng, scale: float) -> dict:
+  """The batch with N(0, scale^2) added to its valid observations.
+
+  A regulariser for small play datasets: nearby states get the same label,
+  so the policy cannot key on the exact states of its training windows.
+  """
+  noise = scale * jax.random.normal(rng, batch["obs"].shape, batch["obs"].dtype)
+  return dict(batch, obs=batch["obs"] + noise * batch["mask"][..., None])
 
 
 def make_eval_step(method, model_graphdef: nnx.GraphDef):
@@ -358,7 +376,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   state = jax.device_put(state, mesh_lib.replicated(mesh))
 
   # --- step function --------------------------------------------------------
-  train_step = make_train_step(method, graphdef, ema_decay)
+  train_step = make_train_step(method, graphdef, ema_decay,
+                               _get(config, "data.obs_noise"))
 
   # --- restore --------------------------------------------------------------
   mgr = checkpoints.manager(workdir, config.keep_checkpoints,
