@@ -1,6 +1,7 @@
 # Developer entry points. CI runs `make test` (see .ci/run).
 #
-#   make test        system packages + virtualenv, then the fast tests
+#   make test        system packages + virtualenv, the linters, the fast tests
+#   make lint        formatting (pyink) and lint (ruff) checks; `make format` fixes
 #   make test-slow   the slow (learning, measurement) tests
 #   make demo        collect play, train a small policy, print its success table
 #   make bench       speed: JAX against PyTorch, then the environment
@@ -19,7 +20,7 @@ SYSTEM_PACKAGES := libegl1 libopengl0 libegl-mesa0 libgl1-mesa-dri libosmesa6
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: venv system-deps test test-slow demo bench clean
+.PHONY: venv system-deps lint format test test-slow demo bench clean
 
 venv: $(VENV_STAMP)
 
@@ -52,7 +53,16 @@ system-deps:
 	  exit 1; \
 	fi
 
-test: system-deps venv
+# Settings in pyproject.toml; both tools are pinned in setup.py's dev extra.
+lint: venv
+	$(VENV)/bin/pyink --check --quiet .
+	$(VENV)/bin/ruff check --quiet .
+
+format: venv
+	$(VENV)/bin/pyink --quiet .
+	$(VENV)/bin/ruff check --quiet --fix .
+
+test: system-deps venv lint
 	$(PY) -m pytest -m "not slow" -n $(PYTEST_WORKERS) --durations=10 $(PYTEST_ARGS)
 
 test-slow: system-deps venv

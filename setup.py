@@ -5,6 +5,7 @@
 or simply `make venv`. Offscreen rendering also needs system libraries
 (`make system-deps`, see playlearn/envs/rendering.py).
 """
+
 import setuptools
 
 # Pinned where a newer release is known to break us; the rest float.
@@ -52,6 +53,9 @@ EXTRAS_REQUIRE = {
         "nbformat",
         "nbclient",
         "ipykernel",
+        # `make lint`: pinned, since formatting changes between releases.
+        "pyink==26.5.1",
+        "ruff==0.14.14",
     ],
     # TensorFlow for `tfds build` and for the tf.data path (TFRecord-only
     # datasets). The CPU build is enough: TF never trains here. The `tfds`
@@ -78,8 +82,7 @@ EXTRAS_REQUIRE = {
 setuptools.setup(
     name="playlearn",
     version="0.1.0",
-    description=("Learning robot policies from play data with JAX and "
-                 "MuJoCo."),
+    description=("Learning robot policies from play data with JAX and MuJoCo."),
     license="Apache 2.0",
     packages=setuptools.find_packages(include=["playlearn", "playlearn.*"]),
     python_requires=">=3.10",

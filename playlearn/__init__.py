@@ -3,6 +3,7 @@
 Importing playlearn registers the gymnasium environment
 `playlearn/PlayTable-v0`; the native interface is `playlearn.envs.load`.
 """
+
 from playlearn.envs import EnvConfig
 from playlearn.envs import load
 from playlearn.envs import PlayTableEnv

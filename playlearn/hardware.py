@@ -1,4 +1,5 @@
 """The machine a figure was measured on, recorded the same way everywhere."""
+
 import os
 import platform
 
@@ -20,8 +21,14 @@ def cpuinfo() -> dict:
 
 def describe() -> dict:
   """CPU model and count, platform and Python: beside every result."""
-  return {"cpu": (cpuinfo().get("model name") or platform.processor()
-                  or platform.machine()),
-          "cpu_count": os.cpu_count(), "platform": platform.platform(),
-          "machine": platform.machine(),
-          "python": platform.python_version()}
+  return {
+      "cpu": (
+          cpuinfo().get("model name")
+          or platform.processor()
+          or platform.machine()
+      ),
+      "cpu_count": os.cpu_count(),
+      "platform": platform.platform(),
+      "machine": platform.machine(),
+      "python": platform.python_version(),
+  }

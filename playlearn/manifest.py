@@ -6,6 +6,7 @@ them and raises `CorruptArtifactError` naming the first file that differs.
 `atomic_write_text` writes a file beside its destination and renames it, so
 that a kill leaves either the old content or the new, never half of it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +44,9 @@ def _files(directory: str) -> list[str]:
 def atomic_write_text(path: str, text: str) -> None:
   """Writes `text` to `path` through a temporary file and a rename."""
   directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
+  fd, tmp = tempfile.mkstemp(
+      dir=directory, prefix=f".{os.path.basename(path)}."
+  )
   try:
     umask = os.umask(0)
     os.umask(umask)
@@ -61,11 +64,17 @@ def atomic_write_text(path: str, text: str) -> None:
 
 def write(directory: str) -> dict:
   """Records every file under `directory` in its MANIFEST.json; returns it."""
-  entries = {rel: {"sha256": _sha256(os.path.join(directory, rel)),
-                   "bytes": os.path.getsize(os.path.join(directory, rel))}
-             for rel in _files(directory)}
-  atomic_write_text(os.path.join(directory, MANIFEST),
-                    json.dumps({"files": entries}, indent=1, sort_keys=True))
+  entries = {
+      rel: {
+          "sha256": _sha256(os.path.join(directory, rel)),
+          "bytes": os.path.getsize(os.path.join(directory, rel)),
+      }
+      for rel in _files(directory)
+  }
+  atomic_write_text(
+      os.path.join(directory, MANIFEST),
+      json.dumps({"files": entries}, indent=1, sort_keys=True),
+  )
   return entries
 
 
@@ -84,8 +93,10 @@ def verify(directory: str) -> None:
     with open(path) as f:
       recorded = json.load(f)["files"]
   except FileNotFoundError:
-    raise CorruptArtifactError(f"{path} is missing: {directory} was not "
-                               "finished or has been altered") from None
+    raise CorruptArtifactError(
+        f"{path} is missing: {directory} was not "
+        "finished or has been altered"
+    ) from None
   except (json.JSONDecodeError, KeyError, TypeError) as e:
     raise CorruptArtifactError(f"{path} is unreadable ({e})") from None
   for rel, entry in sorted(recorded.items()):
@@ -94,11 +105,15 @@ def verify(directory: str) -> None:
       raise CorruptArtifactError(f"{file} is missing (listed in {path})")
     size = os.path.getsize(file)
     if size != entry["bytes"]:
-      raise CorruptArtifactError(f"{file} has {size} bytes, {entry['bytes']} "
-                                 f"when saved ({path}): truncated or altered")
+      raise CorruptArtifactError(
+          f"{file} has {size} bytes, {entry['bytes']} "
+          f"when saved ({path}): truncated or altered"
+      )
     if _sha256(file) != entry["sha256"]:
-      raise CorruptArtifactError(f"{file} does not match its SHA-256 in "
-                                 f"{path}: the file is corrupt")
+      raise CorruptArtifactError(
+          f"{file} does not match its SHA-256 in "
+          f"{path}: the file is corrupt"
+      )
 
 
 def write_json(path: str, data) -> None:

@@ -9,6 +9,7 @@ so a policy loads with no training code, no dataset and no pickle. `save`
 writes a new directory beside the destination and renames it into place, so
 a kill mid-save leaves the previous policy (or none), never half of one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,16 +34,21 @@ FORMAT = "playlearn.policy/1"
 
 
 def _normalization_to_json(norm: windows.Normalization) -> dict:
-  return {f.name: np.asarray(getattr(norm, f.name)).tolist()
-          for f in dataclasses.fields(norm)}
+  return {
+      f.name: np.asarray(getattr(norm, f.name)).tolist()
+      for f in dataclasses.fields(norm)
+  }
 
 
 def _normalization_from_json(data: dict) -> windows.Normalization:
   # Policies saved before observation features (or goal modes) had none:
   # the dataclass defaults, 'raw' and 'full'.
   return windows.Normalization(
-      **{k: v if k in ("features", "goals") else np.asarray(v, np.float32)
-         for k, v in data.items()})
+      **{
+          k: v if k in ("features", "goals") else np.asarray(v, np.float32)
+          for k, v in data.items()
+      }
+  )
 
 
 class Policy:
@@ -53,9 +59,15 @@ class Policy:
   The step is jit-compiled once per batch size.
   """
 
-  def __init__(self, method: str, model: nnx.Module,
-               normalization: windows.Normalization, *, seed: int = 0,
-               greedy: bool = True):
+  def __init__(
+      self,
+      method: str,
+      model: nnx.Module,
+      normalization: windows.Normalization,
+      *,
+      seed: int = 0,
+      greedy: bool = True,
+  ):
     self.method_name = method
     self._method = models.get(method)
     self._model = model
@@ -73,8 +85,9 @@ class Policy:
       rng, key = jax.random.split(rng)
       model = nnx.merge(graphdef, params)
       model.eval()
-      action, state = method_module.act(model, obs, goal, key, state,
-                                        greedy=greedy)
+      action, state = method_module.act(
+          model, obs, goal, key, state, greedy=greedy
+      )
       return action, state, rng
 
     self._step = jax.jit(step)
@@ -91,8 +104,13 @@ class Policy:
     `sampler`, `num_steps` and `guidance` (0: the goal-free policy).
     """
     model = configure.with_config(self._model, **changes)
-    return Policy(self.method_name, model, self.normalization,
-                  seed=self.seed, greedy=self.greedy)
+    return Policy(
+        self.method_name,
+        model,
+        self.normalization,
+        seed=self.seed,
+        greedy=self.greedy,
+    )
 
   # ------------------------------------------------------------- acting
   def reset(self, batch_size: int | None = None) -> None:
@@ -104,17 +122,21 @@ class Policy:
     for what, d in (("obs", obs), ("goal", goal)):
       for key in ("state", "target"):
         if key in d and not np.all(np.isfinite(d[key])):
-          raise ValueError(f"Policy.act: {what}[{key!r}] has non-finite "
-                           f"values: {np.asarray(d[key]).tolist()}")
+          raise ValueError(
+              f"Policy.act: {what}[{key!r}] has non-finite "
+              f"values: {np.asarray(d[key]).tolist()}"
+          )
     single = np.ndim(obs["state"]) == 1
     o = np.atleast_2d(self.normalization.normalize_observation(obs))
     g = self.normalization.normalize_goal(
-        np.atleast_2d(np.asarray(goal["state"], np.float32)))
+        np.atleast_2d(np.asarray(goal["state"], np.float32))
+    )
     if self._state is None or self._batch != o.shape[0]:
       self._batch = o.shape[0]
       self._state = self._method.initial_state(self._model, o.shape[0])
     action, self._state, self._rng = self._step(
-        self._params, jnp.asarray(o), jnp.asarray(g), self._rng, self._state)
+        self._params, jnp.asarray(o), jnp.asarray(g), self._rng, self._state
+    )
     action = self.normalization.unnormalize_action(np.asarray(action))
     action = np.clip(action, -1.0, 1.0)
     return action[0] if single else action
@@ -127,15 +149,20 @@ class Policy:
     os.makedirs(parent, exist_ok=True)
     config = self._model.config
     description = {
-        "format": FORMAT, "method": self.method_name,
+        "format": FORMAT,
+        "method": self.method_name,
         "model_config": dataclasses.asdict(config),
         "obs_dim": int(self.normalization.state_mean.shape[-1]),
         "action_dim": int(self.normalization.action_center.shape[-1]),
     }
-    if (os.path.isdir(path) and os.listdir(path)
-        and not os.path.exists(os.path.join(path, "policy.json"))):
-      raise ValueError(f"{path} exists and is not a saved policy: not "
-                       "replacing it")
+    if (
+        os.path.isdir(path)
+        and os.listdir(path)
+        and not os.path.exists(os.path.join(path, "policy.json"))
+    ):
+      raise ValueError(
+          f"{path} exists and is not a saved policy: not replacing it"
+      )
     name = os.path.basename(path)
     staging = os.path.join(parent, f".{name}.saving")
     previous = os.path.join(parent, f".{name}.old")
@@ -147,8 +174,9 @@ class Policy:
     _sync("policy_save_start")
     try:
       with ocp.StandardCheckpointer() as checkpointer:  # Every host writes.
-        checkpointer.save(os.path.join(staging, "params"),
-                          nnx.state(self._model, nnx.Param))
+        checkpointer.save(
+            os.path.join(staging, "params"), nnx.state(self._model, nnx.Param)
+        )
       if lead:
         with open(os.path.join(staging, "policy.json"), "w") as f:
           json.dump(description, f, indent=1)
@@ -173,29 +201,40 @@ class Policy:
     path = os.path.abspath(path)
     description_file = os.path.join(path, "policy.json")
     if not os.path.exists(description_file):
-      raise FileNotFoundError(f"{description_file} does not exist: {path} is "
-                              "not a saved playlearn policy")
+      raise FileNotFoundError(
+          f"{description_file} does not exist: {path} is "
+          "not a saved playlearn policy"
+      )
     if manifest.exists(path):
       manifest.verify(path)  # Raises CorruptArtifactError naming the file.
     else:  # Saved before manifests existed.
-      logging.warning("%s has no %s: its files cannot be checked", path,
-                      manifest.MANIFEST)
+      logging.warning(
+          "%s has no %s: its files cannot be checked", path, manifest.MANIFEST
+      )
     description = _read_json(description_file)
     if description.get("format") != FORMAT:
-      raise ValueError(f"{description_file}: format "
-                       f"{description.get('format')!r}, expected {FORMAT!r}")
+      raise ValueError(
+          f"{description_file}: format "
+          f"{description.get('format')!r}, expected {FORMAT!r}"
+      )
     method = models.get(description["method"])
     config = method.Config(**_tuples(description["model_config"]))
-    model = method.Model(config, description["obs_dim"],
-                         description["action_dim"], rngs=nnx.Rngs(0))
+    model = method.Model(
+        config,
+        description["obs_dim"],
+        description["action_dim"],
+        rngs=nnx.Rngs(0),
+    )
     abstract = nnx.state(model, nnx.Param)
     with ocp.StandardCheckpointer() as checkpointer:
       params = checkpointer.restore(os.path.join(path, "params"), abstract)
     nnx.update(model, params)
     normalization = _normalization_from_json(
-        _read_json(os.path.join(path, "normalization.json")))
-    return cls(description["method"], model, normalization, seed=seed,
-               greedy=greedy)
+        _read_json(os.path.join(path, "normalization.json"))
+    )
+    return cls(
+        description["method"], model, normalization, seed=seed, greedy=greedy
+    )
 
 
 def _sync(name: str) -> None:
@@ -208,8 +247,9 @@ def _read_json(path: str) -> dict:
     with open(path) as f:
       return json.load(f)
   except json.JSONDecodeError as e:
-    raise ValueError(f"{path} is not valid JSON ({e}): the policy is "
-                     "truncated or corrupt") from None
+    raise ValueError(
+        f"{path} is not valid JSON ({e}): the policy is truncated or corrupt"
+    ) from None
 
 
 def _tuples(fields: dict) -> dict:

@@ -1,5 +1,6 @@
 """Wall-time figures of a call: the median and spread that every benchmark
 and acting sweep reports (a leaf module, so evaluation and bench share it)."""
+
 import time
 
 import numpy as np
@@ -8,9 +9,12 @@ import numpy as np
 def spread_ms(times) -> dict:
   """Durations in seconds -> median, p10 and p90 in ms, and their count."""
   ms = 1e3 * np.asarray(times)
-  return {"calls": int(ms.size), "median_ms": float(np.median(ms)),
-          "p10_ms": float(np.percentile(ms, 10)),
-          "p90_ms": float(np.percentile(ms, 90))}
+  return {
+      "calls": int(ms.size),
+      "median_ms": float(np.median(ms)),
+      "p10_ms": float(np.percentile(ms, 10)),
+      "p90_ms": float(np.percentile(ms, 90)),
+  }
 
 
 def time_calls(fn, calls: int, warmup: int = 3) -> dict:
@@ -30,5 +34,8 @@ def time_calls(fn, calls: int, warmup: int = 3) -> dict:
     fn()
     times[i] = time.perf_counter() - tic
   figures = spread_ms(times)
-  return {**figures, "first_call_s": first,
-          "compile_s": max(first - figures["median_ms"] / 1e3, 0.0)}
+  return {
+      **figures,
+      "first_call_s": first,
+      "compile_s": max(first - figures["median_ms"] / 1e3, 0.0),
+  }

@@ -22,8 +22,10 @@ _SKIP_RENDER = flags.DEFINE_bool("skip_render", False, "Skip image figures.")
 
 def main(argv):
   del argv
-  results = {**hardware.describe(),
-             "note": "single process, one core per measurement"}
+  results = {
+      **hardware.describe(),
+      "note": "single process, one core per measurement",
+  }
   print("measuring env and raw physics ...", flush=True)
   results.update(env_bench.env_and_physics(num_steps=_STEPS.value))
   print("measuring play generation ...", flush=True)
@@ -38,8 +40,11 @@ def main(argv):
   for key, value in results.items():
     if isinstance(value, dict):
       for k, v in value.items():
-        print(f"| {key}/{k} | {v:.1f} |" if isinstance(v, float)
-              else f"| {key}/{k} | {v} |")
+        print(
+            f"| {key}/{k} | {v:.1f} |"
+            if isinstance(v, float)
+            else f"| {key}/{k} | {v} |"
+        )
     elif isinstance(value, float):
       print(f"| {key} | {value:.3f} |")
     else:

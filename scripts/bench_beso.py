@@ -22,40 +22,56 @@ from playlearn import bench
 from playlearn.bench import beso_bench
 from playlearn.diffusion import samplers
 
-_TINY = flags.DEFINE_bool("tiny", False,
-                          "Config.tiny() models (a check of the script).")
-_CALLS = flags.DEFINE_integer("calls", 200,
-                              "Timed calls per latency (a quarter in the "
-                              "sweep).")
+_TINY = flags.DEFINE_bool(
+    "tiny", False, "Config.tiny() models (a check of the script)."
+)
+_CALLS = flags.DEFINE_integer(
+    "calls", 200, "Timed calls per latency (a quarter in the sweep)."
+)
 _WARMUP = flags.DEFINE_integer("warmup", 10, "Untimed calls before those.")
-_BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "64"],
-                                 "Acting batch sizes (environments).")
-_SAMPLERS = flags.DEFINE_list("samplers", list(samplers.SAMPLERS),
-                              "Samplers of the sweep.")
-_STEPS = flags.DEFINE_list("steps", ["1", "3", "5", "10"],
-                           "Steps of the sweep.")
-_SECONDS = flags.DEFINE_float("seconds", 10.0,
-                              "Steady-state train steps measured.")
+_BATCH_SIZES = flags.DEFINE_list(
+    "batch_sizes", ["1", "64"], "Acting batch sizes (environments)."
+)
+_SAMPLERS = flags.DEFINE_list(
+    "samplers", list(samplers.SAMPLERS), "Samplers of the sweep."
+)
+_STEPS = flags.DEFINE_list(
+    "steps", ["1", "3", "5", "10"], "Steps of the sweep."
+)
+_SECONDS = flags.DEFINE_float(
+    "seconds", 10.0, "Steady-state train steps measured."
+)
 _TRAIN_BATCH_SIZE = flags.DEFINE_integer(
-    "train_batch_size", None,
-    "Train batch windows (None: the config's 256, 1024 samples).")
-_WINDOW = flags.DEFINE_integer("window", 32,
-                               "Train batch window length in steps.")
-_MATMUL_SIZE = flags.DEFINE_integer("matmul_size", 2048,
-                                    "Side of the matmul measuring the peak.")
+    "train_batch_size",
+    None,
+    "Train batch windows (None: the config's 256, 1024 samples).",
+)
+_WINDOW = flags.DEFINE_integer(
+    "window", 32, "Train batch window length in steps."
+)
+_MATMUL_SIZE = flags.DEFINE_integer(
+    "matmul_size", 2048, "Side of the matmul measuring the peak."
+)
 _OUT = flags.DEFINE_string("out", "out/bench/beso.json", "JSON output.")
 
 
 def main(argv):
   del argv
   results = bench.start("synthetic inputs; data pipeline not included")
-  results.update(beso_bench.measure(
-      tiny=_TINY.value, batch_sizes=[int(b) for b in _BATCH_SIZES.value],
-      calls=_CALLS.value, warmup=_WARMUP.value,
-      sweep_samplers=_SAMPLERS.value,
-      sweep_steps=[int(n) for n in _STEPS.value], seconds=_SECONDS.value,
-      train_batch_size=_TRAIN_BATCH_SIZE.value, window=_WINDOW.value,
-      matmul_size=_MATMUL_SIZE.value))
+  results.update(
+      beso_bench.measure(
+          tiny=_TINY.value,
+          batch_sizes=[int(b) for b in _BATCH_SIZES.value],
+          calls=_CALLS.value,
+          warmup=_WARMUP.value,
+          sweep_samplers=_SAMPLERS.value,
+          sweep_steps=[int(n) for n in _STEPS.value],
+          seconds=_SECONDS.value,
+          train_batch_size=_TRAIN_BATCH_SIZE.value,
+          window=_WINDOW.value,
+          matmul_size=_MATMUL_SIZE.value,
+      )
+  )
   bench.finish(results, beso_bench.table(results), _OUT.value)
 
 

@@ -17,8 +17,9 @@ from playlearn import bench
 from playlearn.bench import train_bench
 
 _METHODS = flags.DEFINE_list("methods", ["gcbc", "lmp"], "Methods to measure.")
-_SECONDS = flags.DEFINE_float("seconds", 10.0,
-                              "Steady-state train steps measured per method.")
+_SECONDS = flags.DEFINE_float(
+    "seconds", 10.0, "Steady-state train steps measured per method."
+)
 _OUT = flags.DEFINE_string("out", "out/bench/train.json", "JSON output.")
 
 

@@ -13,6 +13,7 @@ own process because PyOpenGL allows one platform per process; the process is
 pinned to --cpus cores, and LP_NUM_THREADS (llvmpipe's rasteriser threads) is
 set only there, never by the library. Exits non-zero when no backend works.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,19 +26,23 @@ from absl import app
 from absl import flags
 from playlearn.envs import rendering
 
-_BACKENDS = flags.DEFINE_list("backends", list(rendering.BACKENDS),
-                              "Backends to try.")
-_SIZES = flags.DEFINE_list("sizes", ["64", "96", "128"],
-                           "Square image sizes in pixels.")
+_BACKENDS = flags.DEFINE_list(
+    "backends", list(rendering.BACKENDS), "Backends to try."
+)
+_SIZES = flags.DEFINE_list(
+    "sizes", ["64", "96", "128"], "Square image sizes in pixels."
+)
 _SECONDS = flags.DEFINE_float("seconds", 1.0, "Length of one measurement.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Measurements per size.")
 _CPUS = flags.DEFINE_integer("cpus", 1, "Cores the renderer may run on.")
 _LP_NUM_THREADS = flags.DEFINE_string(
-    "lp_num_threads", None, "LP_NUM_THREADS for llvmpipe; unset if not given.")
+    "lp_num_threads", None, "LP_NUM_THREADS for llvmpipe; unset if not given."
+)
 _XML = flags.DEFINE_string("xml", None, "MJCF file; default a small scene.")
 _CAMERA = flags.DEFINE_string("camera", "front", "Camera to render.")
 _MULTISAMPLES = flags.DEFINE_integer(
-    "multisamples", 0, "Anti-aliasing samples per pixel (0 is fastest).")
+    "multisamples", 0, "Anti-aliasing samples per pixel (0 is fastest)."
+)
 _JSON_OUT = flags.DEFINE_string("json_out", None, "Also write results here.")
 _WORKER = flags.DEFINE_string("worker", None, "Internal: measure one backend.")
 
@@ -56,12 +61,14 @@ _SCENE_XML = """
 """
 
 
-
 def _installed(package: str) -> bool:
   try:
     result = subprocess.run(
         ["dpkg-query", "-W", "-f=${Status}", package],
-        capture_output=True, text=True, check=False)
+        capture_output=True,
+        text=True,
+        check=False,
+    )
   except FileNotFoundError:  # Not a Debian system.
     return False
   return result.stdout.strip().endswith("installed")
@@ -71,7 +78,7 @@ def _measure(backend: str) -> dict:
   """Runs in the worker process."""
   import mujoco  # pylint: disable=g-import-not-at-top
 
-  cpus = sorted(os.sched_getaffinity(0))[:_CPUS.value]
+  cpus = sorted(os.sched_getaffinity(0))[: _CPUS.value]
   os.sched_setaffinity(0, cpus)
   if _XML.value:
     model = mujoco.MjModel.from_xml_path(_XML.value)
@@ -81,26 +88,52 @@ def _measure(backend: str) -> dict:
   mujoco.mj_forward(model, data)
   fps = {}
   for size in (int(s) for s in _SIZES.value):
-    runs = [rendering.render_frames_per_second(
-        model, data, _CAMERA.value, (size, size), seconds=_SECONDS.value,
-        backend=backend, multisamples=_MULTISAMPLES.value)
-            for _ in range(_REPEATS.value)]
-    fps[size] = {"median": round(statistics.median(runs)),
-                 "best": round(max(runs))}
-  return {"backend": rendering.select_backend(backend), "fps": fps,
-          "cpus": cpus, "multisamples": _MULTISAMPLES.value}
+    runs = [
+        rendering.render_frames_per_second(
+            model,
+            data,
+            _CAMERA.value,
+            (size, size),
+            seconds=_SECONDS.value,
+            backend=backend,
+            multisamples=_MULTISAMPLES.value,
+        )
+        for _ in range(_REPEATS.value)
+    ]
+    fps[size] = {
+        "median": round(statistics.median(runs)),
+        "best": round(max(runs)),
+    }
+  return {
+      "backend": rendering.select_backend(backend),
+      "fps": fps,
+      "cpus": cpus,
+      "multisamples": _MULTISAMPLES.value,
+  }
 
 
 def _run_worker(backend: str) -> dict:
-  env = {k: v for k, v in os.environ.items()
-         if k not in ("PYOPENGL_PLATFORM", "MUJOCO_GL", "PLAYLEARN_GL",
-                      "LP_NUM_THREADS")}
+  env = {
+      k: v
+      for k, v in os.environ.items()
+      if k
+      not in (
+          "PYOPENGL_PLATFORM",
+          "MUJOCO_GL",
+          "PLAYLEARN_GL",
+          "LP_NUM_THREADS",
+      )
+  }
   if _LP_NUM_THREADS.value is not None:
     env["LP_NUM_THREADS"] = _LP_NUM_THREADS.value
   args = [a for a in sys.argv[1:] if not a.startswith("--worker")]
   result = subprocess.run(
       [sys.executable, __file__, f"--worker={backend}", *args],
-      capture_output=True, text=True, env=env, check=False)
+      capture_output=True,
+      text=True,
+      env=env,
+      check=False,
+  )
   lines = result.stdout.strip().splitlines()
   if result.returncode == 0 and lines:
     return json.loads(lines[-1])
@@ -117,11 +150,14 @@ def main(argv):
   print(f"NVIDIA GPU (/dev/nvidia0): {os.path.exists('/dev/nvidia0')}")
   for backend, packages in rendering.DEBIAN_PACKAGES.items():
     status = ", ".join(
-        f"{p} {'ok' if _installed(p) else 'MISSING'}" for p in packages)
+        f"{p} {'ok' if _installed(p) else 'MISSING'}" for p in packages
+    )
     print(f"{backend:7s} needs {status}")
   threads = _LP_NUM_THREADS.value or "unset"
-  print(f"\nframes/s, {_CPUS.value} core(s), LP_NUM_THREADS={threads}, "
-        f"median of {_REPEATS.value} x {_SECONDS.value:g} s")
+  print(
+      f"\nframes/s, {_CPUS.value} core(s), LP_NUM_THREADS={threads}, "
+      f"median of {_REPEATS.value} x {_SECONDS.value:g} s"
+  )
   sizes = [int(s) for s in _SIZES.value]
   print("backend " + "".join(f"{s:>7d}" for s in sizes))
   results = []
@@ -131,14 +167,19 @@ def main(argv):
     if "error" in result:
       print(f"{backend:8s}failed: {result['error']}")
     else:
-      print(f"{backend:8s}" + "".join(
-          f"{result['fps'][str(s)]['median']:>7d}" for s in sizes)
-            + "   best: " + " ".join(
-                f"{result['fps'][str(s)]['best']}" for s in sizes))
+      print(
+          f"{backend:8s}"
+          + "".join(f"{result['fps'][str(s)]['median']:>7d}" for s in sizes)
+          + "   best: "
+          + " ".join(f"{result['fps'][str(s)]['best']}" for s in sizes)
+      )
   if _JSON_OUT.value:
     with open(_JSON_OUT.value, "w") as f:
-      json.dump({"lp_num_threads": _LP_NUM_THREADS.value, "results": results},
-                f, indent=2)
+      json.dump(
+          {"lp_num_threads": _LP_NUM_THREADS.value, "results": results},
+          f,
+          indent=2,
+      )
   return 0 if any("error" not in r for r in results) else 1
 
 

@@ -11,6 +11,7 @@ prints the table. With --workdirs (name=training workdir) also
 `<out_dir>/training_<key>.png` ('/' in a key becomes '_'): the training
 curves of --curve_keys.
 """
+
 import os
 
 from absl import app
@@ -19,13 +20,15 @@ from absl import flags
 from playlearn.evaluation import report
 
 _RESULTS = flags.DEFINE_list(
-    "results", None, "name=path/to/results.json, one per policy.",
-    required=True)
+    "results", None, "name=path/to/results.json, one per policy.", required=True
+)
 _OUT_DIR = flags.DEFINE_string("out_dir", "out/compare", "Output directory.")
 _WORKDIRS = flags.DEFINE_list(
-    "workdirs", [], "name=training workdir, for training-curve plots.")
-_CURVE_KEYS = flags.DEFINE_list("curve_keys", ["nll"],
-                                "metrics.jsonl keys to plot.")
+    "workdirs", [], "name=training workdir, for training-curve plots."
+)
+_CURVE_KEYS = flags.DEFINE_list(
+    "curve_keys", ["nll"], "metrics.jsonl keys to plot."
+)
 
 
 def _named(items: list[str], flag: str) -> dict[str, str]:
@@ -48,9 +51,11 @@ def main(argv):
     f.write(text + "\n")
   report.plot(results, os.path.join(_OUT_DIR.value, "comparison.png"))
   for key in _CURVE_KEYS.value if workdirs else []:
-    report.plot_curves(workdirs, key,
-                       os.path.join(_OUT_DIR.value,
-                                    f"training_{key.replace('/', '_')}.png"))
+    report.plot_curves(
+        workdirs,
+        key,
+        os.path.join(_OUT_DIR.value, f"training_{key.replace('/', '_')}.png"),
+    )
   print(text)
   print(f"\nwrote {_OUT_DIR.value}/comparison.md and comparison.png")
 

@@ -7,6 +7,7 @@ Reads the task segments stored with every episode (metadata, not used by
 learners), prints a per-task table, and writes `segments.json` and a bar chart
 `tasks.png`. A segment cut off by the end of its episode is counted apart.
 """
+
 import collections
 import json
 import os
@@ -21,8 +22,9 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 from playlearn import data
 from playlearn.play import replay
 
-_DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Dataset version dir.",
-                                   required=True)
+_DATASET_DIR = flags.DEFINE_string(
+    "dataset_dir", None, "Dataset version dir.", required=True
+)
 _SPLIT = flags.DEFINE_string("split", "train", "Split.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "out/describe", "Output directory.")
 
@@ -45,27 +47,47 @@ def main(argv):
       done[seg["task"]] += seg["success"]
   minutes = steps / 15 / 60
   total, ok = sum(played.values()), sum(done.values())
-  print(f"{source}: {steps} steps = {minutes:.1f} min of play; "
-        f"{100 * labelled / steps:.1f}% of steps inside a task segment")
-  print(f"{total} finished task segments ({total / minutes:.1f} per minute), "
-        f"{ok} successful ({100 * ok / max(total, 1):.2f}%); "
-        f"{cut} cut off by the end of an episode\n")
+  print(
+      f"{source}: {steps} steps = {minutes:.1f} min of play; "
+      f"{100 * labelled / steps:.1f}% of steps inside a task segment"
+  )
+  print(
+      f"{total} finished task segments ({total / minutes:.1f} per minute), "
+      f"{ok} successful ({100 * ok / max(total, 1):.2f}%); "
+      f"{cut} cut off by the end of an episode\n"
+  )
   print("| task | segments | successful | rate |")
   print("|---|---|---|---|")
   rows = sorted(played, key=lambda t: -played[t])
   for t in rows:
-    print(f"| {t} | {played[t]} | {done[t]} | "
-          f"{100 * done[t] / played[t]:.1f}% |")
+    print(
+        f"| {t} | {played[t]} | {done[t]} | "
+        f"{100 * done[t] / played[t]:.1f}% |"
+    )
   os.makedirs(_OUT_DIR.value, exist_ok=True)
   with open(os.path.join(_OUT_DIR.value, "segments.json"), "w") as f:
-    json.dump({"steps": steps, "minutes": minutes, "cut_segments": cut,
-               "tasks": {t: {"segments": played[t], "successful": done[t]}
-                         for t in rows}}, f, indent=1)
+    json.dump(
+        {
+            "steps": steps,
+            "minutes": minutes,
+            "cut_segments": cut,
+            "tasks": {
+                t: {"segments": played[t], "successful": done[t]} for t in rows
+            },
+        },
+        f,
+        indent=1,
+    )
   fig, ax = plt.subplots(figsize=(8, 0.25 * len(rows) + 1))
-  ax.barh(rows[::-1], [played[t] for t in rows[::-1]], color="#9ab",
-          label="played")
-  ax.barh(rows[::-1], [done[t] for t in rows[::-1]], color="#357",
-          label="successful")
+  ax.barh(
+      rows[::-1], [played[t] for t in rows[::-1]], color="#9ab", label="played"
+  )
+  ax.barh(
+      rows[::-1],
+      [done[t] for t in rows[::-1]],
+      color="#357",
+      label="successful",
+  )
   ax.set_xlabel("task segments")
   ax.set_title(f"{minutes:.0f} min of play, {total} tasks")
   ax.legend(loc="lower right")

@@ -8,6 +8,7 @@ prints, per action dimension, the correlation with the demonstrated actions,
 the same with shuffled goals, and how often the policy moves at all (see
 `playlearn.evaluation.diagnostics`). Writes the figures as JSON with --out.
 """
+
 import os
 
 from absl import app
@@ -18,17 +19,21 @@ from playlearn import manifest
 from playlearn.evaluation import diagnostics
 from playlearn.policy import Policy
 
-_POLICY = flags.DEFINE_string("policy", None, "Saved policy directory.",
-                              required=True)
-_DATASET_DIR = flags.DEFINE_string("dataset_dir", None,
-                                   "Dataset version directory.", required=True)
+_POLICY = flags.DEFINE_string(
+    "policy", None, "Saved policy directory.", required=True
+)
+_DATASET_DIR = flags.DEFINE_string(
+    "dataset_dir", None, "Dataset version directory.", required=True
+)
 _SPLIT = flags.DEFINE_string("split", "validation", "Split to read.")
 _WINDOWS = flags.DEFINE_integer("num_windows", 256, "Windows to act along.")
 _LENGTH = flags.DEFINE_integer("length", 32, "Steps per window.")
 _GOAL_HORIZON = flags.DEFINE_integer(
-    "goal_horizon", 0, "The goal lies 0..goal_horizon steps past the window.")
-_SAMPLE = flags.DEFINE_bool("sample", False,
-                            "Sample actions instead of the distribution mode.")
+    "goal_horizon", 0, "The goal lies 0..goal_horizon steps past the window."
+)
+_SAMPLE = flags.DEFINE_bool(
+    "sample", False, "Sample actions instead of the distribution mode."
+)
 _SEED = flags.DEFINE_integer("seed", 0, "Window and sampling seed.")
 _OUT = flags.DEFINE_string("out", None, "JSON file to write (optional).")
 
@@ -36,12 +41,18 @@ _OUT = flags.DEFINE_string("out", None, "JSON file to write (optional).")
 def main(argv):
   del argv
   console.quiet_library_logs()
-  policy = Policy.load(_POLICY.value, seed=_SEED.value,
-                       greedy=not _SAMPLE.value)
+  policy = Policy.load(
+      _POLICY.value, seed=_SEED.value, greedy=not _SAMPLE.value
+  )
   result = diagnostics.diagnose(
-      policy, _DATASET_DIR.value, split=_SPLIT.value,
-      num_windows=_WINDOWS.value, length=_LENGTH.value,
-      goal_horizon=_GOAL_HORIZON.value, seed=_SEED.value)
+      policy,
+      _DATASET_DIR.value,
+      split=_SPLIT.value,
+      num_windows=_WINDOWS.value,
+      length=_LENGTH.value,
+      goal_horizon=_GOAL_HORIZON.value,
+      seed=_SEED.value,
+  )
   result["policy"] = os.path.abspath(_POLICY.value)
   result["greedy"] = not _SAMPLE.value
   print(diagnostics.table(result))

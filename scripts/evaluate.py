@@ -15,6 +15,7 @@ same with the end-effector displaced first); then --chains CALVIN-style
 spreads, the config and the hardware), prints markdown tables, and saves a
 few videos per task under `videos/`.
 """
+
 import json
 import os
 import time
@@ -29,27 +30,40 @@ from playlearn.evaluation import baselines
 from playlearn.policy import Policy
 
 _POLICY = flags.DEFINE_string("policy", None, "Saved policy directory.")
-_BASELINE = flags.DEFINE_enum("baseline", None, ["random", "nearest"],
-                              "Evaluate a floor instead of --policy.")
+_BASELINE = flags.DEFINE_enum(
+    "baseline",
+    None,
+    ["random", "nearest"],
+    "Evaluate a floor instead of --policy.",
+)
 _DATASET_DIR = flags.DEFINE_string(
-    "dataset_dir", None, "Play data of --baseline=nearest (its train split).")
+    "dataset_dir", None, "Play data of --baseline=nearest (its train split)."
+)
 _OUT_DIR = flags.DEFINE_string("out_dir", "out/eval", "Output directory.")
 _EPISODES = flags.DEFINE_integer("episodes_per_task", 10, "Starts per task.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Evaluation seeds.")
-_PERTURB = flags.DEFINE_float("perturb", 0.0,
-                              "Also evaluate with the tool displaced this far "
-                              "(metres; the paper used about 0.4). 0: skip.")
+_PERTURB = flags.DEFINE_float(
+    "perturb",
+    0.0,
+    "Also evaluate with the tool displaced this far "
+    "(metres; the paper used about 0.4). 0: skip.",
+)
 _CHAINS = flags.DEFINE_integer("chains", 20, "5-task chains (0: skip).")
 _VIDEOS = flags.DEFINE_integer("videos_per_task", 1, "Videos per task.")
-_TASKS = flags.DEFINE_list("tasks", None, "Tasks (default: the 18 of "
-                           "evaluation.EVAL_TASKS).")
+_TASKS = flags.DEFINE_list(
+    "tasks", None, "Tasks (default: the 18 of evaluation.EVAL_TASKS)."
+)
 _STEP_BUDGET = flags.DEFINE_integer(
-    "step_budget", None,
+    "step_budget",
+    None,
     "Steps per episode for every task (a diagnostic of slow against wrong "
     "policies). Default: the suite's protocol, twice the oracle's steps and "
-    "at most 300 (playlearn.evaluation.suite).", lower_bound=1)
-_SAMPLE = flags.DEFINE_bool("sample", False,
-                            "Sample actions instead of the distribution mode.")
+    "at most 300 (playlearn.evaluation.suite).",
+    lower_bound=1,
+)
+_SAMPLE = flags.DEFINE_bool(
+    "sample", False, "Sample actions instead of the distribution mode."
+)
 
 
 def _log(line: str) -> None:
@@ -78,31 +92,52 @@ def main(argv):
 
   tasks = _TASKS.value or list(evaluation.EVAL_TASKS)
   tic = time.perf_counter()
-  results = {"policy": (os.path.abspath(_POLICY.value) if _POLICY.value
-                        else f"baseline:{_BASELINE.value}"),
-             "episodes_per_task": _EPISODES.value,
-             "step_budget": _STEP_BUDGET.value}
+  results = {
+      "policy": (
+          os.path.abspath(_POLICY.value)
+          if _POLICY.value
+          else f"baseline:{_BASELINE.value}"
+      ),
+      "episodes_per_task": _EPISODES.value,
+      "step_budget": _STEP_BUDGET.value,
+  }
   budget = {"step_budget": _STEP_BUDGET.value}
   results["tasks"] = evaluation.evaluate_over_seeds(
-      factory, seeds, tasks=tasks, episodes_per_task=_EPISODES.value, **budget,
+      factory,
+      seeds,
+      tasks=tasks,
+      episodes_per_task=_EPISODES.value,
+      **budget,
       video_dir=os.path.join(_OUT_DIR.value, "videos"),
-      videos_per_task=_VIDEOS.value, progress=_log)
+      videos_per_task=_VIDEOS.value,
+      progress=_log,
+  )
   print("## Tasks\n" + evaluation.format_table(results["tasks"]), flush=True)
   if _PERTURB.value > 0:
     results["perturbed"] = evaluation.evaluate_over_seeds(
-        factory, seeds, tasks=tasks, episodes_per_task=_EPISODES.value,
-        perturb=_PERTURB.value, **budget,
-        progress=lambda line: _log("perturbed " + line))
-    print(f"\n## Perturbed start ({_PERTURB.value} m)\n"
-          + evaluation.format_table(results["perturbed"]), flush=True)
+        factory,
+        seeds,
+        tasks=tasks,
+        episodes_per_task=_EPISODES.value,
+        perturb=_PERTURB.value,
+        **budget,
+        progress=lambda line: _log("perturbed " + line),
+    )
+    print(
+        f"\n## Perturbed start ({_PERTURB.value} m)\n"
+        + evaluation.format_table(results["perturbed"]),
+        flush=True,
+    )
   if _CHAINS.value > 0:
-    chains = evaluation.evaluate_chains(factory(), _CHAINS.value,
-                                        seed=seeds[0], tasks=tasks,
-                                        progress=_log)
+    chains = evaluation.evaluate_chains(
+        factory(), _CHAINS.value, seed=seeds[0], tasks=tasks, progress=_log
+    )
     results["chains"] = chains
     rates = " | ".join(f"{100 * r:.0f}%" for r in chains["success_rates"])
-    print(f"\n## Chains ({_CHAINS.value})\n| 1 | 2 | 3 | 4 | 5 | avg len |\n"
-          f"|---|---|---|---|---|---|\n| {rates} | {chains['avg_len']:.2f} |")
+    print(
+        f"\n## Chains ({_CHAINS.value})\n| 1 | 2 | 3 | 4 | 5 | avg len |\n"
+        f"|---|---|---|---|---|---|\n| {rates} | {chains['avg_len']:.2f} |"
+    )
   results["seconds"] = time.perf_counter() - tic
   path = os.path.join(_OUT_DIR.value, "results.json")
   with open(path, "w") as f:

@@ -6,6 +6,7 @@ Each attempt resets PlayTable with a new seed, skips seeds where the task is
 infeasible, samples a random oracle `Style` and judges the task's predicate.
 Prints a per-task table and writes JSON (rows, hardware, time).
 """
+
 import json
 import os
 import platform
@@ -34,27 +35,42 @@ def main(argv):
     done.append(row)
     elapsed = time.perf_counter() - tic
     eta = elapsed / len(done) * (len(names) - len(done))
-    print(f"[{len(done)}/{len(names)}] {row['task']:26s} "
-          f"{row['successes']}/{row['attempts']}  "
-          f"elapsed {elapsed:.0f}s eta {eta:.0f}s", flush=True)
+    print(
+        f"[{len(done)}/{len(names)}] {row['task']:26s} "
+        f"{row['successes']}/{row['attempts']}  "
+        f"elapsed {elapsed:.0f}s eta {eta:.0f}s",
+        flush=True,
+    )
 
-  rows = measure.oracle_success(names, _ATTEMPTS.value, _SEED.value,
-                                _WORKERS.value, progress)
+  rows = measure.oracle_success(
+      names, _ATTEMPTS.value, _SEED.value, _WORKERS.value, progress
+  )
   seconds = time.perf_counter() - tic
   print("\n| task | success | attempts | rate | mean steps |")
   print("|---|---|---|---|---|")
   for r in rows:
-    print(f"| {r['task']} | {r['successes']} | {r['attempts']} | "
-          f"{100 * r['successes'] / r['attempts']:.1f}% | {r['mean_steps']:.0f} |")
+    print(
+        f"| {r['task']} | {r['successes']} | {r['attempts']} | "
+        f"{100 * r['successes'] / r['attempts']:.1f}% | {r['mean_steps']:.0f} |"
+    )
   total = sum(r["successes"] for r in rows)
   count = sum(r["attempts"] for r in rows)
-  print(f"\nall tasks: {total}/{count} = {100 * total / count:.2f}% "
-        f"in {seconds:.0f} s")
+  print(
+      f"\nall tasks: {total}/{count} = {100 * total / count:.2f}% "
+      f"in {seconds:.0f} s"
+  )
   os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
   with open(_OUT.value, "w") as f:
-    json.dump({"rows": rows, "seconds": seconds,
-               "machine": platform.processor() or platform.machine(),
-               "cpu_count": os.cpu_count()}, f, indent=1)
+    json.dump(
+        {
+            "rows": rows,
+            "seconds": seconds,
+            "machine": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        f,
+        indent=1,
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ State-only episodes are re-simulated from their reset seed and actions
 the recorded states is printed. Writes `episode.mp4` (static camera beside
 the gripper camera) and `tasks.png`.
 """
+
 import os
 
 from absl import app
@@ -25,7 +26,8 @@ from playlearn.play import episodes
 from playlearn.play import replay
 
 _DATASET_DIR = flags.DEFINE_string(
-    "dataset_dir", None, "Dataset version directory (holds dataset_info.json).")
+    "dataset_dir", None, "Dataset version directory (holds dataset_info.json)."
+)
 _SPLIT = flags.DEFINE_string("split", "train", "Split to read.")
 _EPISODE = flags.DEFINE_integer("episode", 0, "Episode index in the split.")
 _SEED = flags.DEFINE_integer("seed", 0, "Play seed when no dataset is given.")
@@ -37,13 +39,17 @@ _OUT_DIR = flags.DEFINE_string("out_dir", "out/video", "Output directory.")
 def _load_episode():
   if _DATASET_DIR.value:
     from playlearn import data  # pylint: disable=g-import-not-at-top
+
     source = data.EpisodeSource(_DATASET_DIR.value, split=_SPLIT.value)
     print(f"{source}: episode {_EPISODE.value}")
     return source[_EPISODE.value]
-  print(f"generating play episode seed={_SEED.value} "
-        f"({_NUM_STEPS.value} steps)")
-  return episodes.generate_episode("play", _SEED.value,
-                                   num_steps=_NUM_STEPS.value)
+  print(
+      f"generating play episode seed={_SEED.value} "
+      f"({_NUM_STEPS.value} steps)"
+  )
+  return episodes.generate_episode(
+      "play", _SEED.value, num_steps=_NUM_STEPS.value
+  )
 
 
 def main(argv):
@@ -52,14 +58,20 @@ def main(argv):
   steps, meta = episode["steps"], episode["episode_metadata"]
   obs = steps["observation"]
   if "rgb_static" in obs:
-    static, gripper = np.asarray(obs["rgb_static"]), np.asarray(obs["rgb_gripper"])
+    static, gripper = np.asarray(obs["rgb_static"]), np.asarray(
+        obs["rgb_gripper"]
+    )
   else:
     reset_seed = int(meta.get("reset_seed", meta["seed"]))
-    print(f"state-only episode: replaying {len(steps['action'])} actions "
-          f"from reset seed {reset_seed}")
+    print(
+        f"state-only episode: replaying {len(steps['action'])} actions "
+        f"from reset seed {reset_seed}"
+    )
     frames = replay.replay(steps, reset_seed)
-    print(f"largest |replayed - recorded| state difference: "
-          f"{frames['max_state_error']:.3g}")
+    print(
+        f"largest |replayed - recorded| state difference: "
+        f"{frames['max_state_error']:.3g}"
+    )
     static, gripper = frames["rgb_static"], frames["rgb_gripper"]
   os.makedirs(_OUT_DIR.value, exist_ok=True)
   video = os.path.join(_OUT_DIR.value, "episode.mp4")
@@ -78,8 +90,10 @@ def main(argv):
     sheet = os.path.join(_OUT_DIR.value, "tasks.png")
     replay.contact_sheet(frames, captions).save(sheet)
     print(f"wrote {sheet} ({len(frames)} tasks, frame at each task's end)")
-  print(f"{sum(s['success'] for s in segments)}/{len(segments)} task segments "
-        "succeeded")
+  print(
+      f"{sum(s['success'] for s in segments)}/{len(segments)} task segments "
+      "succeeded"
+  )
 
 
 if __name__ == "__main__":

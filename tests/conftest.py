@@ -5,6 +5,7 @@ PYOPENGL_PLATFORM or XLA_FLAGS): the rendering backend is chosen by
 playlearn.envs.rendering.select_backend when a Renderer is made. Shared
 fixtures: `tiny_play_dataset`.
 """
+
 import os
 
 import pytest
@@ -20,8 +21,11 @@ def pytest_report_header(config):
 def tiny_play_dataset(tmp_path_factory) -> str:
   """The version directory of `playtable_play/tiny`, built once per session."""
   from playlearn.datasets import playtable  # pylint: disable=g-import-not-at-top
+
   builder = playtable.builder_class("playtable_play")(
-      config="tiny", data_dir=str(tmp_path_factory.mktemp("tiny_play")),
-      num_workers=1)
+      config="tiny",
+      data_dir=str(tmp_path_factory.mktemp("tiny_play")),
+      num_workers=1,
+  )
   builder.download_and_prepare()
   return str(builder.data_dir)

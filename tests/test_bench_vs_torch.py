@@ -1,4 +1,5 @@
 """Smoke test of the side-by-side benchmark (playlearn/bench/vs_torch.py)."""
+
 import json
 import math
 import subprocess
@@ -7,19 +8,36 @@ import sys
 import pytest
 
 pytest.importorskip(
-    "torch", reason="torch (the `bench` extra, torch==2.13.0) is not installed")
+    "torch", reason="torch (the `bench` extra, torch==2.13.0) is not installed"
+)
 
 
 def test_bench_vs_torch_script_writes_every_ratio(tmp_path):
   out = tmp_path / "vs_torch.json"
   subprocess.run(
-      [sys.executable, "scripts/bench_vs_torch.py", "--train_batches=8",
-       "--act_batches=1,2", "--widths=12", "--curve_batch=8",
-       "--beso_width=12", "--rounds=1", "--calls=2", f"--out={out}"],
-      check=True, timeout=600)
+      [
+          sys.executable,
+          "scripts/bench_vs_torch.py",
+          "--train_batches=8",
+          "--act_batches=1,2",
+          "--widths=12",
+          "--curve_batch=8",
+          "--beso_width=12",
+          "--rounds=1",
+          "--calls=2",
+          f"--out={out}",
+      ],
+      check=True,
+      timeout=600,
+  )
   results = json.loads(out.read_text())
-  for key in ("ratio/train/beso/b8", "ratio/train/gcbc/b8",
-              "ratio/act/beso/b1", "ratio/act/beso/b2", "ratio/act/gcbc/b1"):
+  for key in (
+      "ratio/train/beso/b8",
+      "ratio/train/gcbc/b8",
+      "ratio/act/beso/b1",
+      "ratio/act/beso/b2",
+      "ratio/act/gcbc/b1",
+  ):
     assert math.isfinite(results[key]) and results[key] > 0, key
   train = results["train"]["beso/b8"]
   # 8 samples are 2 windows of 4 sub-windows; both frameworks hold the
@@ -32,11 +50,14 @@ def test_bench_vs_torch_script_writes_every_ratio(tmp_path):
   assert (tmp_path / "vs_torch.png").stat().st_size > 0
 
 
-def test_trainer_overhead_reads_the_trainers_logged_rates(tiny_play_dataset,
-                                                          tmp_path):
+def test_trainer_overhead_reads_the_trainers_logged_rates(
+    tiny_play_dataset, tmp_path
+):
   from playlearn.bench import vs_torch  # pylint: disable=g-import-not-at-top
-  r = vs_torch.trainer_overhead(tiny_play_dataset, str(tmp_path), steps=6,
-                                periods=3)
+
+  r = vs_torch.trainer_overhead(
+      tiny_play_dataset, str(tmp_path), steps=6, periods=3
+  )
   assert r["batch"] == 64 and r["trainer_examples_per_s"] > 0
   assert r["bare_examples_per_s"] > 0 and r["overhead"] < 1
   # The trainer now logs its rate beside the losses.
@@ -46,6 +67,7 @@ def test_trainer_overhead_reads_the_trainers_logged_rates(tiny_play_dataset,
 
 def test_widths_that_do_not_split_into_heads_fail_before_measuring():
   from playlearn.bench import vs_torch  # pylint: disable=g-import-not-at-top
+
   with pytest.raises(ValueError, match=r"\[128\].*6 attention heads"):
     vs_torch.check_widths((120, 128))
   with pytest.raises(ValueError, match=r"\[100\]"):

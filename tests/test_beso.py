@@ -4,6 +4,7 @@ The generic method contract (parameter count, padding, Adam, act shapes) is in
 test_models.py; here are what only BESO has: sub-windows, the observation
 window kept while acting, guidance, and the EMA weights it is evaluated with.
 """
+
 import dataclasses
 import functools
 import json
@@ -21,6 +22,7 @@ from playlearn.configs import beso as beso_config
 from playlearn.data import windows
 from playlearn.models import beso
 from playlearn.policy import Policy
+from playlearn.train import run_config
 from playlearn.train import trainer
 
 OBS_DIM, ACTION_DIM = 5, 7
@@ -29,43 +31,59 @@ OBS_DIM, ACTION_DIM = 5, 7
 @functools.cache
 def _split_model(**changes):
   config = dataclasses.replace(beso.Config.tiny(), **changes)
-  return nnx.split(nnx.jit(lambda: beso.Model(config, OBS_DIM, ACTION_DIM,
-                                              rngs=nnx.Rngs(0)))())
+  return nnx.split(
+      nnx.jit(
+          lambda: beso.Model(config, OBS_DIM, ACTION_DIM, rngs=nnx.Rngs(0))
+      )()
+  )
 
 
 def _model(**changes):
   return nnx.merge(*_split_model(**changes))
 
 
-_act = nnx.jit(beso.act, static_argnames='greedy')
+_act = nnx.jit(beso.act, static_argnames="greedy")
 
 
 def _context(n=3, seed=0):
   k = jax.random.split(jax.random.key(seed), 2)
-  return beso.Context(obs=jax.random.normal(k[0], (n, 2, OBS_DIM)), valid=jnp.ones((n, 2), bool),
-                      goal=jax.random.normal(k[1], (n, OBS_DIM)), drop=jnp.zeros((n,), bool))
+  return beso.Context(
+      obs=jax.random.normal(k[0], (n, 2, OBS_DIM)),
+      valid=jnp.ones((n, 2), bool),
+      goal=jax.random.normal(k[1], (n, OBS_DIM)),
+      drop=jnp.zeros((n,), bool),
+  )
 
 
 def test_sub_windows_end_at_a_valid_step_and_mask_what_precedes_or_follows():
-  config = dataclasses.replace(beso.Config.tiny(), obs_window=3, chunk=2, samples_per_window=16)
+  config = dataclasses.replace(
+      beso.Config.tiny(), obs_window=3, chunk=2, samples_per_window=16
+  )
   b, t_max = 3, 6
   lengths = jnp.array([6, 3, 1])
   steps = jnp.arange(t_max, dtype=jnp.float32)
   # obs[b, t] = (100 b + t, ...) and actions[b, t] = (100 b + t, ...): values name their step.
   stamp = 100 * jnp.arange(b)[:, None] + steps
   mask = (steps < lengths[:, None]).astype(jnp.float32)
-  batch = {'obs': jnp.repeat(stamp[..., None], OBS_DIM, -1),
-           'actions': jnp.repeat(stamp[..., None], ACTION_DIM, -1) * mask[..., None],
-           'goal': jnp.repeat(jnp.arange(b, dtype=jnp.float32)[:, None], OBS_DIM, -1),
-           'mask': mask}
+  batch = {
+      "obs": jnp.repeat(stamp[..., None], OBS_DIM, -1),
+      "actions": jnp.repeat(stamp[..., None], ACTION_DIM, -1) * mask[..., None],
+      "goal": jnp.repeat(
+          jnp.arange(b, dtype=jnp.float32)[:, None], OBS_DIM, -1
+      ),
+      "mask": mask,
+  }
   x0, loss_mask, context = jax.jit(beso.training_samples, static_argnums=0)(
-      config, batch, jax.random.key(0))
+      config, batch, jax.random.key(0)
+  )
   assert x0.shape == loss_mask.shape == (b * 16, 3, 2 * ACTION_DIM)
   for i in range(b * 16):
     window = i // 16
     valid = np.asarray(context.valid[i])
     first = 3 - valid.sum()
-    assert np.all(valid[first:]) and not np.any(valid[:first])  # A suffix, as in act.
+    assert np.all(valid[first:]) and not np.any(
+        valid[:first]
+    )  # A suffix, as in act.
     stamps = np.asarray(context.obs[i, first:, 0]) - 100 * window
     t = stamps[-1]
     assert 0 <= t < lengths[window]
@@ -85,19 +103,48 @@ def test_act_keeps_the_window_and_ignores_the_padding_before_the_episode():
   model = _model()  # obs_window 2.
   goal = jnp.zeros((2, OBS_DIM))
   state = beso.initial_state(model, 2)
-  first, state_1 = _act(model, jnp.full((2, OBS_DIM), 1.0), goal, jax.random.key(0), state,
-                        greedy=True)
-  garbage = dict(state, obs=jnp.full_like(state['obs'], 50.0))
-  same, _ = _act(model, jnp.full((2, OBS_DIM), 1.0), goal, jax.random.key(0), garbage,
-                 greedy=True)
-  np.testing.assert_array_equal(first, same)  # Step 0: only the newest observation counts.
-  _, state_2 = _act(model, jnp.full((2, OBS_DIM), 2.0), goal, jax.random.key(1), state_1)
-  np.testing.assert_array_equal(state_2['obs'][:, :, 0], [[1.0, 2.0]] * 2)
-  assert int(state_2['step']) == 2
+  first, state_1 = _act(
+      model,
+      jnp.full((2, OBS_DIM), 1.0),
+      goal,
+      jax.random.key(0),
+      state,
+      greedy=True,
+  )
+  garbage = dict(state, obs=jnp.full_like(state["obs"], 50.0))
+  same, _ = _act(
+      model,
+      jnp.full((2, OBS_DIM), 1.0),
+      goal,
+      jax.random.key(0),
+      garbage,
+      greedy=True,
+  )
+  np.testing.assert_array_equal(
+      first, same
+  )  # Step 0: only the newest observation counts.
+  _, state_2 = _act(
+      model, jnp.full((2, OBS_DIM), 2.0), goal, jax.random.key(1), state_1
+  )
+  np.testing.assert_array_equal(state_2["obs"][:, :, 0], [[1.0, 2.0]] * 2)
+  assert int(state_2["step"]) == 2
   # From step 1 on, the older observation is part of the context.
-  a, _ = _act(model, jnp.full((2, OBS_DIM), 3.0), goal, jax.random.key(0), state_2, greedy=True)
-  b, _ = _act(model, jnp.full((2, OBS_DIM), 3.0), goal, jax.random.key(0),
-              dict(state_2, obs=state_2['obs'].at[:, -1].set(-4.0)), greedy=True)
+  a, _ = _act(
+      model,
+      jnp.full((2, OBS_DIM), 3.0),
+      goal,
+      jax.random.key(0),
+      state_2,
+      greedy=True,
+  )
+  b, _ = _act(
+      model,
+      jnp.full((2, OBS_DIM), 3.0),
+      goal,
+      jax.random.key(0),
+      dict(state_2, obs=state_2["obs"].at[:, -1].set(-4.0)),
+      greedy=True,
+  )
   assert not np.allclose(a, b)
 
 
@@ -108,6 +155,7 @@ def test_greedy_acting_ignores_rng_and_sampling_does_not():
 
   def action(seed, greedy):
     return _act(model, obs, obs, jax.random.key(seed), state, greedy=greedy)[0]
+
   np.testing.assert_array_equal(action(1, True), action(2, True))
   assert not np.allclose(action(1, False), action(2, False))
   np.testing.assert_array_equal(action(1, False), action(1, False))
@@ -122,6 +170,7 @@ def test_guidance_extrapolates_from_the_unconditional_denoiser():
   @nnx.jit
   def denoised(model, context):
     return model.denoiser(context)(x, sigma)
+
   cond = denoised(model, context)
   uncond = denoised(model, context._replace(drop=jnp.ones(3, bool)))
   assert not np.allclose(cond, uncond)
@@ -131,36 +180,61 @@ def test_guidance_extrapolates_from_the_unconditional_denoiser():
   model.config = dataclasses.replace(model.config, guidance=0.0)
   np.testing.assert_allclose(denoised(model, context), uncond, atol=1e-6)
   model.config = dataclasses.replace(model.config, guidance=3.0)
-  np.testing.assert_allclose(denoised(model, context), uncond + 3 * (cond - uncond), atol=1e-5)
+  np.testing.assert_allclose(
+      denoised(model, context), uncond + 3 * (cond - uncond), atol=1e-5
+  )
   # The goal-free policy is the unconditional denoiser, whatever the goal.
   free = beso.goal_free(model)
   state = beso.initial_state(free, 3)
-  actions = [_act(free, context.obs[:, -1], goal, jax.random.key(0), state, greedy=True)[0]
-             for goal in (context.goal, -context.goal)]
+  actions = [
+      _act(
+          free, context.obs[:, -1], goal, jax.random.key(0), state, greedy=True
+      )[0]
+      for goal in (context.goal, -context.goal)
+  ]
   np.testing.assert_array_equal(actions[0], actions[1])
   assert model.config.guidance == 3.0  # The original is unchanged.
 
 
 def test_guidance_without_a_null_goal_is_refused():
-  beso.Config(cond_drop_prob=0.0)  # C-BESO: guidance 1, the plain conditional denoiser.
+  beso.Config(
+      cond_drop_prob=0.0
+  )  # C-BESO: guidance 1, the plain conditional denoiser.
   for guidance in (0.0, 2.0):
-    with pytest.raises(ValueError, match=f'guidance={guidance} needs a null goal'):
+    with pytest.raises(
+        ValueError, match=f"guidance={guidance} needs a null goal"
+    ):
       beso.Config(cond_drop_prob=0.0, guidance=guidance)
 
 
 def test_mlp_network_loss_ignores_padding_and_acts():
-  model = _model(network='mlp')
+  model = _model(network="mlp")
   k = jax.random.split(jax.random.key(0), 3)
-  short = {'obs': jax.random.normal(k[0], (2, 4, OBS_DIM)),
-           'actions': jnp.tanh(jax.random.normal(k[1], (2, 4, ACTION_DIM))),
-           'goal': jax.random.normal(k[2], (2, OBS_DIM)), 'mask': jnp.ones((2, 4))}
-  padded = {'obs': jnp.pad(short['obs'], ((0, 0), (0, 3), (0, 0)), constant_values=9.0),
-            'actions': jnp.pad(short['actions'], ((0, 0), (0, 3), (0, 0)), constant_values=9.0),
-            'goal': short['goal'], 'mask': jnp.pad(short['mask'], ((0, 0), (0, 3)))}
+  short = {
+      "obs": jax.random.normal(k[0], (2, 4, OBS_DIM)),
+      "actions": jnp.tanh(jax.random.normal(k[1], (2, 4, ACTION_DIM))),
+      "goal": jax.random.normal(k[2], (2, OBS_DIM)),
+      "mask": jnp.ones((2, 4)),
+  }
+  padded = {
+      "obs": jnp.pad(
+          short["obs"], ((0, 0), (0, 3), (0, 0)), constant_values=9.0
+      ),
+      "actions": jnp.pad(
+          short["actions"], ((0, 0), (0, 3), (0, 0)), constant_values=9.0
+      ),
+      "goal": short["goal"],
+      "mask": jnp.pad(short["mask"], ((0, 0), (0, 3))),
+  }
   loss = nnx.jit(lambda m, b: beso.loss(m, b, jax.random.key(5), 0)[0])
   np.testing.assert_allclose(loss(model, padded), loss(model, short), rtol=1e-6)
-  action, _ = _act(model, short['obs'][:, 0], short['goal'], jax.random.key(0),
-                   beso.initial_state(model, 2))
+  action, _ = _act(
+      model,
+      short["obs"][:, 0],
+      short["goal"],
+      jax.random.key(0),
+      beso.initial_state(model, 2),
+  )
   assert action.shape == (2, ACTION_DIM) and jnp.all(jnp.abs(action) <= 1)
 
 
@@ -180,19 +254,29 @@ def test_goal_tokens_and_attention_dropout_only_in_training():
 
 def test_policy_save_and_load_give_the_same_actions(tmp_path):
   normalization = windows.Normalization(
-      np.full(OBS_DIM, 0.5, np.float32), np.full(OBS_DIM, 2.0, np.float32),
-      np.zeros(ACTION_DIM, np.float32), np.ones(ACTION_DIM, np.float32))
-  obs = [{'state': np.random.default_rng(i).normal(size=(2, OBS_DIM)).astype(np.float32)}
-         for i in range(3)]
+      np.full(OBS_DIM, 0.5, np.float32),
+      np.full(OBS_DIM, 2.0, np.float32),
+      np.zeros(ACTION_DIM, np.float32),
+      np.ones(ACTION_DIM, np.float32),
+  )
+  obs = [
+      {
+          "state": np.random.default_rng(i)
+          .normal(size=(2, OBS_DIM))
+          .astype(np.float32)
+      }
+      for i in range(3)
+  ]
 
   def rollout(policy):
     policy.reset()
     return np.stack([policy.act(o, obs[0]) for o in obs])
+
   # Sampled, not greedy: the same seed must give the same noise, and the same window.
-  saved = Policy('beso', _model(), normalization, seed=3, greedy=False)
+  saved = Policy("beso", _model(), normalization, seed=3, greedy=False)
   before = rollout(saved)
-  saved.save(str(tmp_path / 'policy'))
-  after = rollout(Policy.load(str(tmp_path / 'policy'), seed=3, greedy=False))
+  saved.save(str(tmp_path / "policy"))
+  after = rollout(Policy.load(str(tmp_path / "policy"), seed=3, greedy=False))
   np.testing.assert_array_equal(before, after)
   assert before.shape == (3, 2, ACTION_DIM)
 
@@ -202,17 +286,23 @@ def test_policy_save_and_load_give_the_same_actions(tmp_path):
 
 def test_every_config_variant_gives_the_reference_the_mlp_or_the_tiny_model():
   from playlearn.configs import common  # pylint: disable=g-import-not-at-top
-  mlp = beso.Config(network='mlp', width=256, layers=4)
-  wants = {None: beso.Config(), 'debug': beso.Config.tiny(), 'cpu': mlp, 'demo': mlp}
+
+  mlp = beso.Config(network="mlp", width=256, layers=4)
+  wants = {
+      None: beso.Config(),
+      "debug": beso.Config.tiny(),
+      "cpu": mlp,
+      "demo": mlp,
+  }
   assert set(wants) == {None, *common.VARIANTS}
   for name, want in wants.items():
     config = beso_config.get_config(name)
-    assert trainer.model_config(config) == want
+    assert run_config.model_config(config) == want
     assert config.ema_decay == 0.999
-    assert config.optimizer.lr == (3e-4 if name == 'cpu' else 1e-4)
-  config = beso_config.get_config('cpu')
-  config.model.sampler = 'heun'  # Every model field is overridable.
-  assert trainer.model_config(config).sampler == 'heun'
+    assert config.optimizer.lr == (3e-4 if name == "cpu" else 1e-4)
+  config = beso_config.get_config("cpu")
+  config.model.sampler = "heun"  # Every model field is overridable.
+  assert run_config.model_config(config).sampler == "heun"
 
 
 def _restore(path):
@@ -221,30 +311,40 @@ def _restore(path):
 
 
 def _losses(workdir):
-  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
-    return [(r['step'], r['loss']) for r in map(json.loads, f) if 'loss' in r]
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [(r["step"], r["loss"]) for r in map(json.loads, f) if "loss" in r]
 
 
-def test_trainer_acts_with_the_ema_and_resumes_it_exactly(tiny_play_dataset, tmp_path):
-  config = beso_config.get_config('debug')  # 20 steps, checkpoints at 10 and 20.
+def test_trainer_acts_with_the_ema_and_resumes_it_exactly(
+    tiny_play_dataset, tmp_path
+):
+  config = beso_config.get_config(
+      "debug"
+  )  # 20 steps, checkpoints at 10 and 20.
   config.dataset_dir = tiny_play_dataset
   config.log_every = 1
   assert config.ema_decay == 0.999
   trainer.train_and_evaluate(config, str(tmp_path))
-  saved = _restore(tmp_path / 'policy' / 'params')
-  train_state, ema = _restore(tmp_path / 'checkpoints' / '20' / 'state')
+  saved = _restore(tmp_path / "policy" / "params")
+  train_state, ema = _restore(tmp_path / "checkpoints" / "20" / "state")
   leaves = jax.tree.leaves
   # The policy holds the EMA (checkpointed beside the train state), not the raw weights.
   for a, b in zip(leaves(saved), leaves(ema), strict=True):
     np.testing.assert_array_equal(a, b)
-  assert not all(np.allclose(a, b) for a, b in zip(leaves(saved), leaves(train_state['0'])))
+  assert not all(
+      np.allclose(a, b) for a, b in zip(leaves(saved), leaves(train_state["0"]))
+  )
   # Resuming from step 10 (as after a crash) repeats the losses and ends on the same EMA.
   # A crash before the end leaves neither step 20 nor final_metrics.json.
-  shutil.rmtree(tmp_path / 'checkpoints' / '20')
-  os.remove(tmp_path / 'final_metrics.json')
+  shutil.rmtree(tmp_path / "checkpoints" / "20")
+  os.remove(tmp_path / "final_metrics.json")
   trainer.train_and_evaluate(config, str(tmp_path))
   losses = _losses(tmp_path)
   assert [s for s, _ in losses] == list(range(1, 21)) + list(range(11, 21))
   assert losses[20:] == losses[10:20]
-  for a, b in zip(leaves(_restore(tmp_path / 'policy' / 'params')), leaves(saved), strict=True):
+  for a, b in zip(
+      leaves(_restore(tmp_path / "policy" / "params")),
+      leaves(saved),
+      strict=True,
+  ):
     np.testing.assert_array_equal(a, b)

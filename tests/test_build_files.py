@@ -15,6 +15,7 @@ call. The conventions (see the top-level BUILD):
 When this test fails, its message says which lines to add to or remove from
 BUILD.
 """
+
 from __future__ import annotations
 
 import collections
@@ -47,29 +48,43 @@ class Target:
 
 def _walk(top: pathlib.Path):
   for folder, dirs, files in os.walk(top):
-    dirs[:] = sorted(d for d in dirs if not d.startswith((".", "bazel-"))
-                     and d not in _PRUNE and not d.endswith(".egg-info"))
+    dirs[:] = sorted(
+        d
+        for d in dirs
+        if not d.startswith((".", "bazel-"))
+        and d not in _PRUNE
+        and not d.endswith(".egg-info")
+    )
     yield pathlib.Path(folder), files
 
 
 def _build_files() -> list[pathlib.Path]:
-  return [folder / name for folder, files in _walk(ROOT)
-          for name in BUILD_NAMES if name in files]
+  return [
+      folder / name
+      for folder, files in _walk(ROOT)
+      for name in BUILD_NAMES
+      if name in files
+  ]
 
 
 def _python_files() -> set[str]:
   found = set()
   for top in COVERED:
     for folder, files in _walk(ROOT / top):
-      found.update((folder / f).relative_to(ROOT).as_posix()
-                   for f in files if f.endswith(".py"))
+      found.update(
+          (folder / f).relative_to(ROOT).as_posix()
+          for f in files
+          if f.endswith(".py")
+      )
   return found
 
 
 def _no_glob(*args, **kwargs):
   del args, kwargs
-  raise ValueError("glob() is not allowed in BUILD files: list the files, so "
-                   "that tests/test_build_files.py can check them.")
+  raise ValueError(
+      "glob() is not allowed in BUILD files: list the files, so "
+      "that tests/test_build_files.py can check them."
+  )
 
 
 def _parse(build_file: pathlib.Path) -> list[Target]:
@@ -81,19 +96,33 @@ def _parse(build_file: pathlib.Path) -> list[Target]:
     def record(name, srcs=(), deps=(), **kwargs):
       del kwargs  # main, testonly, visibility, data...: not checked here.
       srcs = tuple(f"{package}/{s}" if package else s for s in srcs)
-      targets.append(Target(kind, name, package, srcs, tuple(deps),
-                            build_file.relative_to(ROOT).as_posix()))
+      targets.append(
+          Target(
+              kind,
+              name,
+              package,
+              srcs,
+              tuple(deps),
+              build_file.relative_to(ROOT).as_posix(),
+          )
+      )
+
     return record
 
   def ignore(*args, **kwargs):
     del args, kwargs
 
   namespace = {
-      "load": ignore, "package": ignore, "exports_files": ignore,
-      "licenses": ignore, "glob": _no_glob,
+      "load": ignore,
+      "package": ignore,
+      "exports_files": ignore,
+      "licenses": ignore,
+      "glob": _no_glob,
       "requirement": lambda name: f"@pypi//{name}",
-      "py_library": rule("py_library"), "py_binary": rule("py_binary"),
-      "py_test": rule("py_test"), "filegroup": rule("filegroup"),
+      "py_library": rule("py_library"),
+      "py_binary": rule("py_binary"),
+      "py_test": rule("py_test"),
+      "filegroup": rule("filegroup"),
   }
   code = compile(build_file.read_text(), str(build_file), "exec")
   exec(code, {"__builtins__": {}}, namespace)  # pylint: disable=exec-used
@@ -114,16 +143,19 @@ def _suggestion(path: str) -> str:
   if parts.parts[0] == "playlearn":
     return f'add "{path}" to the srcs of py_library(name = "playlearn")'
   if parts.parts[0] == "scripts":
-    return (f'py_binary(name = "{stem}", srcs = ["{path}"], '
-            'deps = [":playlearn"])')
+    return (
+        f'py_binary(name = "{stem}", srcs = ["{path}"], '
+        'deps = [":playlearn"])'
+    )
   if parts.parts[0] == "tests" and stem.startswith("test_"):
-    return (f'py_test(name = "{stem}", srcs = ["{path}"], '
-            'deps = [":playlearn", ":test_helpers"])')
+    return (
+        f'py_test(name = "{stem}", srcs = ["{path}"], '
+        'deps = [":playlearn", ":test_helpers"])'
+    )
   if parts.parts[0] == "tests":
     return f'add "{path}" to the srcs of py_library(name = "test_helpers")'
   if parts.parts[0] == "datasets" and len(parts.parts) > 2:
-    return (f'add "{path}" to the srcs of py_library(name = '
-            f'"{parts.parts[1]}")')
+    return f'add "{path}" to the srcs of py_library(name = "{parts.parts[1]}")'
   return f'add "{path}" to the srcs of a py_library'
 
 
@@ -133,26 +165,35 @@ def test_every_python_file_is_in_exactly_one_target(targets):
     for src in target.srcs:
       listed[src].append(target.label)
   missing = sorted(_python_files() - set(listed))
-  repeated = {src: labels for src, labels in sorted(listed.items())
-              if len(labels) > 1}
+  repeated = {
+      src: labels for src, labels in sorted(listed.items()) if len(labels) > 1
+  }
   lines = []
   if missing:
     lines.append("Not in any BUILD target (add them):")
     lines += [f"  {path}: {_suggestion(path)}" for path in missing]
   if repeated:
     lines.append("In more than one target (keep one):")
-    lines += [f"  {path}: {', '.join(labels)}"
-              for path, labels in repeated.items()]
+    lines += [
+        f"  {path}: {', '.join(labels)}" for path, labels in repeated.items()
+    ]
   if lines:
     pytest.fail("\n".join(lines), pytrace=False)
 
 
 def test_every_listed_file_exists(targets):
-  absent = [f"  {src} (in {t.label}, {t.build_file})"
-            for t in targets for src in t.srcs if not (ROOT / src).is_file()]
+  absent = [
+      f"  {src} (in {t.label}, {t.build_file})"
+      for t in targets
+      for src in t.srcs
+      if not (ROOT / src).is_file()
+  ]
   if absent:
-    pytest.fail("Listed in BUILD but not in the tree (remove them):\n"
-                + "\n".join(absent), pytrace=False)
+    pytest.fail(
+        "Listed in BUILD but not in the tree (remove them):\n"
+        + "\n".join(absent),
+        pytrace=False,
+    )
 
 
 def test_sources_stay_inside_their_package(targets):
@@ -164,13 +205,15 @@ def test_sources_stay_inside_their_package(targets):
       folder = pathlib.PurePosixPath(src).parent
       while folder.as_posix() not in (".", target.package or "."):
         if folder.as_posix() in packages:
-          crossing.append(f"  {src} (in {target.label}) lies in package "
-                          f"//{folder}")
+          crossing.append(
+              f"  {src} (in {target.label}) lies in package //{folder}"
+          )
           break
         folder = folder.parent
   if crossing:
-    pytest.fail("\n".join(["Sources in another package:"] + crossing),
-                pytrace=False)
+    pytest.fail(
+        "\n".join(["Sources in another package:"] + crossing), pytrace=False
+    )
 
 
 def test_scripts_and_tests_have_their_own_target(targets):
@@ -190,8 +233,10 @@ def test_scripts_and_tests_have_their_own_target(targets):
       continue
     for target in by_src.get(path, []):
       if target.kind != expected or target.name != stem:
-        wrong.append(f"  {path} is in {target.kind} {target.label}; expected "
-                     f'{expected}(name = "{stem}")')
+        wrong.append(
+            f"  {path} is in {target.kind} {target.label}; expected "
+            f'{expected}(name = "{stem}")'
+        )
   if wrong:
     pytest.fail("\n".join(["Wrong target for:"] + wrong), pytrace=False)
 

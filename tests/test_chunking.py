@@ -1,4 +1,5 @@
 """Action chunking with temporal ensembling (GCBC and LMP policies)."""
+
 import dataclasses
 
 from absl.testing import absltest
@@ -28,8 +29,9 @@ class ChunkTargetsTest(absltest.TestCase):
 class EnsembleTest(absltest.TestCase):
 
   def _policy(self, decay):
-    config = gcbc.Config(encoder=(4,), rnn=4, head="mse", chunk=3,
-                         ensemble_decay=decay)
+    config = gcbc.Config(
+        encoder=(4,), rnn=4, head="mse", chunk=3, ensemble_decay=decay
+    )
     return gcbc.PolicyNetwork(config, 2, 2, 1, rngs=nnx.Rngs(0))
 
   def test_average_of_every_prediction_for_the_step(self):
@@ -64,21 +66,31 @@ class ChunkedMethodsTest(parameterized.TestCase):
     chunked = dict(chunk=4, head="mse")
     if name == "lmp":
       config = dataclasses.replace(
-          config, policy=dataclasses.replace(config.policy, **chunked))
+          config, policy=dataclasses.replace(config.policy, **chunked)
+      )
     else:
       config = dataclasses.replace(config, **chunked)
     model = module.Model(config, 5, 3, rngs=nnx.Rngs(0))
-    batch = {"obs": jnp.ones((2, 6, 5)), "actions": jnp.full((2, 6, 3), 0.5),
-             "goal": jnp.ones((2, 5)), "mask": jnp.ones((2, 6))}
+    batch = {
+        "obs": jnp.ones((2, 6, 5)),
+        "actions": jnp.full((2, 6, 3), 0.5),
+        "goal": jnp.ones((2, 5)),
+        "mask": jnp.ones((2, 6)),
+    }
     loss, _ = module.loss(model, batch, jax.random.key(0), 0)
     self.assertTrue(np.isfinite(float(loss)))
     state = module.initial_state(model, 2)
-    action, state = module.act(model, jnp.ones((2, 5)), jnp.ones((2, 5)),
-                               jax.random.key(1), state, greedy=True)
+    action, state = module.act(
+        model,
+        jnp.ones((2, 5)),
+        jnp.ones((2, 5)),
+        jax.random.key(1),
+        state,
+        greedy=True,
+    )
     self.assertEqual(action.shape, (2, 3))
     # After one step, three of four future slots hold a prediction.
-    np.testing.assert_array_equal(state["ensemble"]["weight"][0],
-                                  [1, 1, 1, 0])
+    np.testing.assert_array_equal(state["ensemble"]["weight"][0], [1, 1, 1, 0])
 
   def test_bad_chunk_is_named(self):
     with self.assertRaisesRegex(ValueError, "chunk"):

@@ -5,6 +5,7 @@ test_datasets.py. TensorFlow runs in a subprocess and is never imported here:
 a process that has imported it crashes when MuJoCo renders, as other tests in
 this process do.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,8 +24,10 @@ from playlearn.datasets import playtable
 
 pytestmark = [
     pytest.mark.tf,
-    pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
-                       reason="needs the tf extra (tensorflow)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("tensorflow") is None,
+        reason="needs the tf extra (tensorflow)",
+    ),
 ]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,12 +81,26 @@ _TF_SCRIPT = textwrap.dedent("""
 def tf_run(tmp_path_factory):
   data_dir = tmp_path_factory.mktemp("tfds")
   out = tmp_path_factory.mktemp("out")
-  env = {**os.environ, playtable.NUM_WORKERS_ENV: "1",
-         "PYTHONPATH": os.pathsep.join(
-             filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
+  env = {
+      **os.environ,
+      playtable.NUM_WORKERS_ENV: "1",
+      "PYTHONPATH": os.pathsep.join(
+          filter(None, [REPO, os.environ.get("PYTHONPATH")])
+      ),
+  }
   run = subprocess.run(
-      [sys.executable, "-c", _TF_SCRIPT, REPO, os.fspath(data_dir),
-       os.fspath(out)], env=env, capture_output=True, text=True)
+      [
+          sys.executable,
+          "-c",
+          _TF_SCRIPT,
+          REPO,
+          os.fspath(data_dir),
+          os.fspath(out),
+      ],
+      env=env,
+      capture_output=True,
+      text=True,
+  )
   assert run.returncode == 0, run.stderr[-4000:]
   with np.load(out / "read.npz", allow_pickle=False) as arrays:
     read = dict(arrays)
@@ -95,7 +112,8 @@ def test_tfds_build_writes_tfrecord(tf_run):
   version_dir = data_dir / "playtable_play" / "tiny" / "1.2.0"
   assert sorted(p.name for p in version_dir.glob("*.tfrecord*")) == [
       "playtable_play-train.tfrecord-00000-of-00001",
-      "playtable_play-validation.tfrecord-00000-of-00001"]
+      "playtable_play-validation.tfrecord-00000-of-00001",
+  ]
   summary = data_lib.verify_dataset(version_dir)
   assert summary["train"] == {"shards": 1, "records": 2}
   assert data_lib.load_statistics(version_dir)["num_steps"] == 200

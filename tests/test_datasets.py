@@ -4,9 +4,11 @@ All without TensorFlow (test_dataset_tf.py has the tf.data path). Datasets are
 built from the `tiny` configs into tmp_path, generating in this process
 (num_workers=1) except where worker processes are the point.
 """
+
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import io
 import os
 import pickle
@@ -32,8 +34,11 @@ from playlearn.play import noise as noise_lib
 PLAY = playtable.builder_class("playtable_play")
 DEMOS = playtable.builder_class("playtable_demos")
 BUILDERS = {"playtable_play": PLAY, "playtable_demos": DEMOS}
-ALL_CONFIGS = [(name, config.name) for name, cls in BUILDERS.items()
-               for config in cls.BUILDER_CONFIGS]
+ALL_CONFIGS = [
+    (name, config.name)
+    for name, cls in BUILDERS.items()
+    for config in cls.BUILDER_CONFIGS
+]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -93,12 +98,17 @@ def test_config_contract(name, config, tmp_path):
 def test_noise_ablation_configs_change_only_the_noise():
   play = {config.name: config for config in PLAY.BUILDER_CONFIGS}
   full = play["state_full"]
-  for name, sigma in (("state_full_sigma15", 0.15), ("state_full_sigma60", 0.6),
-                      ("state_full", 0.3)):
+  for name, sigma in (
+      ("state_full_sigma15", 0.15),
+      ("state_full_sigma60", 0.6),
+      ("state_full", 0.3),
+  ):
     config = play[name]
     assert config.noise.sigma == sigma and config.noise.kind == "gaussian"
     assert (config.train_episodes, config.steps_per_episode) == (
-        full.train_episodes, full.steps_per_episode)
+        full.train_episodes,
+        full.steps_per_episode,
+    )
 
 
 def test_config_sizes():
@@ -132,8 +142,11 @@ def test_play_round_trip(tiny_play):
       assert steps["is_first"].nonzero()[0].tolist() == [0]
       assert steps["is_last"].nonzero()[0].tolist() == [steps_per_episode - 1]
       meta = got["episode_metadata"]
-      assert (meta["seed"], meta["kind"], meta["task"]) == (job.seed, "play",
-                                                            "")
+      assert (meta["seed"], meta["kind"], meta["task"]) == (
+          job.seed,
+          "play",
+          "",
+      )
       assert meta["episode_id"] == f"play-{job.seed}"
 
 
@@ -142,8 +155,11 @@ def test_reused_environment_changes_nothing(tiny_play):
   job = tiny_play.split_jobs()["train"][1]
   assert job.noise is not None  # The default play is perturbed.
   fresh = episodes.generate_episode(
-      "play", job.seed, num_steps=job.num_steps,
-      noise=noise_lib.NoiseConfig.from_dict(job.noise))
+      "play",
+      job.seed,
+      num_steps=job.num_steps,
+      noise=noise_lib.NoiseConfig.from_dict(job.noise),
+  )
   got = data_lib.EpisodeSource(tiny_play.data_dir, "train")[1]
   assert_same_episode(got["steps"], fresh["steps"])
 
@@ -156,8 +172,9 @@ class _Seed(grain.transforms.Map):
 
 def test_tfds_data_source_and_grain(tiny_play):
   # By name and directory: reading needs no builder code.
-  ds = tfds.data_source("playtable_play/tiny",
-                        data_dir=tiny_play.data_dir_root, split="train")
+  ds = tfds.data_source(
+      "playtable_play/tiny", data_dir=tiny_play.data_dir_root, split="train"
+  )
   source = data_lib.EpisodeSource(tiny_play.data_dir, "train")
   assert len(ds) == len(source) == 2
   steps = list(ds[1]["steps"])  # TFDS decodes Dataset features step by step.
@@ -165,17 +182,23 @@ def test_tfds_data_source_and_grain(tiny_play):
   assert len(steps) == len(want["action"])
   np.testing.assert_array_equal(
       np.stack([s["observation"]["state"] for s in steps]),
-      want["observation"]["state"])
-  np.testing.assert_array_equal(np.stack([s["action"] for s in steps]),
-                                want["action"])
+      want["observation"]["state"],
+  )
+  np.testing.assert_array_equal(
+      np.stack([s["action"] for s in steps]), want["action"]
+  )
   assert [s["is_first"] for s in steps] == want["is_first"].tolist()
 
-  lengths = grain.MapDataset.source(source).shuffle(seed=0).map(
-      lambda episode: len(episode["steps"]["action"]))
+  lengths = (
+      grain.MapDataset.source(source)
+      .shuffle(seed=0)
+      .map(lambda episode: len(episode["steps"]["action"]))
+  )
   assert list(lengths) == [100, 100]
   sampler = grain.samplers.IndexSampler(len(ds), num_epochs=1, shuffle=False)
-  loader = grain.DataLoader(data_source=ds, sampler=sampler,
-                            operations=[_Seed()])
+  loader = grain.DataLoader(
+      data_source=ds, sampler=sampler, operations=[_Seed()]
+  )
   assert [int(seed) for seed in loader] == [0, 1]
 
 
@@ -187,8 +210,9 @@ def _site_packages_without_tensorflow(tmp_path):
     if os.path.basename(site) not in ("site-packages", "dist-packages"):
       continue
     for name in os.listdir(site):
-      hidden = name == "tensorflow" or name.startswith(("tensorflow-",
-                                                        "tensorflow_cpu-"))
+      hidden = name == "tensorflow" or name.startswith(
+          ("tensorflow-", "tensorflow_cpu-")
+      )
       if not hidden and not os.path.lexists(overlay / name):
         (overlay / name).symlink_to(os.path.join(site, name))
   return overlay
@@ -197,8 +221,9 @@ def _site_packages_without_tensorflow(tmp_path):
 def test_reads_without_tensorflow(tiny_play, tmp_path):
   # TensorFlow may be installed (the tf extra): hide it to show that reading
   # needs none.
-  root, version_dir = map(os.fspath, (tiny_play.data_dir_root,
-                                      tiny_play.data_dir))
+  root, version_dir = map(
+      os.fspath, (tiny_play.data_dir_root, tiny_play.data_dir)
+  )
   script = textwrap.dedent(f"""
       import importlib.util
       import grain
@@ -213,10 +238,14 @@ def test_reads_without_tensorflow(tiny_play, tmp_path):
             importlib.util.find_spec("tensorflow"))
   """)
   path = os.pathsep.join(
-      [os.fspath(_site_packages_without_tensorflow(tmp_path)), REPO])
-  out = subprocess.run([sys.executable, "-S", "-c", script], text=True,
-                       capture_output=True, env={**os.environ,
-                                                 "PYTHONPATH": path})
+      [os.fspath(_site_packages_without_tensorflow(tmp_path)), REPO]
+  )
+  out = subprocess.run(
+      [sys.executable, "-S", "-c", script],
+      text=True,
+      capture_output=True,
+      env={**os.environ, "PYTHONPATH": path},
+  )
   assert out.returncode == 0, out.stderr
   assert out.stdout.split()[-5:] == ["2", "100", "2", "200", "None"]
 
@@ -229,15 +258,18 @@ def test_parallel_build_writes_the_same_records(tiny_play, tmp_path):
     assert len(a) == len(b)
     for i in range(len(a)):
       assert_same_episode(b[i], a[i])
-  assert (data_lib.load_statistics(parallel)["state"]["mean"].tolist()
-          == data_lib.load_statistics(tiny_play)["state"]["mean"].tolist())
+  assert (
+      data_lib.load_statistics(parallel)["state"]["mean"].tolist()
+      == data_lib.load_statistics(tiny_play)["state"]["mean"].tolist()
+  )
 
 
 def test_worker_processes(monkeypatch):
   # Pretend TensorFlow is loaded: rendering must move out of this process.
   monkeypatch.setitem(sys.modules, "tensorflow", types.ModuleType("tf"))
-  good = playtable.EpisodeJob(index=0, kind="play", seed=0, num_steps=3,
-                              images=True)
+  good = playtable.EpisodeJob(
+      index=0, kind="play", seed=0, num_steps=3, images=True
+  )
   with pytest.raises(RuntimeError, match="imported TensorFlow"):
     playtable.generate_episode(good)
   bad = dataclasses.replace(good, index=1, kind="bogus")
@@ -245,8 +277,11 @@ def test_worker_processes(monkeypatch):
   key, example, _ = next(results)
   assert key == 0
   assert example["steps"]["observation"]["rgb_static"].shape == (3, 96, 96, 3)
-  with pytest.raises(RuntimeError, match="(?s)generating .*kind='bogus'.* "
-                     "failed in worker.*kind must be 'play' or 'demo'"):
+  with pytest.raises(
+      RuntimeError,
+      match="(?s)generating .*kind='bogus'.* "
+      "failed in worker.*kind must be 'play' or 'demo'",
+  ):
     next(results)
 
 
@@ -267,36 +302,54 @@ def test_episode_codec_round_trip():
   steps = episode["steps"]
   rng = np.random.default_rng(0)
   steps["observation"]["rgb_static"] = rng.integers(
-      0, 256, (4, 96, 96, 3), np.uint8)
+      0, 256, (4, 96, 96, 3), np.uint8
+  )
   steps["observation"]["rgb_gripper"] = rng.integers(
-      0, 256, (4, 64, 64, 3), np.uint8)
+      0, 256, (4, 64, 64, 3), np.uint8
+  )
   steps["language_instruction"] = np.array(
-      ["", "pousse le bloc à gauche", "把红色方块推到左边 🟥", ""], dtype=object)
+      ["", "pousse le bloc à gauche", "把红色方块推到左边 🟥", ""], dtype=object
+  )
   episode["episode_metadata"]["task"] = "déplacer"
   got = playtable.decode_episode(playtable.encode_episode(episode))
   assert_same_episode(got, episode)
   assert _structure(got) == _structure(episode)
   assert _structure(got["steps"])[-1] == ("language_instruction", [str] * 4)
-  assert _structure(got["episode_metadata"])[:2] == [("seed", int),
-                                                     ("reset_seed", int)]
+  assert _structure(got["episode_metadata"])[:2] == [
+      ("seed", int),
+      ("reset_seed", int),
+  ]
 
 
 def test_episode_codec_edge_cases():
   episode = {
-      "steps": {"language_instruction": np.array([], dtype=object),
-                "grid": np.zeros((0, 3), np.float32),
-                "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
-                "words": np.array([["a", "bé"], ["", "c"]], dtype=object)},
-      "episode_metadata": {"big": 2**62, "flag": True, "x": 0.1,
-                           "np": np.int32(7), "empty": {}, "text": "ü"}}
+      "steps": {
+          "language_instruction": np.array([], dtype=object),
+          "grid": np.zeros((0, 3), np.float32),
+          "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+          "words": np.array([["a", "bé"], ["", "c"]], dtype=object),
+      },
+      "episode_metadata": {
+          "big": 2**62,
+          "flag": True,
+          "x": 0.1,
+          "np": np.int32(7),
+          "empty": {},
+          "text": "ü",
+      },
+  }
   got = playtable.decode_episode(playtable.encode_episode(episode))
   assert_same_episode(got, episode)
   assert _structure(got) == _structure(episode)
   assert got["steps"]["fortran"].flags.f_contiguous
-  for leaf, error in [(np.array([1], object), TypeError),
-                      (np.array(["a\0"], object), ValueError),
-                      ("a\0", ValueError), (2**64, OverflowError),
-                      (None, TypeError), ([1, 2], TypeError)]:
+  for leaf, error in [
+      (np.array([1], object), TypeError),
+      (np.array(["a\0"], object), ValueError),
+      ("a\0", ValueError),
+      (2**64, OverflowError),
+      (None, TypeError),
+      ([1, 2], TypeError),
+  ]:
     with pytest.raises(error):
       playtable.encode_episode({"x": leaf})
   with pytest.raises(ValueError, match="key 'a/b'"):
@@ -306,15 +359,19 @@ def test_episode_codec_edge_cases():
 def test_decode_episode_refuses_object_arrays():
   # Loading an object array would unpickle it: a reply must not run code.
   buffer = io.BytesIO()
-  np.savez(buffer, __layout__=np.asarray('[["x", "array"]]'),
-           x=np.array([{}], dtype=object))
+  np.savez(
+      buffer,
+      __layout__=np.asarray('[["x", "array"]]'),
+      x=np.array([{}], dtype=object),
+  )
   with pytest.raises(ValueError, match="Object arrays cannot be loaded"):
     playtable.decode_episode(buffer.getvalue())
 
 
 def test_job_lines_and_reply_frames():
-  job = playtable.EpisodeJob(index=3, kind="demo", seed=np.int64(2**40),
-                             task="déplacer", images=True)
+  job = playtable.EpisodeJob(
+      index=3, kind="demo", seed=np.int64(2**40), task="déplacer", images=True
+  )
   line = playtable.encode_job(job)
   assert line.endswith(b"\n") and line.count(b"\n") == 1
   assert playtable.decode_job(line) == job
@@ -341,15 +398,18 @@ def test_worker_error_carries_its_traceback():
   assert "Traceback (most recent call last):" in message
   assert "in generate_episode" in message  # The worker's frames.
   assert message.rstrip().endswith(
-      "ValueError: kind must be 'play' or 'demo', got 'bogus'")
+      "ValueError: kind must be 'play' or 'demo', got 'bogus'"
+  )
 
 
 def test_dead_worker_is_named(monkeypatch):
   monkeypatch.setattr(playtable, "_WORKER", "import sys; sys.exit(3)")
   job = playtable.EpisodeJob(index=0, kind="play", seed=0, num_steps=3)
-  with pytest.raises(RuntimeError,
-                     match=r"worker process \d+ died \(exit code 3\) "
-                           r"generating EpisodeJob\(index=0"):
+  with pytest.raises(
+      RuntimeError,
+      match=r"worker process \d+ died \(exit code 3\) "
+      r"generating EpisodeJob\(index=0",
+  ):
     next(playtable._map_in_processes([job], num_workers=1))
 
 
@@ -385,8 +445,11 @@ def test_demos_round_trip(tiny_demos):
     got = source[job.index]
     assert_same_episode(got, playtable.generate_episode(job))
     meta = got["episode_metadata"]
-    assert (meta["kind"], meta["task"], meta["seed"]) == ("demo", job.task,
-                                                          job.seed)
+    assert (meta["kind"], meta["task"], meta["seed"]) == (
+        "demo",
+        job.task,
+        job.seed,
+    )
     # The last step holds the final observation and no action: no task.
     words = got["steps"]["language_instruction"]
     assert set(words[:-1]) == {tasks_lib.TASKS[job.task].instruction}
@@ -395,8 +458,7 @@ def test_demos_round_trip(tiny_demos):
   assert len(ids) == 4
 
 
-def test_failed_build_leaves_nothing_that_looks_complete(monkeypatch,
-                                                         tmp_path):
+def test_failed_build_leaves_nothing_that_looks_complete(monkeypatch, tmp_path):
   real = episodes.generate_episode
 
   def fails_on_seed_1(kind, seed, **kwargs):
@@ -410,8 +472,9 @@ def test_failed_build_leaves_nothing_that_looks_complete(monkeypatch,
     builder.download_and_prepare()
   assert not (builder.data_path / "dataset_info.json").exists()
   assert not (builder.data_path / "statistics.json").exists()
-  assert not [p for p in builder.data_path.parent.iterdir()
-              if "incomplete" in p.name]
+  assert not [
+      p for p in builder.data_path.parent.iterdir() if "incomplete" in p.name
+  ]
   with pytest.raises(FileNotFoundError, match="not .*prepared"):
     data_lib.verify_dataset(builder.data_path)
 
@@ -419,7 +482,8 @@ def test_failed_build_leaves_nothing_that_looks_complete(monkeypatch,
   builder = build(PLAY, "tiny", tmp_path)  # The rerun succeeds.
   assert data_lib.verify_dataset(builder) == {
       "train": {"shards": 1, "records": 2},
-      "validation": {"shards": 1, "records": 1}}
+      "validation": {"shards": 1, "records": 1},
+  }
 
 
 @pytest.fixture
@@ -461,8 +525,10 @@ def test_verify_counts_records_against_dataset_info(damaged_copy):
   copy, shard = damaged_copy
   # A whole, readable shard with 1 record where 2 belong.
   shutil.copy(copy / shard.name.replace("-train.", "-validation."), shard)
-  with pytest.raises(data_lib.CorruptShardError,
-                     match=f"{shard.name}: holds 1 records.* says 2"):
+  with pytest.raises(
+      data_lib.CorruptShardError,
+      match=f"{shard.name}: holds 1 records.* says 2",
+  ):
     data_lib.verify_dataset(copy)
 
 
@@ -485,20 +551,21 @@ def test_episode_source_subsplit_and_pickle(tiny_play):
 
 
 def _has_beam():
-  try:
-    import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
-    return False
-  return True
+  return importlib.util.find_spec("apache_beam") is not None
 
 
-@pytest.mark.skipif(not _has_beam(),
-                    reason="needs apache-beam (the beam extra)")
+@pytest.mark.skipif(
+    not _has_beam(), reason="needs apache-beam (the beam extra)"
+)
 def test_beam_direct_runner_builds_the_same_dataset(tiny_play, tmp_path):
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
+
   builder = PLAY(config="tiny", data_dir=tmp_path)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      beam_runner=beam.runners.DirectRunner()))
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(
+          beam_runner=beam.runners.DirectRunner()
+      )
+  )
   assert data_lib.verify_dataset(builder)["train"]["records"] == 2
   for split in ("train", "validation"):
     a = data_lib.EpisodeSource(tiny_play.data_dir, split)
@@ -509,7 +576,9 @@ def test_beam_direct_runner_builds_the_same_dataset(tiny_play, tmp_path):
     local_stats = data_lib.load_statistics(tiny_play, split)
     for field in ("state", "action"):
       for name, value in local_stats[field].items():
-        np.testing.assert_allclose(beam_stats[field][name], value, rtol=1e-6,
-                                   err_msg=name)
-  assert not [p for p in builder.data_path.iterdir()
-              if p.name.endswith(".partial")]
+        np.testing.assert_allclose(
+            beam_stats[field][name], value, rtol=1e-6, err_msg=name
+        )
+  assert not [
+      p for p in builder.data_path.iterdir() if p.name.endswith(".partial")
+  ]

@@ -1,4 +1,5 @@
 """Policy diagnostics: imitation and goal use along held-out play windows."""
+
 import json
 import os
 import subprocess
@@ -36,22 +37,35 @@ def test_correlation_matches_numpy_and_is_zero_for_constants():
   y[:, 2] = 0.5  # Constant: no correlation defined; reported as 0.
   got = diagnostics._correlation(x, y)
   for i in range(2):
-    np.testing.assert_allclose(got[i], np.corrcoef(x[:, i], y[:, i])[0, 1], atol=1e-9)
+    np.testing.assert_allclose(
+        got[i], np.corrcoef(x[:, i], y[:, i])[0, 1], atol=1e-9
+    )
   assert got[2] == 0.0
 
 
 def test_sample_windows_shapes_and_goal_inside_episode(tiny_play_dataset):
   obs, actions, goals = diagnostics.sample_windows(
-      tiny_play_dataset, "train", num_windows=5, length=LENGTH, goal_horizon=4, seed=1)
-  assert obs["state"].shape[:2] == (5, LENGTH) and actions.shape == (5, LENGTH, 7)
+      tiny_play_dataset,
+      "train",
+      num_windows=5,
+      length=LENGTH,
+      goal_horizon=4,
+      seed=1,
+  )
+  assert obs["state"].shape[:2] == (5, LENGTH) and actions.shape == (
+      5,
+      LENGTH,
+      7,
+  )
   assert obs["target"].shape == (5, LENGTH, 6)
   assert goals.shape == (5, obs["state"].shape[-1])
 
 
 def test_constant_policy_has_no_correlation_and_no_goal_use(tiny_play_dataset):
   policy = _FakePolicy(lambda s, g: np.zeros((len(s), 7), np.float32))
-  result = diagnostics.diagnose(policy, tiny_play_dataset, split="train",
-                                num_windows=16, length=LENGTH)
+  result = diagnostics.diagnose(
+      policy, tiny_play_dataset, split="train", num_windows=16, length=LENGTH
+  )
   assert result["corr"] == [0.0] * 7 and result["goal_use"] == 0.0
   assert result["moving_share"] == [0.0] * 7
   assert max(result["moving_share_data"]) > 0  # The scripted play moves.
@@ -65,10 +79,14 @@ def test_goal_reading_policy_shows_goal_use(monkeypatch):
   actions = rng.uniform(-1, 1, (64, 1, 7)).astype(np.float32)
   states = rng.normal(size=(64, 1, 9)).astype(np.float32)
   goals = np.concatenate([actions[:, 0], np.zeros((64, 2), np.float32)], -1)
-  monkeypatch.setattr(diagnostics, "sample_windows",
-                      lambda *args: ({"state": states}, actions, goals))
-  result = diagnostics.diagnose(_FakePolicy(lambda s, g: g[:, :7]), "unused",
-                                num_windows=64, length=1)
+  monkeypatch.setattr(
+      diagnostics,
+      "sample_windows",
+      lambda *args: ({"state": states}, actions, goals),
+  )
+  result = diagnostics.diagnose(
+      _FakePolicy(lambda s, g: g[:, :7]), "unused", num_windows=64, length=1
+  )
   np.testing.assert_allclose(result["corr"], 1.0, atol=1e-6)
   assert max(np.abs(result["corr_shuffled_goal"])) < 0.5
   assert result["goal_use"] > 0.7
@@ -83,12 +101,22 @@ def test_script_on_a_trained_policy(tiny_play_dataset, tmp_path):
   trainer.train_and_evaluate(config, str(tmp_path / "gcbc"))
   out = tmp_path / "diag.json"
   proc = subprocess.run(
-      [sys.executable, "scripts/diagnose_policy.py",
-       f"--policy={tmp_path / 'gcbc' / 'policy'}",
-       f"--dataset_dir={tiny_play_dataset}", "--split=train",
-       "--num_windows=8", f"--length={LENGTH}", f"--out={out}"],
-      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
-      text=True, timeout=300)
+      [
+          sys.executable,
+          "scripts/diagnose_policy.py",
+          f"--policy={tmp_path / 'gcbc' / 'policy'}",
+          f"--dataset_dir={tiny_play_dataset}",
+          "--split=train",
+          "--num_windows=8",
+          f"--length={LENGTH}",
+          f"--out={out}",
+      ],
+      cwd=ROOT,
+      env=dict(os.environ, PYTHONPATH=ROOT),
+      capture_output=True,
+      text=True,
+      timeout=300,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "| gripper |" in proc.stdout
   result = json.loads(out.read_text())
@@ -97,5 +125,11 @@ def test_script_on_a_trained_policy(tiny_play_dataset, tmp_path):
 
 def test_too_long_window_is_a_clear_error(tiny_play_dataset):
   with pytest.raises(ValueError, match="length"):
-    diagnostics.sample_windows(tiny_play_dataset, "train", num_windows=2,
-                               length=10_000, goal_horizon=0, seed=0)
+    diagnostics.sample_windows(
+        tiny_play_dataset,
+        "train",
+        num_windows=2,
+        length=10_000,
+        goal_horizon=0,
+        seed=0,
+    )

@@ -1,4 +1,5 @@
 """Tests of the PlayTable dm_env environment and the environment registry."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,11 @@ _SMALL_IMAGES = dict(images=True, static_size=32, gripper_size=24)
 
 
 def _random_actions(seed: int, n: int, scale: float = 1.0) -> np.ndarray:
-  return np.random.default_rng(seed).uniform(
-      -scale, scale, (n, playtable.ACTION_DIM)).astype(np.float32)
+  return (
+      np.random.default_rng(seed)
+      .uniform(-scale, scale, (n, playtable.ACTION_DIM))
+      .astype(np.float32)
+  )
 
 
 def _states(env, actions) -> np.ndarray:
@@ -35,8 +39,7 @@ def _rendering_unavailable() -> str | None:
   return rendering.unavailable_reason()
 
 
-class PlayTableContractTest(test_utils.EnvironmentTestMixin,
-                            absltest.TestCase):
+class PlayTableContractTest(test_utils.EnvironmentTestMixin, absltest.TestCase):
   """dm_env's interface contract, episodes ended by a short time limit."""
 
   def make_object_under_test(self):
@@ -47,8 +50,9 @@ class PlayTableContractTest(test_utils.EnvironmentTestMixin,
     yield from _random_actions(0, 20)
 
 
-class PlayTableImagesContractTest(test_utils.EnvironmentTestMixin,
-                                  absltest.TestCase):
+class PlayTableImagesContractTest(
+    test_utils.EnvironmentTestMixin, absltest.TestCase
+):
 
   def setUp(self):
     reason = _rendering_unavailable()
@@ -81,7 +85,8 @@ class PlayTableEnvTest(parameterized.TestCase):
     other = registry.load("PlayTable")
     first = self.env.reset(seed=3).observation["state"]
     np.testing.assert_array_equal(
-        first, other.reset(seed=3).observation["state"])
+        first, other.reset(seed=3).observation["state"]
+    )
     run_1 = _states(self.env, actions)
     run_2 = _states(other, actions)
     self.env.reset(seed=3)
@@ -118,7 +123,8 @@ class PlayTableEnvTest(parameterized.TestCase):
     other.reset(seed=2)
     np.testing.assert_array_equal(
         _states(self.env, [action] * 5),
-        _states(other, [np.clip(action, -1.0, 1.0)] * 5))
+        _states(other, [np.clip(action, -1.0, 1.0)] * 5),
+    )
 
   @parameterized.named_parameters(
       ("nan_qvel", "qvel", np.nan),
@@ -137,8 +143,9 @@ class PlayTableEnvTest(parameterized.TestCase):
     self.assertTrue(np.all(np.isfinite(state)))
     # The documented fallback: the last good (pre-step) observation.
     np.testing.assert_array_equal(state, before)
-    self.assertEqual(self.env.step(np.zeros(7)).step_type,
-                     dm_env.StepType.FIRST)
+    self.assertEqual(
+        self.env.step(np.zeros(7)).step_type, dm_env.StepType.FIRST
+    )
     self.assertIs(self.env.last_info["physics_unstable"], False)
 
   def test_stable_steps_are_not_flagged(self):
@@ -178,15 +185,23 @@ class PlayTableEnvTest(parameterized.TestCase):
     state = self.env.step(np.zeros(7)).observation["state"]
     np.testing.assert_allclose(
         self.env.scene_state().tcp_pos,
-        state[playtable.STATE_LAYOUT["tcp_pos"]], atol=1e-6)
+        state[playtable.STATE_LAYOUT["tcp_pos"]],
+        atol=1e-6,
+    )
 
   def test_time_limit_truncates_with_discount_one(self):
     env = registry.load("PlayTable", time_limit=3)
     env.reset(seed=0)
     steps = [env.step(np.zeros(7)) for _ in range(4)]
-    self.assertEqual([s.step_type for s in steps],
-                     [dm_env.StepType.MID, dm_env.StepType.MID,
-                      dm_env.StepType.LAST, dm_env.StepType.FIRST])
+    self.assertEqual(
+        [s.step_type for s in steps],
+        [
+            dm_env.StepType.MID,
+            dm_env.StepType.MID,
+            dm_env.StepType.LAST,
+            dm_env.StepType.FIRST,
+        ],
+    )
     self.assertEqual(steps[2].discount, 1.0)
 
   def test_observations_match_the_spec(self):
@@ -208,10 +223,13 @@ class PlayTableEnvTest(parameterized.TestCase):
       self.assertLess(s.start, s.stop, name)
       covered[s] += 1
     np.testing.assert_array_equal(covered, 1)  # No gap, no overlap.
-    self.assertEqual(max(s.stop for s in playtable.STATE_LAYOUT.values()),
-                     playtable.STATE_DIM)
-    self.assertEqual(self.env.observation_spec()["state"].shape,
-                     (playtable.STATE_DIM,))
+    self.assertEqual(
+        max(s.stop for s in playtable.STATE_LAYOUT.values()),
+        playtable.STATE_DIM,
+    )
+    self.assertEqual(
+        self.env.observation_spec()["state"].shape, (playtable.STATE_DIM,)
+    )
 
   def test_state_layout_matches_the_scene(self):
     self.env.reset(seed=4)
@@ -236,23 +254,25 @@ class PlayTableEnvTest(parameterized.TestCase):
     obs = self.env.reset(seed=9).observation
     layout = playtable.STATE_LAYOUT
     # At rest the target sits on the tool.
-    np.testing.assert_allclose(obs["target"][:3], obs["state"][layout["tcp_pos"]],
-                               atol=2e-3)
+    np.testing.assert_allclose(
+        obs["target"][:3], obs["state"][layout["tcp_pos"]], atol=2e-3
+    )
     # A move along +x: the target leads the tool by at most max_lead and in
     # the commanded direction; its angles follow the tool's convention.
     for _ in range(3):
       obs = self.env.step(np.array([1, 0, 0, 0, 0, 0.5, 1.0])).observation
     lead = obs["target"][:3] - obs["state"][layout["tcp_pos"]]
     self.assertGreater(lead[0], 1e-3)
-    self.assertLessEqual(np.abs(lead).max(),
-                         self.env.config.max_lead + 1e-6)
-    np.testing.assert_allclose(obs["target"][3:5],
-                               obs["state"][layout["tcp_euler"]][:2],
-                               atol=0.05)
-    self.assertGreater(obs["target"][5] - obs["state"][layout["tcp_euler"]][2],
-                       0.0)
-    np.testing.assert_allclose(obs["target"][:3], self.env.data.mocap_pos[0],
-                               atol=1e-6)
+    self.assertLessEqual(np.abs(lead).max(), self.env.config.max_lead + 1e-6)
+    np.testing.assert_allclose(
+        obs["target"][3:5], obs["state"][layout["tcp_euler"]][:2], atol=0.05
+    )
+    self.assertGreater(
+        obs["target"][5] - obs["state"][layout["tcp_euler"]][2], 0.0
+    )
+    np.testing.assert_allclose(
+        obs["target"][:3], self.env.data.mocap_pos[0], atol=1e-6
+    )
 
   def test_get_set_state_round_trip(self):
     self.env.reset(seed=6)
@@ -281,14 +301,17 @@ class RegistryTest(absltest.TestCase):
     self.assertTrue(registry.load("PlayTable", images=True).config.images)
     self.assertTrue(registry.load("PlayTableImages").config.images)
     self.assertFalse(
-        registry.load("PlayTableImages", images=False).config.images)
+        registry.load("PlayTableImages", images=False).config.images
+    )
     self.assertEqual(
         set(registry.load("PlayTableImages").observation_spec()),
-        {"state", "target", "rgb_static", "rgb_gripper"})
+        {"state", "target", "rgb_static", "rgb_gripper"},
+    )
 
   def test_unknown_env_lists_valid_names(self):
-    with self.assertRaisesRegex(ValueError,
-                                r"'PlayTabel'.*PlayTable, PlayTableImages"):
+    with self.assertRaisesRegex(
+        ValueError, r"'PlayTabel'.*PlayTable, PlayTableImages"
+    ):
       registry.load("PlayTabel")
 
   def test_unknown_option_is_named_with_the_valid_ones(self):
@@ -317,6 +340,7 @@ class RegistryTest(absltest.TestCase):
 
   def test_package_reexports(self):
     from playlearn import envs  # pylint: disable=g-import-not-at-top
+
     self.assertIs(envs.load, registry.load)
     self.assertIs(envs.register, registry.register)
     self.assertIs(envs.PlayTableEnv, playtable.PlayTableEnv)
@@ -324,12 +348,19 @@ class RegistryTest(absltest.TestCase):
     self.assertIn("open_drawer", envs.TASK_NAMES)
 
   def test_importing_envs_loads_no_rendering(self):
-    code = ("import sys, playlearn.envs\n"
-            "heavy = [m for m in ('playlearn.envs.rendering', 'OpenGL') "
-            "if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                            text=True, timeout=120, check=False)
+    code = (
+        "import sys, playlearn.envs\n"
+        "heavy = [m for m in ('playlearn.envs.rendering', 'OpenGL') "
+        "if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     self.assertEqual(result.returncode, 0, result.stderr)
 
 

@@ -1,6 +1,7 @@
 """Fault injection on what training writes: flipped bytes, truncation, kills
 mid-save, reruns and bad config values. Each asserts the clear error or the
 recovery (issue 11: no artifact can rot silently)."""
+
 import json
 import os
 import shutil
@@ -35,8 +36,12 @@ def _flip_bytes(path, count=16, offset=None):
 
 
 def _largest_file(directory):
-  files = [os.path.join(r, n) for r, _, ns in os.walk(directory) for n in ns
-           if n != manifest.MANIFEST]
+  files = [
+      os.path.join(r, n)
+      for r, _, ns in os.walk(directory)
+      for n in ns
+      if n != manifest.MANIFEST
+  ]
   return max(files, key=os.path.getsize)
 
 
@@ -57,7 +62,9 @@ def test_manifest_names_the_changed_file(tmp_path):
   (tmp_path / "notes.md").write_text("added later: allowed")
   manifest.verify(str(tmp_path))
   _flip_bytes(tmp_path / "sub" / "a.bin")
-  with pytest.raises(manifest.CorruptArtifactError, match=r"sub/a.bin.*SHA-256"):
+  with pytest.raises(
+      manifest.CorruptArtifactError, match=r"sub/a.bin.*SHA-256"
+  ):
     manifest.verify(str(tmp_path))
   (tmp_path / "b.txt").write_text("hell")
   with pytest.raises(manifest.CorruptArtifactError, match=r"b.txt has 4 bytes"):
@@ -70,8 +77,9 @@ def test_flipped_policy_weights_refuse_to_load(trained, tmp_path):
   Policy.load(policy_dir)  # Intact: loads.
   bad = _largest_file(os.path.join(policy_dir, "params"))
   _flip_bytes(bad)
-  with pytest.raises(manifest.CorruptArtifactError,
-                     match=os.path.basename(bad)):
+  with pytest.raises(
+      manifest.CorruptArtifactError, match=os.path.basename(bad)
+  ):
     Policy.load(policy_dir)
 
 
@@ -79,7 +87,7 @@ def test_truncated_policy_json_names_the_file(trained, tmp_path):
   policy_dir = tmp_path / "policy"
   shutil.copytree(os.path.join(trained, "policy"), policy_dir)
   text = (policy_dir / "policy.json").read_text()
-  (policy_dir / "policy.json").write_text(text[:len(text) // 2])
+  (policy_dir / "policy.json").write_text(text[: len(text) // 2])
   with pytest.raises(manifest.CorruptArtifactError, match="policy.json has"):
     Policy.load(str(policy_dir))
   # A policy saved before manifests: the JSON error still names the file.
@@ -88,14 +96,16 @@ def test_truncated_policy_json_names_the_file(trained, tmp_path):
     Policy.load(str(policy_dir))
 
 
-def test_a_save_killed_midway_keeps_the_previous_policy(trained, tmp_path,
-                                                        monkeypatch):
+def test_a_save_killed_midway_keeps_the_previous_policy(
+    trained, tmp_path, monkeypatch
+):
   policy_dir = str(tmp_path / "policy")
   shutil.copytree(os.path.join(trained, "policy"), policy_dir)
   policy = Policy.load(policy_dir)
 
   def die(directory):
     raise KeyboardInterrupt("killed while saving")
+
   monkeypatch.setattr(manifest, "write", die)
   with pytest.raises(KeyboardInterrupt):
     policy.save(policy_dir)
@@ -121,8 +131,9 @@ def test_act_refuses_non_finite_observations(trained):
     policy.act(obs, bad)
 
 
-def test_rerunning_a_finished_run_is_a_no_op(trained, tiny_play_dataset,
-                                             capsys):
+def test_rerunning_a_finished_run_is_a_no_op(
+    trained, tiny_play_dataset, capsys
+):
   metrics_path = os.path.join(trained, "final_metrics.json")
   before = open(metrics_path).read()
   params = os.path.join(trained, "policy", manifest.MANIFEST)
@@ -134,8 +145,9 @@ def test_rerunning_a_finished_run_is_a_no_op(trained, tiny_play_dataset,
   assert result == json.loads(before)
 
 
-def test_a_corrupt_checkpoint_falls_back_to_the_previous(tiny_play_dataset,
-                                                         tmp_path, capsys):
+def test_a_corrupt_checkpoint_falls_back_to_the_previous(
+    tiny_play_dataset, tmp_path, capsys
+):
   workdir = str(tmp_path)
   trainer.train_and_evaluate(_config(tiny_play_dataset), workdir)
   os.remove(os.path.join(workdir, "final_metrics.json"))  # Unfinished now.
@@ -152,19 +164,31 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous(tiny_play_dataset,
   manifest.verify(os.path.join(workdir, "checkpoints", "20"))
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("total_steps", -1, r"config.total_steps=-1: must be an integer >= 1"),
-    ("log_every", 0, r"config.log_every=0: must be an integer >= 1"),
-    ("checkpoint_every", 0, r"config.checkpoint_every=0"),
-    ("ema_decay", 1.0, r"config.ema_decay=1.0: must be in \[0, 1\)"),
-    ("data.obs_noise", -0.1, r"config.data.obs_noise=-0.1: must be >= 0"),
-    ("data.features", "pixels", r"config.data.features='pixels'.*valid: raw"),
-    ("data.goals", "robot", r"config.data.goals='robot'.*valid: full, scene"),
-    ("data.kappa_min", 40, r"config.data.kappa_min=40: must not exceed"),
-    ("optimizer.lr", 0.0, r"config.optimizer.lr=0.0: must be > 0"),
-])
-def test_bad_config_values_fail_before_any_work(tiny_play_dataset, tmp_path,
-                                                field, value, message):
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("total_steps", -1, r"config.total_steps=-1: must be an integer >= 1"),
+        ("log_every", 0, r"config.log_every=0: must be an integer >= 1"),
+        ("checkpoint_every", 0, r"config.checkpoint_every=0"),
+        ("ema_decay", 1.0, r"config.ema_decay=1.0: must be in \[0, 1\)"),
+        ("data.obs_noise", -0.1, r"config.data.obs_noise=-0.1: must be >= 0"),
+        (
+            "data.features",
+            "pixels",
+            r"config.data.features='pixels'.*valid: raw",
+        ),
+        (
+            "data.goals",
+            "robot",
+            r"config.data.goals='robot'.*valid: full, scene",
+        ),
+        ("data.kappa_min", 40, r"config.data.kappa_min=40: must not exceed"),
+        ("optimizer.lr", 0.0, r"config.optimizer.lr=0.0: must be > 0"),
+    ],
+)
+def test_bad_config_values_fail_before_any_work(
+    tiny_play_dataset, tmp_path, field, value, message
+):
   config = _config(tiny_play_dataset)
   parent = config
   *path, name = field.split(".")
@@ -176,14 +200,25 @@ def test_bad_config_values_fail_before_any_work(tiny_play_dataset, tmp_path,
   assert not os.path.exists(tmp_path / "run")
 
 
-@pytest.mark.parametrize("flag, message", [
-    ("--config.model.mixture=2",
-     r"config.model has no field 'mixture'; valid: bins, chunk"),
-    ("--config.foo.bar=1", r"config has no field 'foo'; valid: action_dim"),
-])
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        (
+            "--config.model.mixture=2",
+            r"config.model has no field 'mixture'; valid: bins, chunk",
+        ),
+        ("--config.foo.bar=1", r"config has no field 'foo'; valid: action_dim"),
+    ],
+)
 def test_unknown_config_flags_are_named_with_the_valid_fields(flag, message):
   from playlearn.configs import common  # pylint: disable=g-import-not-at-top
-  argv = ["train.py", "--config", "playlearn/configs/gcbc.py:debug",
-          "--workdir=/tmp/unused", flag]
+
+  argv = [
+      "train.py",
+      "--config",
+      "playlearn/configs/gcbc.py:debug",
+      "--workdir=/tmp/unused",
+      flag,
+  ]
   with pytest.raises(SystemExit, match=message):
     common.parse_flags(argv)

@@ -1,4 +1,5 @@
 """Observation features: the transform, its normalisation, saved policies."""
+
 import dataclasses
 import os
 import tempfile
@@ -51,18 +52,21 @@ class FeaturesTest(absltest.TestCase):
   def test_relative_target_appends_the_wrapped_lead(self):
     s = _state(0.3)
     s[3:6] = [0.1, -0.2, np.pi - 0.05]
-    target = np.concatenate([s[0:3] + [0.004, -0.002, 0.001],
-                             [0.15, -0.2, -np.pi + 0.05]]).astype(np.float32)
+    target = np.concatenate(
+        [s[0:3] + [0.004, -0.002, 0.001], [0.15, -0.2, -np.pi + 0.05]]
+    ).astype(np.float32)
     f = features.transform(s, "relative_target", target)
     self.assertEqual(f.shape, (66,))
     self.assertEqual(features.dim("relative_target"), 66)
     np.testing.assert_array_equal(f[:60], features.transform(s, "relative"))
     # Yaw from pi - 0.05 to -pi + 0.05 is a turn of +0.1, not -2 pi + 0.1.
-    np.testing.assert_allclose(f[60:], [0.004, -0.002, 0.001, 0.05, 0.0, 0.1],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        f[60:], [0.004, -0.002, 0.001, 0.05, 0.0, 0.1], atol=1e-5
+    )
     # Goals come without a commanded pose: their lead is zero.
     np.testing.assert_array_equal(
-        features.transform(s, "relative_target")[60:], np.zeros(6))
+        features.transform(s, "relative_target")[60:], np.zeros(6)
+    )
     with self.assertRaisesRegex(ValueError, "target must have shape"):
       features.transform(s, "relative_target", target[:3])
 
@@ -78,13 +82,22 @@ class FeatureNormalizationTest(absltest.TestCase):
   def test_store_normalises_features_and_the_policy_keeps_them(self):
     rng = np.random.default_rng(0)
     states = rng.normal(size=(40, playtable.STATE_DIM)).astype(np.float32)
-    episode = {"steps": {"observation": {"state": states},
-                         "action": np.zeros((40, 7), np.float32)}}
-    stats = {"state": {"mean": np.zeros(42), "std": np.ones(42)},
-             "action": {"min": -np.ones(7), "max": np.ones(7)}}
+    episode = {
+        "steps": {
+            "observation": {"state": states},
+            "action": np.zeros((40, 7), np.float32),
+        }
+    }
+    stats = {
+        "state": {"mean": np.zeros(42), "std": np.ones(42)},
+        "action": {"min": -np.ones(7), "max": np.ones(7)},
+    }
     raw_norm = windows.Normalization.from_statistics(stats)
-    store = windows.WindowStore([episode], raw_norm, windows.WindowConfig(
-        kappa_min=8, kappa_max=8, features="relative"))
+    store = windows.WindowStore(
+        [episode],
+        raw_norm,
+        windows.WindowConfig(kappa_min=8, kappa_max=8, features="relative"),
+    )
     self.assertEqual(store.state_dim, 60)
     self.assertEqual(store.normalization.features, "relative")
     # Normalised over the store's own states: zero mean, unit std (or 0).
@@ -97,21 +110,27 @@ class FeatureNormalizationTest(absltest.TestCase):
       loaded = policy_lib.Policy.load(os.path.join(tmp, "p"))
     self.assertEqual(loaded.normalization.features, "relative")
     obs, goal = {"state": states[0]}, {"state": states[-1]}
-    np.testing.assert_allclose(loaded.act(obs, goal), policy.act(obs, goal),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.act(obs, goal), policy.act(obs, goal), atol=1e-6
+    )
 
   def test_target_features_need_recorded_targets(self):
     rng = np.random.default_rng(1)
     states = rng.normal(size=(30, playtable.STATE_DIM)).astype(np.float32)
     targets = np.concatenate(
-        [states[:, 0:3] + rng.normal(0, 0.005, (30, 3)), states[:, 3:6]],
-        -1).astype(np.float32)
-    stats = {"state": {"mean": np.zeros(42), "std": np.ones(42)},
-             "action": {"min": -np.ones(7), "max": np.ones(7)}}
-    config = windows.WindowConfig(kappa_min=8, kappa_max=8,
-                                  features="relative_target")
-    steps = {"observation": {"state": states},
-             "action": np.zeros((30, 7), np.float32)}
+        [states[:, 0:3] + rng.normal(0, 0.005, (30, 3)), states[:, 3:6]], -1
+    ).astype(np.float32)
+    stats = {
+        "state": {"mean": np.zeros(42), "std": np.ones(42)},
+        "action": {"min": -np.ones(7), "max": np.ones(7)},
+    }
+    config = windows.WindowConfig(
+        kappa_min=8, kappa_max=8, features="relative_target"
+    )
+    steps = {
+        "observation": {"state": states},
+        "action": np.zeros((30, 7), np.float32),
+    }
     norm = windows.Normalization.from_statistics(stats)
     with self.assertRaisesRegex(ValueError, "observation/target.*1.2.0"):
       windows.WindowStore([{"steps": steps}], norm, config)
@@ -120,8 +139,11 @@ class FeatureNormalizationTest(absltest.TestCase):
     self.assertEqual(store.state_dim, 66)
     # Observations carry the lead, goals (states only) do not.
     self.assertGreater(np.abs(store.states[:, 60:63]).mean(), 0.5)
-    np.testing.assert_allclose(store.goal_states, store.normalization.
-                               normalize_state(states), atol=1e-6)
+    np.testing.assert_allclose(
+        store.goal_states,
+        store.normalization.normalize_state(states),
+        atol=1e-6,
+    )
     batch = store.batch(np.arange(4), seed=0, epoch=0)
     self.assertEqual(batch["goal"].shape, (4, 66))
     method = models.get("gcbc")
@@ -129,11 +151,10 @@ class FeatureNormalizationTest(absltest.TestCase):
     policy = policy_lib.Policy("gcbc", model, store.normalization)
     with self.assertRaisesRegex(ValueError, "observation 'target'"):
       policy.act({"state": states[0]}, {"state": states[-1]})
-    action = policy.act({"state": states[0], "target": targets[0]},
-                        {"state": states[-1]})
+    action = policy.act(
+        {"state": states[0], "target": targets[0]}, {"state": states[-1]}
+    )
     self.assertEqual(action.shape, (7,))
-
-
 
 
 @pytest.mark.parametrize("name", features.FEATURES)
@@ -145,8 +166,10 @@ def test_robot_columns_are_exactly_those_that_move_with_the_tool(name):
   moved = state.copy()
   moved[:, :14] += 0.3
   target = rng.normal(size=(1, 6)).astype(np.float32)
-  changed = ~np.isclose(features.transform(state, name, target),
-                        features.transform(moved, name, target))[0]
+  changed = ~np.isclose(
+      features.transform(state, name, target),
+      features.transform(moved, name, target),
+  )[0]
   np.testing.assert_array_equal(changed, features.robot_columns(name))
 
 
@@ -154,8 +177,11 @@ def test_scene_goals_hide_the_robot_and_keep_the_scene():
   rng = np.random.default_rng(1)
   states = rng.normal(size=(50, 42)).astype(np.float32)
   norm = windows.Normalization(
-      states.mean(0), states.std(0), np.zeros(7, np.float32),
-      np.ones(7, np.float32)).with_features("relative", states)
+      states.mean(0),
+      states.std(0),
+      np.zeros(7, np.float32),
+      np.ones(7, np.float32),
+  ).with_features("relative", states)
   full = norm.normalize_goal(states[:3])
   scene = dataclasses.replace(norm, goals="scene").normalize_goal(states[:3])
   robot = features.robot_columns("relative")

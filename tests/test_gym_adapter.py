@@ -1,4 +1,5 @@
 """Tests of the gymnasium adapter (`playlearn.envs.gym_adapter`)."""
+
 from __future__ import annotations
 
 import functools
@@ -62,14 +63,17 @@ class GymAdapterTest(absltest.TestCase):
       gym_adapter.register_gymnasium()
       gym_adapter.register_gymnasium()
     spec = gymnasium.spec(gym_adapter.ENV_ID)
-    self.assertEqual(spec.entry_point,
-                     "playlearn.envs.gym_adapter:PlayTableGymEnv")
+    self.assertEqual(
+        spec.entry_point, "playlearn.envs.gym_adapter:PlayTableGymEnv"
+    )
 
   def test_spaces(self):
-    self.assertEqual(self.env.action_space,
-                     spaces.Box(-1.0, 1.0, (7,), np.float32))
-    self.assertEqual(set(self.env.observation_space.spaces),
-                     {"state", "target"})
+    self.assertEqual(
+        self.env.action_space, spaces.Box(-1.0, 1.0, (7,), np.float32)
+    )
+    self.assertEqual(
+        set(self.env.observation_space.spaces), {"state", "target"}
+    )
     state = self.env.observation_space["state"]
     self.assertEqual((state.shape, state.dtype), ((42,), np.float32))
     self.assertEqual(self.env.metadata["render_fps"], 15)
@@ -81,7 +85,8 @@ class GymAdapterTest(absltest.TestCase):
     self.env.action_space.seed(0)
     for _ in range(10):
       obs, reward, terminated, truncated, info = self.env.step(
-          self.env.action_space.sample())
+          self.env.action_space.sample()
+      )
       self.assertIn(obs, self.env.observation_space)
       self.assertEqual(reward, 0.0)
       self.assertFalse(terminated or truncated)
@@ -90,8 +95,9 @@ class GymAdapterTest(absltest.TestCase):
   def test_seed_goes_to_the_dm_env(self):
     dm = registry.load("PlayTable")
     obs, _ = self.env.reset(seed=11)
-    np.testing.assert_array_equal(obs["state"],
-                                  dm.reset(seed=11).observation["state"])
+    np.testing.assert_array_equal(
+        obs["state"], dm.reset(seed=11).observation["state"]
+    )
 
   def test_seeded_resets_are_reproducible(self):
     other = gym_adapter.PlayTableGymEnv()
@@ -99,8 +105,9 @@ class GymAdapterTest(absltest.TestCase):
     for env in (self.env, other, self.env):
       first, _ = env.reset(seed=3)
       # Unseeded resets continue a sequence drawn from env.np_random.
-      runs.append([first["state"]] +
-                  [env.reset()[0]["state"] for _ in range(2)])
+      runs.append(
+          [first["state"]] + [env.reset()[0]["state"] for _ in range(2)]
+      )
     np.testing.assert_array_equal(runs[0], runs[1])
     np.testing.assert_array_equal(runs[0], runs[2])
     self.assertFalse(np.array_equal(runs[0][1], runs[0][2]))
@@ -154,14 +161,17 @@ class GymAdapterImagesTest(absltest.TestCase):
     env = gym_adapter.PlayTableGymEnv(render_mode="rgb_array", **_SMALL_IMAGES)
     self.addCleanup(env.close)
     _check_env(env)
-    self.assertEqual(set(env.observation_space.spaces),
-                     {"state", "target", "rgb_static", "rgb_gripper"})
+    self.assertEqual(
+        set(env.observation_space.spaces),
+        {"state", "target", "rgb_static", "rgb_gripper"},
+    )
     obs, _ = env.reset(seed=0)
     self.assertIn(obs, env.observation_space)
 
   def test_render_rgb_array(self):
-    env = gymnasium.make(gym_adapter.ENV_ID, render_mode="rgb_array",
-                         static_size=32)
+    env = gymnasium.make(
+        gym_adapter.ENV_ID, render_mode="rgb_array", static_size=32
+    )
     self.addCleanup(env.close)
     env.reset(seed=0)
     frame = env.render()

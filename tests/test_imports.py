@@ -3,30 +3,32 @@
 Read from the source (ast), not by importing, so that a lazy import inside a
 function counts as much as one at the top of a file.
 """
+
 import ast
 import os
 
 import pytest
 
-ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                    "playlearn")
+ROOT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "playlearn"
+)
 
 # Bottom to top: a package may import those before it, never those after.
 # The root package (`playlearn/__init__.py`) is the public API above all.
 LAYERS = (
     ("console", "hardware", "manifest", "timing"),  # Leaves.
-    ("envs",),                # MuJoCo scene, tasks, dm_env/gymnasium.
-    ("play",),                # Oracle, play agent, episodes.
-    ("data",),                # Reading: RLDS, windows, features, Grain.
-    ("datasets",),            # Writing: generation workers, encoding, Beam.
+    ("envs",),  # MuJoCo scene, tasks, dm_env/gymnasium.
+    ("play",),  # Oracle, play agent, episodes.
+    ("data",),  # Reading: RLDS, windows, features, Grain.
+    ("datasets",),  # Writing: generation workers, encoding, Beam.
     ("diffusion",),
     ("models",),
     ("configs",),
-    ("policy",),              # Saved policies: models + normalisation.
-    ("evaluation",),          # Task suite, chains, diagnostics: policies.
-    ("train",),               # Trainer (may evaluate in the loop).
-    ("experiments",),         # Joins datasets, train and evaluation.
-    ("bench",),               # Speed measurements of everything.
+    ("policy",),  # Saved policies: models + normalisation.
+    ("evaluation",),  # Task suite, chains, diagnostics: policies.
+    ("train",),  # Trainer (may evaluate in the loop).
+    ("experiments",),  # Joins datasets, train and evaluation.
+    ("bench",),  # Speed measurements of everything.
 )
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
@@ -43,17 +45,23 @@ def _modules():
       name = rel.replace(os.sep, ".").removesuffix(".__init__")
       imports = set()
       for node in ast.walk(ast.parse(open(path).read(), path)):
-        if isinstance(node, ast.ImportFrom) and node.module and (
-            node.module.split(".")[0] == "playlearn"):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and (node.module.split(".")[0] == "playlearn")
+        ):
           for alias in node.names:  # `from playlearn.x import y`: y or x.y.
             imports.add(f"{node.module}.{alias.name}")
         elif isinstance(node, ast.Import):
-          imports |= {a.name for a in node.names
-                      if a.name.split(".")[0] == "playlearn"}
+          imports |= {
+              a.name for a in node.names if a.name.split(".")[0] == "playlearn"
+          }
       graph[name] = imports
   # Resolve `from package import name` to the module it names, when it is one.
-  return {m: {i if i in graph else i.rsplit(".", 1)[0] for i in imports}
-          for m, imports in graph.items()}
+  return {
+      m: {i if i in graph else i.rsplit(".", 1)[0] for i in imports}
+      for m, imports in graph.items()
+  }
 
 
 def _package(module: str) -> str:
@@ -65,7 +73,8 @@ def test_every_package_has_a_layer():
   packages = {_package(m) for m in _modules()} - {"playlearn"}
   assert packages <= set(RANK), (
       f"packages without a layer in tests/test_imports.py: "
-      f"{sorted(packages - set(RANK))}")
+      f"{sorted(packages - set(RANK))}"
+  )
 
 
 def test_every_import_arrow_points_down():
@@ -94,7 +103,7 @@ def test_no_import_cycles():
       if target not in graph:
         continue
       if state.get(target) == "open":
-        cycles.append(" -> ".join(stack[stack.index(target):] + [target]))
+        cycles.append(" -> ".join(stack[stack.index(target) :] + [target]))
       elif target not in state:
         visit(target)
     stack.pop()
@@ -116,5 +125,7 @@ def test_no_module_is_long_without_saying_why(size_limit):
         text = open(path).read()
         if text.count("\n") > size_limit and "Longer than" not in text[:3000]:
           long.append(f"{os.path.relpath(path, ROOT)}: {text.count(chr(10))}")
-  assert not long, (f"modules over {size_limit} lines whose docstring does "
-                    f"not say why ('Longer than ...'): {long}")
+  assert not long, (
+      f"modules over {size_limit} lines whose docstring does "
+      f"not say why ('Longer than ...'): {long}"
+  )

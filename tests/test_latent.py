@@ -1,4 +1,5 @@
 """The latent plan t-SNE: windows inside task segments, q(z|tau), a PNG."""
+
 import importlib.util
 import json
 import os
@@ -38,11 +39,16 @@ def policy_dir(dataset_dir, tmp_path_factory):
 
 
 def test_segment_windows_lie_inside_segments():
-  segments = [{"task": "open_drawer", "start": 2, "end": 12, "success": True},
-              {"task": "lift_red_block", "start": 12, "end": 15,
-               "success": False},  # Shorter than a window: no window.
-              {"task": "turn_on_lamp", "start": 20, "end": 28,
-               "success": False}]  # Exactly one window.
+  segments = [
+      {"task": "open_drawer", "start": 2, "end": 12, "success": True},
+      {
+          "task": "lift_red_block",
+          "start": 12,
+          "end": 15,
+          "success": False,
+      },  # Shorter than a window: no window.
+      {"task": "turn_on_lamp", "start": 20, "end": 28, "success": False},
+  ]  # Exactly one window.
   episode = {"episode_metadata": {"segments": json.dumps(segments)}}
   starts, tasks = latent.segment_windows(episode, WINDOW)
   # open_drawer: starts 2..4 (4 + 8 = 12 = end); turn_on_lamp: 20 only.
@@ -51,8 +57,9 @@ def test_segment_windows_lie_inside_segments():
 
 
 def test_plan_embeddings_and_plot(dataset_dir, policy_dir, tmp_path):
-  z, labels = latent.plan_embeddings(policy_dir, dataset_dir, split="train",
-                                     window=WINDOW, max_windows=2000)
+  z, labels = latent.plan_embeddings(
+      policy_dir, dataset_dir, split="train", window=WINDOW, max_windows=2000
+  )
   policy = Policy.load(policy_dir)
   latent_dim = models.lmp.Config.tiny().latent
   assert z.shape == (len(labels), latent_dim) and z.dtype == np.float32
@@ -67,14 +74,18 @@ def test_plan_embeddings_and_plot(dataset_dir, policy_dir, tmp_path):
   norm = policy.normalization
   obs = norm.normalize_state(episode["steps"]["observation"]["state"][rows])
   act = norm.normalize_action(episode["steps"]["action"][rows])
-  mean, _ = policy._model.recognize(obs[None], act[None],  # pylint: disable=protected-access
-                                    np.ones((1, WINDOW), np.float32))
+  mean, _ = policy._model.recognize(
+      obs[None],
+      act[None],  # pylint: disable=protected-access
+      np.ones((1, WINDOW), np.float32),
+  )
   np.testing.assert_allclose(z[0], mean[0], rtol=1e-5, atol=1e-5)
   assert labels[0] == tasks[0]
 
   # A seeded subset: the same windows for a seed, at most max_windows.
-  z5, labels5 = latent.plan_embeddings(policy, dataset_dir, split="train",
-                                       window=WINDOW, max_windows=5, seed=1)
+  z5, labels5 = latent.plan_embeddings(
+      policy, dataset_dir, split="train", window=WINDOW, max_windows=5, seed=1
+  )
   assert z5.shape == (5, latent_dim) and len(labels5) == 5
   assert any(np.allclose(z5[0], row, atol=1e-5) for row in z)
 
@@ -102,13 +113,21 @@ def test_tsne_without_scikit_learn_names_it(monkeypatch, tmp_path):
 def test_plot_latents_script(dataset_dir, policy_dir, tmp_path):
   # In-process (a subprocess would pay ~10 s of imports and compiles again).
   spec = importlib.util.spec_from_file_location(
-      "plot_latents", os.path.join(ROOT, "scripts", "plot_latents.py"))
+      "plot_latents", os.path.join(ROOT, "scripts", "plot_latents.py")
+  )
   script = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(script)
   out = tmp_path / "plot" / "latents.png"
-  flags.FLAGS(["plot_latents", f"--policy={policy_dir}",
-               f"--dataset_dir={dataset_dir}", "--split=validation",
-               f"--window={WINDOW}", f"--out={out}"])
+  flags.FLAGS(
+      [
+          "plot_latents",
+          f"--policy={policy_dir}",
+          f"--dataset_dir={dataset_dir}",
+          "--split=validation",
+          f"--window={WINDOW}",
+          f"--out={out}",
+      ]
+  )
   try:
     script.main([])
   finally:
@@ -119,6 +138,9 @@ def test_plot_latents_script(dataset_dir, policy_dir, tmp_path):
 
 
 def _identity_normalization(dim):
-  return windows.Normalization(np.zeros(dim, np.float32),
-                               np.ones(dim, np.float32),
-                               np.zeros(7, np.float32), np.ones(7, np.float32))
+  return windows.Normalization(
+      np.zeros(dim, np.float32),
+      np.ones(dim, np.float32),
+      np.zeros(7, np.float32),
+      np.ones(7, np.float32),
+  )

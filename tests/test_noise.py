@@ -1,4 +1,5 @@
 """Recovery-rich play: noise on executed actions, labels, replay, readers."""
+
 import json
 
 from absl.testing import absltest
@@ -36,8 +37,11 @@ class ActionNoiseTest(parameterized.TestCase):
     self.assertLess(abs(lag1(white)), 0.05)
 
   def test_executed_action_is_clipped(self):
-    x = _draw(noise_lib.NoiseConfig(sigma=0.5, kind="gaussian"), steps=2000,
-              label=np.ones(7, np.float32))
+    x = _draw(
+        noise_lib.NoiseConfig(sigma=0.5, kind="gaussian"),
+        steps=2000,
+        label=np.ones(7, np.float32),
+    )
     self.assertLessEqual(x.max(), 1.0)
     self.assertLess(x[:, 0].min(), 0.5)
 
@@ -50,8 +54,9 @@ class ActionNoiseTest(parameterized.TestCase):
     self.assertEqual(rng.random(), np.random.default_rng(3).random())
 
   def test_clean_segments_and_nudges(self):
-    config = noise_lib.NoiseConfig(sigma=0.0, nudge_rate=0.05, nudge_size=0.8,
-                                   clean_fraction=0.5)
+    config = noise_lib.NoiseConfig(
+        sigma=0.0, nudge_rate=0.05, nudge_size=0.8, clean_fraction=0.5
+    )
     noise = noise_lib.ActionNoise(config, np.random.default_rng(0))
     scales, moved = [], []
     for _ in range(200):
@@ -66,8 +71,12 @@ class ActionNoiseTest(parameterized.TestCase):
     self.assertGreater(moved[scales > 0].mean(), 0.6)
 
   @parameterized.parameters(
-      ("sigma", -0.1), ("ou_theta", 0.0), ("clean_fraction", 1.5),
-      ("episode_scale", (2.0, 1.0)), ("kind", "pink"))
+      ("sigma", -0.1),
+      ("ou_theta", 0.0),
+      ("clean_fraction", 1.5),
+      ("episode_scale", (2.0, 1.0)),
+      ("kind", "pink"),
+  )
   def test_bad_config_names_the_field(self, field, value):
     with self.assertRaisesRegex(ValueError, field):
       noise_lib.NoiseConfig(**{"sigma": 0.1, field: value})
@@ -86,8 +95,11 @@ class NoisyEpisodeTest(absltest.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.episode = episodes.generate_episode(
-        "play", 3, num_steps=300, noise=noise_lib.NoiseConfig(
-            sigma=0.3, kind="ou", nudge_rate=0.02))
+        "play",
+        3,
+        num_steps=300,
+        noise=noise_lib.NoiseConfig(sigma=0.3, kind="ou", nudge_rate=0.02),
+    )
 
   def test_labels_differ_from_executed_actions_on_motion_only(self):
     steps = self.episode["steps"]
@@ -98,8 +110,12 @@ class NoisyEpisodeTest(absltest.TestCase):
 
   def test_executed_actions_replay_bitwise(self):
     steps = self.episode["steps"]
-    out = replay.replay(steps, self.episode["episode_metadata"]["reset_seed"],
-                        static_size=16, gripper_size=16)
+    out = replay.replay(
+        steps,
+        self.episode["episode_metadata"]["reset_seed"],
+        static_size=16,
+        gripper_size=16,
+    )
     self.assertEqual(out["max_state_error"], 0.0)
 
   def test_metadata_records_the_noise(self):
@@ -110,23 +126,28 @@ class NoisyEpisodeTest(absltest.TestCase):
 
   def test_clean_play_has_equal_label_and_action(self):
     clean = episodes.generate_episode("play", 3, num_steps=60)
-    np.testing.assert_array_equal(clean["steps"]["action"],
-                                  clean["steps"]["action_label"])
+    np.testing.assert_array_equal(
+        clean["steps"]["action"], clean["steps"]["action_label"]
+    )
 
   def test_noisy_demonstration_succeeds_and_records_labels(self):
     demo = episodes.generate_episode(
-        "demo", 1, task="press_red_button", noise=noise_lib.PLAY_NOISE)
-    segment, = json.loads(demo["episode_metadata"]["segments"])
+        "demo", 1, task="press_red_button", noise=noise_lib.PLAY_NOISE
+    )
+    (segment,) = json.loads(demo["episode_metadata"]["segments"])
     self.assertTrue(segment["success"])
-    self.assertFalse(np.array_equal(demo["steps"]["action"],
-                                    demo["steps"]["action_label"]))
+    self.assertFalse(
+        np.array_equal(demo["steps"]["action"], demo["steps"]["action_label"])
+    )
 
 
 class StepActionsTest(absltest.TestCase):
 
   def test_label_or_executed_and_the_old_version_fallback(self):
-    steps = {"action": np.ones((3, 7), np.float32),
-             "action_label": np.zeros((3, 7), np.float32)}
+    steps = {
+        "action": np.ones((3, 7), np.float32),
+        "action_label": np.zeros((3, 7), np.float32),
+    }
     np.testing.assert_array_equal(rlds.step_actions(steps), 0.0)
     np.testing.assert_array_equal(rlds.step_actions(steps, "executed"), 1.0)
     # Version 1.0.0: no label; its play had no noise, so action is the label.
@@ -141,16 +162,20 @@ class StepActionsTest(absltest.TestCase):
 
   def test_window_store_cuts_the_chosen_actions(self):
     episode = episodes.generate_episode(
-        "play", 4, num_steps=80, noise=noise_lib.NoiseConfig(sigma=0.3))
-    stats = {"state": {"mean": np.zeros(42), "std": np.ones(42)},
-             "action": {"min": -np.ones(7), "max": np.ones(7)}}
+        "play", 4, num_steps=80, noise=noise_lib.NoiseConfig(sigma=0.3)
+    )
+    stats = {
+        "state": {"mean": np.zeros(42), "std": np.ones(42)},
+        "action": {"min": -np.ones(7), "max": np.ones(7)},
+    }
     norm = windows.Normalization.from_statistics(stats)
     for which, key in (("label", "action_label"), ("executed", "action")):
       store = windows.WindowStore(
-          [episode], norm, windows.WindowConfig(kappa_min=8, kappa_max=8,
-                                                actions=which))
-      np.testing.assert_array_equal(store.actions,
-                                    episode["steps"][key])
+          [episode],
+          norm,
+          windows.WindowConfig(kappa_min=8, kappa_max=8, actions=which),
+      )
+      np.testing.assert_array_equal(store.actions, episode["steps"][key])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The notebooks run top to bottom with tiny parameters, in a temporary dir."""
+
 import os
 
 import nbclient
@@ -25,8 +26,11 @@ def _execute(name: str, parameters: str, cwd: str) -> nbformat.NotebookNode:
   assert len(tagged) == 1, f"{name}: want one cell tagged 'parameters'"
   tagged[0].source = parameters
   client = nbclient.NotebookClient(
-      nb, kernel_name="python3", timeout=300,
-      resources={"metadata": {"path": cwd}})
+      nb,
+      kernel_name="python3",
+      timeout=300,
+      resources={"metadata": {"path": cwd}},
+  )
   client.execute()  # raises CellExecutionError naming the failing cell
   return nb
 
@@ -36,8 +40,7 @@ def kernel_environment(monkeypatch):
   """The kernel inherits this environment: find the working tree even when
   playlearn is not installed, and keep JAX off accelerators."""
   path = os.environ.get("PYTHONPATH")
-  monkeypatch.setenv("PYTHONPATH",
-                     ROOT + (os.pathsep + path if path else ""))
+  monkeypatch.setenv("PYTHONPATH", ROOT + (os.pathsep + path if path else ""))
   monkeypatch.setenv("JAX_PLATFORMS", "cpu")
 
 
@@ -51,8 +54,12 @@ def test_quickstart(tmp_path):
   assert (out / "gcbc" / "metrics.jsonl").is_file()
   video = out / "policy.mp4"
   assert video.is_file() and video.stat().st_size > 1000
-  text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                 for o in c.get("outputs", []))
+  text = "".join(
+      o.get("text", "")
+      for c in nb.cells
+      if c.cell_type == "code"
+      for o in c.get("outputs", [])
+  )
   assert "| `press_red_button` |" in text  # the evaluation table
 
 
@@ -80,8 +87,12 @@ def test_beso(tmp_path):
   assert plot.is_file() and plot.stat().st_size > 10_000
   video = out / "videos" / "press_red_button_0.mp4"
   assert video.is_file() and video.stat().st_size > 1000
-  text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                 for o in c.get("outputs", []))
+  text = "".join(
+      o.get("text", "")
+      for c in nb.cells
+      if c.cell_type == "code"
+      for o in c.get("outputs", [])
+  )
   assert "| goal-free |" in text  # the statistics of the sampled actions
   assert "| ddim | 3 | 3 |" in text and "| heun | 3 | 5 |" in text
   assert "| `press_red_button` |" in text  # the evaluation table

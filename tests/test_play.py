@@ -1,4 +1,5 @@
 """The scripted oracle, the play agent, demonstrations and replay."""
+
 import json
 import os
 import tempfile
@@ -57,7 +58,9 @@ class PlayEpisodeTest(absltest.TestCase):
     steps = self.episode["steps"]
     t = len(steps["action"])
     self.assertEqual(t, 400)
-    self.assertEqual(steps["observation"]["state"].shape, (t, playtable.STATE_DIM))
+    self.assertEqual(
+        steps["observation"]["state"].shape, (t, playtable.STATE_DIM)
+    )
     self.assertEqual(steps["observation"]["state"].dtype, np.float32)
     self.assertEqual(steps["action"].dtype, np.float32)
     self.assertTrue(np.all(np.abs(steps["action"]) <= 1.0))
@@ -72,11 +75,17 @@ class PlayEpisodeTest(absltest.TestCase):
     labelled = np.zeros(len(steps["action"]), bool)
     for seg in segments:
       words = tasks.TASKS[seg["task"]].instruction
-      self.assertTrue(all(steps["language_instruction"][seg["start"]:seg["end"]]
-                          == words), seg)
-      labelled[seg["start"]:seg["end"]] = True
+      self.assertTrue(
+          all(
+              steps["language_instruction"][seg["start"] : seg["end"]] == words
+          ),
+          seg,
+      )
+      labelled[seg["start"] : seg["end"]] = True
     # Steps outside every segment (idling, put-downs) carry no instruction.
-    self.assertTrue(all(i == "" for i in steps["language_instruction"][~labelled]))
+    self.assertTrue(
+        all(i == "" for i in steps["language_instruction"][~labelled])
+    )
     # Segments cut by the end of the episode may fail; the others succeed.
     finished = [s for s in segments if s["end"] < len(steps["action"]) - 1]
     self.assertTrue(all(s["success"] for s in finished), finished)
@@ -84,20 +93,32 @@ class PlayEpisodeTest(absltest.TestCase):
   def test_same_seed_same_episode_other_seed_differs(self):
     again = episodes.generate_episode("play", 5, num_steps=400)
     other = episodes.generate_episode("play", 6, num_steps=400)
-    np.testing.assert_array_equal(again["steps"]["observation"]["state"],
-                                  self.episode["steps"]["observation"]["state"])
-    self.assertFalse(np.array_equal(
-        other["steps"]["action"], self.episode["steps"]["action"]))
+    np.testing.assert_array_equal(
+        again["steps"]["observation"]["state"],
+        self.episode["steps"]["observation"]["state"],
+    )
+    self.assertFalse(
+        np.array_equal(
+            other["steps"]["action"], self.episode["steps"]["action"]
+        )
+    )
 
   def test_replay_is_bitwise(self):
     frames = replay.replay(
-        self.episode["steps"], self.episode["episode_metadata"]["reset_seed"],
-        static_size=32, gripper_size=32)
+        self.episode["steps"],
+        self.episode["episode_metadata"]["reset_seed"],
+        static_size=32,
+        gripper_size=32,
+    )
     self.assertEqual(frames["max_state_error"], 0.0)
     self.assertEqual(frames["rgb_static"].shape, (400, 32, 32, 3))
     # The scene moves: the first and last frames differ.
-    self.assertGreater(np.abs(frames["rgb_static"][0].astype(int)
-                              - frames["rgb_static"][-1]).mean(), 1.0)
+    self.assertGreater(
+        np.abs(
+            frames["rgb_static"][0].astype(int) - frames["rgb_static"][-1]
+        ).mean(),
+        1.0,
+    )
 
   def test_bad_arguments(self):
     with self.assertRaisesRegex(ValueError, "kind"):
@@ -113,16 +134,23 @@ class DemoEpisodeTest(absltest.TestCase):
   def test_demo_succeeds_and_replays(self):
     episode = episodes.generate_episode("demo", 3, task="stack_block")
     steps, meta = episode["steps"], episode["episode_metadata"]
-    self.assertTrue(all(i == "stack one block on another"
-                        for i in steps["language_instruction"][:-1]))
+    self.assertTrue(
+        all(
+            i == "stack one block on another"
+            for i in steps["language_instruction"][:-1]
+        )
+    )
     env = playtable.PlayTableEnv()
     env.reset(seed=meta["reset_seed"])
     start = env.scene_state()
     for action in steps["action"][:-1]:
       env.step(action)
-    self.assertTrue(tasks.TASKS["stack_block"].success(start, env.scene_state()))
+    self.assertTrue(
+        tasks.TASKS["stack_block"].success(start, env.scene_state())
+    )
     np.testing.assert_array_equal(
-        env._observation()["state"], steps["observation"]["state"][-1])  # pylint: disable=protected-access
+        env._observation()["state"], steps["observation"]["state"][-1]
+    )  # pylint: disable=protected-access
 
 
 class ReplayToolsTest(absltest.TestCase):

@@ -1,4 +1,5 @@
 """BESO's acting-time sweep and the play-generator count, on tiny settings."""
+
 import os
 import subprocess
 import sys
@@ -36,13 +37,16 @@ def test_counter_counts_each_completion_once():
   opened = dataclasses_replace(start, drawer=0.0 if start.drawer > 0.1 else 0.2)
   done = counter.update(opened)
   assert done and set(done) <= {"open_drawer", "close_drawer"}
-  assert counter.update(opened) == []  # Holding the drawer there is not a new task.
+  assert (
+      counter.update(opened) == []
+  )  # Holding the drawer there is not a new task.
   assert sum(counter.counts.values()) == len(done)
   env.close()
 
 
 def dataclasses_replace(state, **changes):
   import dataclasses  # pylint: disable=g-import-not-at-top
+
   return dataclasses.replace(state, **changes)
 
 
@@ -55,28 +59,38 @@ def test_scripted_replay_finds_the_recorded_tasks(tiny_play_dataset):
   assert total > 0
   np.testing.assert_allclose(
       result["tasks_per_minute"],
-      total / (result["steps"] / play_generator.STEPS_PER_MINUTE))
+      total / (result["steps"] / play_generator.STEPS_PER_MINUTE),
+  )
   assert "all tasks / min" in play_generator.table({"scripted": result})
 
 
 def test_idle_policy_completes_nothing():
   class Idle:
+
     def reset(self):
       pass
 
     def act(self, obs, goal):
       del obs, goal
       return np.zeros(7, np.float32)
+
   result = play_generator.policy_play(Idle(), num_runs=2, steps_per_run=20)
   assert result["steps"] == 40 and result["tasks_per_minute"] == 0.0
 
 
 def test_sweep_shares_episodes_and_times_each_variant(beso_policy_dir):
   policy = Policy.load(beso_policy_dir)
-  variants = [sweep.parse_variant("sampler=ddim,num_steps=1"),
-              sweep.parse_variant("sampler=heun,num_steps=2,guidance=0")]
-  rows = sweep.run(policy, variants, tasks=["open_drawer", "press_red_button"],
-                   episodes_per_task=1, latency_calls=3)
+  variants = [
+      sweep.parse_variant("sampler=ddim,num_steps=1"),
+      sweep.parse_variant("sampler=heun,num_steps=2,guidance=0"),
+  ]
+  rows = sweep.run(
+      policy,
+      variants,
+      tasks=["open_drawer", "press_red_button"],
+      episodes_per_task=1,
+      latency_calls=3,
+  )
   assert [r["sampler"] for r in rows] == ["ddim", "heun"]
   assert all(r["act_ms"] > 0 and 0 <= r["success"] <= 1 for r in rows)
   assert "| heun | 2 | 0.0 |" in sweep.table(rows)  # Typed, defaults filled.
@@ -96,7 +110,9 @@ def test_sweep_rejects_unknown_fields(beso_policy_dir):
 def test_with_config_keeps_weights_and_changes_acting(beso_policy_dir):
   policy = Policy.load(beso_policy_dir)
   free = policy.with_config(guidance=0.0)
-  assert free.model.config.guidance == 0.0 and policy.model.config.guidance == 1.0
+  assert (
+      free.model.config.guidance == 0.0 and policy.model.config.guidance == 1.0
+  )
   obs = {"state": np.zeros(policy.normalization.state_mean.shape, np.float32)}
   assert free.act(obs, obs).shape == (7,)
 
@@ -104,25 +120,55 @@ def test_with_config_keeps_weights_and_changes_acting(beso_policy_dir):
 def test_episode_cache_gives_the_same_episodes():
   env = playtable.PlayTableEnv()
   cache = {}
-  first = [e.reset_seed for e, _ in zip(
-      suite.cached_episodes(env, "open_drawer", 0, 0, cache), range(2))]
-  again = [e.reset_seed for e, _ in zip(
-      suite.cached_episodes(env, "open_drawer", 0, 0, cache), range(3))]
-  plain = [e.reset_seed for e in suite.sample_episodes(env, "open_drawer", 3, 0, 0)]
+  first = [
+      e.reset_seed
+      for e, _ in zip(
+          suite.cached_episodes(env, "open_drawer", 0, 0, cache), range(2)
+      )
+  ]
+  again = [
+      e.reset_seed
+      for e, _ in zip(
+          suite.cached_episodes(env, "open_drawer", 0, 0, cache), range(3)
+      )
+  ]
+  plain = [
+      e.reset_seed for e in suite.sample_episodes(env, "open_drawer", 3, 0, 0)
+  ]
   assert again[:2] == first and again == plain
   env.close()
 
 
 def test_scripts_run(beso_policy_dir, tiny_play_dataset, tmp_path):
   env = dict(os.environ, PYTHONPATH=ROOT)
-  for args in (["scripts/sweep_policy.py", f"--policy={beso_policy_dir}",
-                "--variant=num_steps=1", "--tasks=open_drawer",
-                "--episodes_per_task=1", f"--out={tmp_path / 'sweep.json'}"],
-               ["scripts/play_generator.py", f"--policy={beso_policy_dir}",
-                "--guidance=0", f"--dataset_dir={tiny_play_dataset}",
-                "--runs=1", "--minutes_per_run=0.05",
-                f"--out={tmp_path / 'play.json'}"]):
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+  for args in (
+      [
+          "scripts/sweep_policy.py",
+          f"--policy={beso_policy_dir}",
+          "--variant=num_steps=1",
+          "--tasks=open_drawer",
+          "--episodes_per_task=1",
+          f"--out={tmp_path / 'sweep.json'}",
+      ],
+      [
+          "scripts/play_generator.py",
+          f"--policy={beso_policy_dir}",
+          "--guidance=0",
+          f"--dataset_dir={tiny_play_dataset}",
+          "--runs=1",
+          "--minutes_per_run=0.05",
+          f"--out={tmp_path / 'play.json'}",
+      ],
+  ):
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-  assert (tmp_path / "sweep.json").exists() and (tmp_path / "play.json").exists()
+  assert (tmp_path / "sweep.json").exists() and (
+      tmp_path / "play.json"
+  ).exists()

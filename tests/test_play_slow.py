@@ -1,4 +1,5 @@
 """Longer measurements of the scripted play (`make test-slow`, minutes)."""
+
 import json
 
 import pytest
@@ -12,8 +13,9 @@ from playlearn.play import measure
 def test_oracle_succeeds_on_every_task():
   # 20 random feasible starts per task on other seeds than the fast test;
   # the reported 200-attempt table comes from scripts/oracle_success.py.
-  rows = measure.oracle_success(tasks.TASK_NAMES, attempts=20,
-                                first_seed=123, workers=2)
+  rows = measure.oracle_success(
+      tasks.TASK_NAMES, attempts=20, first_seed=123, workers=2
+  )
   failures = {r["task"]: r["failed_seeds"] for r in rows if r["failed_seeds"]}
   assert not failures
 

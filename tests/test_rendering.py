@@ -5,6 +5,7 @@ PyOpenGL allows one platform per process, so one test process cannot draw with
 both EGL and OSMesa. The choice of backend is plain logic and is tested here,
 in process, with the system probes replaced.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,11 @@ def _model_and_data():
 
 
 def _offscreen_settings(model):
-  return (model.vis.global_.offwidth, model.vis.global_.offheight,
-          model.vis.quality.offsamples)
+  return (
+      model.vis.global_.offwidth,
+      model.vis.global_.offheight,
+      model.vis.quality.offsamples,
+  )
 
 
 def _render_all(backend: str, out_path: str) -> None:
@@ -67,8 +71,9 @@ def _render_all(backend: str, out_path: str) -> None:
     print(e)
     sys.exit(_UNAVAILABLE_EXIT_CODE)
   offscreen = _offscreen_settings(model)
-  with rendering.Renderer(model, {"front": (96, 96), "side": (64, 80)},
-                          backend=backend) as large:
+  with rendering.Renderer(
+      model, {"front": (96, 96), "side": (64, 80)}, backend=backend
+  ) as large:
     frames = {"small_first": small.render(data)["front"]}
     for name, frame in large.render(data).items():
       frames[f"large_{name}"] = frame
@@ -77,8 +82,9 @@ def _render_all(backend: str, out_path: str) -> None:
     data.qpos[0] = 0.25
     mujoco.mj_forward(model, data)
     frames["small_moved"] = small.render(data)["front"]
-  with rendering.Renderer(model, {"front": (64, 64)}, backend=backend,
-                          multisamples=4) as smooth:
+  with rendering.Renderer(
+      model, {"front": (64, 64)}, backend=backend, multisamples=4
+  ) as smooth:
     frames["small_moved_multisampled"] = smooth.render(data)["front"]
   small.close()
   small.close()  # A second close is harmless.
@@ -87,9 +93,14 @@ def _render_all(backend: str, out_path: str) -> None:
     closed_error = ""
   except RuntimeError as e:
     closed_error = str(e)
-  np.savez(out_path, backend=small.backend, closed_error=closed_error,
-           model_unchanged=offscreen == _offscreen_settings(model),
-           auto=rendering.select_backend(), **frames)
+  np.savez(
+      out_path,
+      backend=small.backend,
+      closed_error=closed_error,
+      model_unchanged=offscreen == _offscreen_settings(model),
+      auto=rendering.select_backend(),
+      **frames,
+  )
 
 
 def _child_env() -> dict[str, str]:
@@ -98,7 +109,8 @@ def _child_env() -> dict[str, str]:
   env = {k: v for k, v in os.environ.items() if k not in drop}
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   env["PYTHONPATH"] = os.pathsep.join(
-      [root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+      [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+  )
   return env
 
 
@@ -108,8 +120,12 @@ def frames(request, tmp_path_factory) -> dict[str, np.ndarray]:
   out_path = tmp_path_factory.mktemp(backend) / "frames.npz"
   result = subprocess.run(
       [sys.executable, os.path.abspath(__file__), backend, str(out_path)],
-      capture_output=True, text=True, env=_child_env(), timeout=120,
-      check=False)
+      capture_output=True,
+      text=True,
+      env=_child_env(),
+      timeout=120,
+      check=False,
+  )
   if result.returncode == _UNAVAILABLE_EXIT_CODE:
     pytest.skip(f"{backend} is not usable here: {result.stdout.strip()}")
   assert result.returncode == 0, result.stderr
@@ -121,9 +137,11 @@ def _mask(frame, channel):
   """Pixels where `channel` (0 red, 1 green, 2 blue) clearly dominates."""
   frame = frame.astype(np.int32)
   others = [c for c in range(3) if c != channel]
-  return ((frame[..., channel] > 60)
-          & (frame[..., channel] > 2 * frame[..., others[0]])
-          & (frame[..., channel] > 2 * frame[..., others[1]]))
+  return (
+      (frame[..., channel] > 60)
+      & (frame[..., channel] > 2 * frame[..., others[0]])
+      & (frame[..., channel] > 2 * frame[..., others[1]])
+  )
 
 
 def test_uses_the_requested_backend(frames):
@@ -131,9 +149,14 @@ def test_uses_the_requested_backend(frames):
   assert str(frames["auto"]) in rendering.BACKENDS
 
 
-@pytest.mark.parametrize("key,shape", [("small_first", (64, 64, 3)),
-                                       ("large_front", (96, 96, 3)),
-                                       ("large_side", (64, 80, 3))])
+@pytest.mark.parametrize(
+    "key,shape",
+    [
+        ("small_first", (64, 64, 3)),
+        ("large_front", (96, 96, 3)),
+        ("large_side", (64, 80, 3)),
+    ],
+)
 def test_frames_have_requested_shape_and_content(frames, key, shape):
   frame = frames[key]
   assert frame.dtype == np.uint8
@@ -181,14 +204,22 @@ def test_multisampling_smooths_edges_only(frames):
 
 
 def test_import_and_selection_load_no_gl():
-  code = ("import os, sys\n"
-          "from playlearn.envs import rendering\n"
-          "backend = rendering.select_backend()\n"
-          "assert 'OpenGL' not in sys.modules, 'PyOpenGL imported'\n"
-          "assert 'PYOPENGL_PLATFORM' not in os.environ\n"
-          "print(backend)\n")
-  result = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                          text=True, env=_child_env(), timeout=60, check=False)
+  code = (
+      "import os, sys\n"
+      "from playlearn.envs import rendering\n"
+      "backend = rendering.select_backend()\n"
+      "assert 'OpenGL' not in sys.modules, 'PyOpenGL imported'\n"
+      "assert 'PYOPENGL_PLATFORM' not in os.environ\n"
+      "print(backend)\n"
+  )
+  result = subprocess.run(
+      [sys.executable, "-c", code],
+      capture_output=True,
+      text=True,
+      env=_child_env(),
+      timeout=60,
+      check=False,
+  )
   if result.returncode and "BackendUnavailableError" in result.stderr:
     pytest.skip(f"no GL library: {result.stderr.strip().splitlines()[-1]}")
   assert result.returncode == 0, result.stderr
@@ -244,14 +275,17 @@ def test_explicit_choice_wins():
   assert rendering.select_backend("egl") == "egl"
 
 
-@pytest.mark.parametrize("env,gpu,expected", [
-    ({}, False, rendering._CPU_DEFAULT),
-    ({}, True, "egl"),
-    ({"MUJOCO_GL": "osmesa"}, True, "osmesa"),
-    ({"PLAYLEARN_GL": "osmesa", "MUJOCO_GL": "egl"}, True, "osmesa"),
-    ({"PLAYLEARN_GL": "egl"}, False, "egl"),
-    ({"PLAYLEARN_GL": "auto", "MUJOCO_GL": "glfw"}, True, "egl"),
-])
+@pytest.mark.parametrize(
+    "env,gpu,expected",
+    [
+        ({}, False, rendering._CPU_DEFAULT),
+        ({}, True, "egl"),
+        ({"MUJOCO_GL": "osmesa"}, True, "osmesa"),
+        ({"PLAYLEARN_GL": "osmesa", "MUJOCO_GL": "egl"}, True, "osmesa"),
+        ({"PLAYLEARN_GL": "egl"}, False, "egl"),
+        ({"PLAYLEARN_GL": "auto", "MUJOCO_GL": "glfw"}, True, "egl"),
+    ],
+)
 def test_auto_order(fresh_process, env, gpu, expected):
   for name, value in env.items():
     fresh_process.setenv(name, value)
@@ -261,20 +295,26 @@ def test_auto_order(fresh_process, env, gpu, expected):
 
 
 def test_auto_falls_back_to_the_installed_library(fresh_process):
-  fresh_process.setattr(rendering, "_library_present",
-                        lambda backend: backend == "osmesa")
+  fresh_process.setattr(
+      rendering, "_library_present", lambda backend: backend == "osmesa"
+  )
   assert rendering.select_backend() == "osmesa"
-  fresh_process.setattr(rendering, "_library_present",
-                        lambda backend: backend == "egl")
+  fresh_process.setattr(
+      rendering, "_library_present", lambda backend: backend == "egl"
+  )
   assert rendering.select_backend() == "egl"
 
 
-@pytest.mark.parametrize("backend,packages", [
-    ("egl", "libegl1 libopengl0 libegl-mesa0 libgl1-mesa-dri"),
-    ("osmesa", "libosmesa6"),
-])
-def test_missing_library_names_the_debian_package(fresh_process, backend,
-                                                  packages):
+@pytest.mark.parametrize(
+    "backend,packages",
+    [
+        ("egl", "libegl1 libopengl0 libegl-mesa0 libgl1-mesa-dri"),
+        ("osmesa", "libosmesa6"),
+    ],
+)
+def test_missing_library_names_the_debian_package(
+    fresh_process, backend, packages
+):
   fresh_process.setattr(rendering, "_library_present", lambda b: False)
   with pytest.raises(rendering.BackendUnavailableError, match=packages):
     rendering.select_backend(backend)
@@ -285,12 +325,16 @@ def test_missing_library_names_the_debian_package(fresh_process, backend,
 def test_process_already_committed_to_a_platform(fresh_process):
   fresh_process.setattr(rendering, "_pyopengl_platform", lambda: "osmesa")
   assert rendering.select_backend() == "osmesa"
-  with pytest.raises(rendering.BackendUnavailableError,
-                     match="one process can use only one backend"):
+  with pytest.raises(
+      rendering.BackendUnavailableError,
+      match="one process can use only one backend",
+  ):
     rendering.select_backend("egl")
   fresh_process.setattr(rendering, "_pyopengl_platform", lambda: "glx")
-  with pytest.raises(rendering.BackendUnavailableError,
-                     match="'glx' platform.*PYOPENGL_PLATFORM"):
+  with pytest.raises(
+      rendering.BackendUnavailableError,
+      match="'glx' platform.*PYOPENGL_PLATFORM",
+  ):
     rendering.select_backend()
 
 

@@ -1,4 +1,5 @@
 """Side-by-side reports of evaluated policies (scripts/compare_results.py)."""
+
 import json
 import os
 import subprocess
@@ -13,9 +14,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _result(rates, perturbed=None, chains=None):
   """A scripts/evaluate.py-shaped result with the given per-task means."""
-  r = {"tasks": {"per_task": {t: {"mean": m, "std": 0.05}
-                              for t, m in rates.items()},
-                 "mean": sum(rates.values()) / len(rates), "std": 0.01}}
+  r = {
+      "tasks": {
+          "per_task": {t: {"mean": m, "std": 0.05} for t, m in rates.items()},
+          "mean": sum(rates.values()) / len(rates),
+          "std": 0.01,
+      }
+  }
   if perturbed is not None:
     r["perturbed"] = {"mean": perturbed, "std": 0.02}
   if chains is not None:
@@ -25,8 +30,11 @@ def _result(rates, perturbed=None, chains=None):
 
 def test_table_rows_columns_and_missing_parts():
   results = {
-      "A": _result({"open_drawer": 0.5, "lift_red_cube": 0.25}, perturbed=0.4,
-                   chains=[0.8, 0.5, 0.2, 0.1, 0.0]),
+      "A": _result(
+          {"open_drawer": 0.5, "lift_red_cube": 0.25},
+          perturbed=0.4,
+          chains=[0.8, 0.5, 0.2, 0.1, 0.0],
+      ),
       "B": _result({"open_drawer": 1.0, "lift_red_cube": 0.0}),
   }
   text = report.table(results).splitlines()
@@ -40,8 +48,12 @@ def test_table_rows_columns_and_missing_parts():
 
 def test_different_tasks_do_not_compare():
   with pytest.raises(ValueError, match="B was evaluated on other tasks"):
-    report.table({"A": _result({"open_drawer": 0.5}),
-                  "B": _result({"close_drawer": 0.5})})
+    report.table(
+        {
+            "A": _result({"open_drawer": 0.5}),
+            "B": _result({"close_drawer": 0.5}),
+        }
+    )
 
 
 def test_load_names_a_file_that_is_not_a_result(tmp_path):
@@ -57,14 +69,24 @@ def test_script_writes_table_and_png(tmp_path):
   (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "val/nll": 2.0}))
   for name, rate in (("a", 0.2), ("b", 0.6)):
     (tmp_path / f"{name}.json").write_text(
-        json.dumps(_result({"open_drawer": rate, "close_drawer": rate})))
+        json.dumps(_result({"open_drawer": rate, "close_drawer": rate}))
+    )
   out = tmp_path / "out"
   proc = subprocess.run(
-      [sys.executable, "scripts/compare_results.py",
-       f"--results=GCBC={tmp_path / 'a.json'},LMP={tmp_path / 'b.json'}",
-       f"--workdirs=GCBC={run}", "--curve_keys=val/nll", f"--out_dir={out}"],
-      cwd=ROOT, capture_output=True, text=True, timeout=120,
-      env=dict(os.environ, PYTHONPATH=ROOT))
+      [
+          sys.executable,
+          "scripts/compare_results.py",
+          f"--results=GCBC={tmp_path / 'a.json'},LMP={tmp_path / 'b.json'}",
+          f"--workdirs=GCBC={run}",
+          "--curve_keys=val/nll",
+          f"--out_dir={out}",
+      ],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=120,
+      env=dict(os.environ, PYTHONPATH=ROOT),
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "| **average** | **20.0 ± 1.0** | **60.0 ± 1.0** |" in proc.stdout
   assert (out / "comparison.md").read_text().startswith("| task | GCBC | LMP |")
@@ -72,8 +94,12 @@ def test_script_writes_table_and_png(tmp_path):
   assert (out / "training_val_nll.png").read_bytes()[:4] == b"\x89PNG"
   bad = subprocess.run(
       [sys.executable, "scripts/compare_results.py", "--results=nopath"],
-      cwd=ROOT, capture_output=True, text=True, timeout=120,
-      env=dict(os.environ, PYTHONPATH=ROOT))
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=120,
+      env=dict(os.environ, PYTHONPATH=ROOT),
+  )
   assert bad.returncode != 0
   assert "--results item 'nopath' is not name=path" in bad.stderr
 
@@ -83,7 +109,9 @@ def test_training_curves_from_metrics_jsonl(tmp_path):
   run.mkdir()
   rows = [{"step": s, "nll": 10.0 - s} for s in (1, 2, 3)]
   rows.append({"step": 3, "nll": 5.0})  # A resumed run logs step 3 again.
-  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  (run / "metrics.jsonl").write_text(
+      "".join(json.dumps(r) + "\n" for r in rows)
+  )
   series = report.read_metrics(str(run))
   assert series["nll"].tolist() == [[1, 9.0], [2, 8.0], [3, 5.0]]
   report.plot_curves({"A": str(run)}, "nll", str(tmp_path / "c.png"), smooth=2)

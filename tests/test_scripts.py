@@ -1,34 +1,51 @@
 """The command-line tools run end to end on tiny settings."""
+
 import json
 import os
 import subprocess
 import sys
-
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(*args, timeout=300):
   env = dict(os.environ, PYTHONPATH=ROOT)
-  proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=timeout)
+  proc = subprocess.run(
+      [sys.executable, *args],
+      cwd=ROOT,
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=timeout,
+  )
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
   return proc.stdout + proc.stderr
 
 
 def test_collect_then_render(tmp_path):
   data_dir = tmp_path / "data"
-  out = _run("scripts/collect_play.py", "--config=tiny",
-             f"--data_dir={data_dir}", "--num_workers=1")
+  out = _run(
+      "scripts/collect_play.py",
+      "--config=tiny",
+      f"--data_dir={data_dir}",
+      "--num_workers=1",
+  )
   assert "train: {'shards': 1, 'records': 2}" in out
   version_dir = data_dir / "playtable_play" / "tiny" / "1.2.0"
   assert (version_dir / "statistics.json").exists()
-  out = _run("scripts/render_episode.py", f"--dataset_dir={version_dir}",
-             "--episode=1", f"--out_dir={tmp_path / 'video'}")
+  out = _run(
+      "scripts/render_episode.py",
+      f"--dataset_dir={version_dir}",
+      "--episode=1",
+      f"--out_dir={tmp_path / 'video'}",
+  )
   assert "state difference: 0" in out, out
   assert (tmp_path / "video" / "episode.mp4").stat().st_size > 1000
-  out = _run("scripts/describe_dataset.py", f"--dataset_dir={version_dir}",
-             f"--out_dir={tmp_path / 'describe'}")
+  out = _run(
+      "scripts/describe_dataset.py",
+      f"--dataset_dir={version_dir}",
+      f"--out_dir={tmp_path / 'describe'}",
+  )
   summary = json.loads((tmp_path / "describe" / "segments.json").read_text())
   assert summary["steps"] == 200, summary
   assert (tmp_path / "describe" / "tasks.png").exists()
@@ -37,28 +54,54 @@ def test_collect_then_render(tmp_path):
 def test_collect_rejects_unknown_config(tmp_path):
   env = dict(os.environ, PYTHONPATH=ROOT)
   proc = subprocess.run(
-      [sys.executable, "scripts/collect_play.py", "--config=huge",
-       f"--data_dir={tmp_path}"], cwd=ROOT, env=env, capture_output=True,
-      text=True, timeout=120)
+      [
+          sys.executable,
+          "scripts/collect_play.py",
+          "--config=huge",
+          f"--data_dir={tmp_path}",
+      ],
+      cwd=ROOT,
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=120,
+  )
   assert proc.returncode != 0
   assert "state_small" in proc.stdout + proc.stderr
 
 
 def test_render_without_dataset_writes_contact_sheet(tmp_path):
-  out = _run("scripts/render_episode.py", "--seed=2", "--num_steps=300",
-             f"--out_dir={tmp_path}")
+  out = _run(
+      "scripts/render_episode.py",
+      "--seed=2",
+      "--num_steps=300",
+      f"--out_dir={tmp_path}",
+  )
   assert (tmp_path / "tasks.png").exists(), out
   assert (tmp_path / "episode.mp4").exists()
 
 
 def test_oracle_success_and_bench(tmp_path):
-  _run("scripts/oracle_success.py", "--tasks=open_drawer,press_red_button",
-       "--attempts=2", "--workers=1", f"--out={tmp_path / 'oracle.json'}")
+  _run(
+      "scripts/oracle_success.py",
+      "--tasks=open_drawer,press_red_button",
+      "--attempts=2",
+      "--workers=1",
+      f"--out={tmp_path / 'oracle.json'}",
+  )
   rows = json.loads((tmp_path / "oracle.json").read_text())["rows"]
   assert [r["attempts"] for r in rows] == [2, 2]
-  _run("scripts/bench.py", "--steps=60", "--skip_render",
-       f"--out={tmp_path / 'bench.json'}")
+  _run(
+      "scripts/bench.py",
+      "--steps=60",
+      "--skip_render",
+      f"--out={tmp_path / 'bench.json'}",
+  )
   bench = json.loads((tmp_path / "bench.json").read_text())
-  for key in ("env_steps_per_s", "raw_physics_steps_per_s", "env_overhead",
-              "play_realtime_factor"):
+  for key in (
+      "env_steps_per_s",
+      "raw_physics_steps_per_s",
+      "env_overhead",
+      "play_realtime_factor",
+  ):
     assert bench[key] > (-1.0 if key == "env_overhead" else 0.0), key

@@ -4,6 +4,7 @@ The predicates are tested on hand-built `SceneState`s, so each case is exact
 and instant; two end-to-end tests check that the predicates agree with the
 simulator (oracle succeeds, doing nothing fails).
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,9 +41,13 @@ def neutral() -> SceneState:
       lights=np.zeros(3, bool),
       lamp=False,
       switch=-0.5,
-      block_pos=np.array([[0.0, -0.24, _HALF_Z[0]],
-                          [0.0, -0.12, _HALF_Z[1]],
-                          [0.0, 0.0, _HALF_Z[2]]]),
+      block_pos=np.array(
+          [
+              [0.0, -0.24, _HALF_Z[0]],
+              [0.0, -0.12, _HALF_Z[1]],
+              [0.0, 0.0, _HALF_Z[2]],
+          ]
+      ),
       block_yaw=np.zeros(3),
       block_tilt=np.zeros(3),
       block_held=np.zeros(3, bool),
@@ -56,9 +61,18 @@ def edit(s: SceneState, **fields) -> SceneState:
   return dataclasses.replace(copy.deepcopy(s), **fields)
 
 
-def block(s: SceneState, i: int, *, pos=None, shift=(0.0, 0.0, 0.0),
-          turn: float = 0.0, yaw=None, held=None, support=None,
-          in_drawer=None) -> SceneState:
+def block(
+    s: SceneState,
+    i: int,
+    *,
+    pos=None,
+    shift=(0.0, 0.0, 0.0),
+    turn: float = 0.0,
+    yaw=None,
+    held=None,
+    support=None,
+    in_drawer=None,
+) -> SceneState:
   """A copy of `s` with block i placed at `pos` (or moved by `shift`), turned
   by `turn` (or to `yaw`) and its flags set where given."""
   s = copy.deepcopy(s)
@@ -89,7 +103,7 @@ def with_light(s: SceneState, i: int) -> SceneState:
 @dataclasses.dataclass
 class Case:
   start: SceneState
-  done: SceneState                 # an end state that completes the task
+  done: SceneState  # an end state that completes the task
   not_done: dict[str, SceneState]  # near misses that must not
 
 
@@ -102,65 +116,105 @@ def _cases() -> dict[str, Case]:
       # DRAWER_OPEN = 0.15 < 0.19; half-way (0.08) is not open.
       "open_drawer": Case(n, drawer_open, {"half_open": edit(n, drawer=0.08)}),
       # DRAWER_CLOSED = 0.03 > 0.01; 0.06 is still ajar.
-      "close_drawer": Case(drawer_open, edit(n, drawer=0.01),
-                           {"ajar": edit(n, drawer=0.06)}),
+      "close_drawer": Case(
+          drawer_open, edit(n, drawer=0.01), {"ajar": edit(n, drawer=0.06)}
+      ),
       # DOOR_MOVE = 0.1: moved 0.14 counts, 0.06 does not.
-      "slide_door_right": Case(n, edit(n, door=0.14),
-                               {"short": edit(n, door=0.06)}),
-      "slide_door_left": Case(door_open, edit(n, door=0.01),
-                              {"short": edit(n, door=0.09)}),
-      "turn_on_lamp": Case(n, lamp_on,
-                           # The lever moved but stayed in the hysteresis band.
-                           {"lever_half_way": edit(n, switch=0.1)}),
-      "turn_off_lamp": Case(lamp_on, n,
-                            {"lever_half_way": edit(lamp_on, switch=-0.1)}),
+      "slide_door_right": Case(
+          n, edit(n, door=0.14), {"short": edit(n, door=0.06)}
+      ),
+      "slide_door_left": Case(
+          door_open, edit(n, door=0.01), {"short": edit(n, door=0.09)}
+      ),
+      "turn_on_lamp": Case(
+          n,
+          lamp_on,
+          # The lever moved but stayed in the hysteresis band.
+          {"lever_half_way": edit(n, switch=0.1)},
+      ),
+      "turn_off_lamp": Case(
+          lamp_on, n, {"lever_half_way": edit(lamp_on, switch=-0.1)}
+      ),
       "stack_block": Case(
-          n, stacked(n, 0, 1),
-          {"still_held": block(stacked(n, 0, 1), 0, held=True),
-           "beside": block(n, 0, pos=n.block_pos[1] + [0.06, 0.0, 0.0])}),
+          n,
+          stacked(n, 0, 1),
+          {
+              "still_held": block(stacked(n, 0, 1), 0, held=True),
+              "beside": block(n, 0, pos=n.block_pos[1] + [0.06, 0.0, 0.0]),
+          },
+      ),
       "unstack_block": Case(
-          stacked(n, 0, 1), n,
-          {"lifted_off": block(n, 0, shift=(0, 0, 0.1), held=True),
-           "still_stacked": stacked(n, 0, 1)}),
+          stacked(n, 0, 1),
+          n,
+          {
+              "lifted_off": block(n, 0, shift=(0, 0, 0.1), held=True),
+              "still_stacked": stacked(n, 0, 1),
+          },
+      ),
       "place_in_drawer": Case(
           drawer_open,
           block(drawer_open, 0, pos=[0.37, -0.12, 0.04], in_drawer=True),
-          {"still_held": block(drawer_open, 0, pos=[0.37, -0.12, 0.06],
-                               in_drawer=True, held=True),
-           "in_front": block(drawer_open, 0, pos=[0.37, -0.3, _HALF_Z[0]])}),
+          {
+              "still_held": block(
+                  drawer_open,
+                  0,
+                  pos=[0.37, -0.12, 0.06],
+                  in_drawer=True,
+                  held=True,
+              ),
+              "in_front": block(drawer_open, 0, pos=[0.37, -0.3, _HALF_Z[0]]),
+          },
+      ),
   }
   for i, colour in enumerate(scene.BUTTON_NAMES):
     cases[f"press_{colour}_button"] = Case(
-        n, with_light(n, i), {"other_light": with_light(n, (i + 1) % 3)})
+        n, with_light(n, i), {"other_light": with_light(n, (i + 1) % 3)}
+    )
   for i, colour in enumerate(scene.BLOCK_NAMES):
     # LIFT_HEIGHT = 0.05: 0.08 up and held counts.
     cases[f"lift_{colour}_block"] = Case(
-        n, block(n, i, shift=(0, 0, 0.08), held=True),
-        {"low": block(n, i, shift=(0, 0, 0.03), held=True),
-         "not_held": block(n, i, shift=(0, 0, 0.08))})
+        n,
+        block(n, i, shift=(0, 0, 0.08), held=True),
+        {
+            "low": block(n, i, shift=(0, 0, 0.03), held=True),
+            "not_held": block(n, i, shift=(0, 0, 0.08)),
+        },
+    )
     for side, sign in (("left", -1.0), ("right", 1.0)):
       # PUSH_DISTANCE = 0.05 along x: 0.08 counts, 0.03 does not.
       cases[f"push_{colour}_block_{side}"] = Case(
-          n, block(n, i, shift=(sign * 0.08, 0, 0)),
-          {"short": block(n, i, shift=(sign * 0.03, 0, 0)),
-           "wrong_way": block(n, i, shift=(-sign * 0.08, 0, 0)),
-           "carried": block(n, i, shift=(sign * 0.08, 0, 0.06), held=True)})
+          n,
+          block(n, i, shift=(sign * 0.08, 0, 0)),
+          {
+              "short": block(n, i, shift=(sign * 0.03, 0, 0)),
+              "wrong_way": block(n, i, shift=(-sign * 0.08, 0, 0)),
+              "carried": block(n, i, shift=(sign * 0.08, 0, 0.06), held=True),
+          },
+      )
     for side, sign in (("left", 1.0), ("right", -1.0)):
       # ROTATE_ANGLE = 30 deg = 0.52 rad: 0.8 rad counts, 0.3 does not; the
       # block may shift 0.01 m but not 0.1 m (limit 0.06).
       cases[f"rotate_{colour}_block_{side}"] = Case(
-          n, block(n, i, turn=sign * 0.8, shift=(0.01, 0, 0)),
-          {"small": block(n, i, turn=sign * 0.3),
-           "wrong_way": block(n, i, turn=-sign * 0.8),
-           "moved_away": block(n, i, turn=sign * 0.8, shift=(0.1, 0, 0)),
-           "carried": block(n, i, turn=sign * 0.8, shift=(0, 0, 0.06),
-                            held=True)})
+          n,
+          block(n, i, turn=sign * 0.8, shift=(0.01, 0, 0)),
+          {
+              "small": block(n, i, turn=sign * 0.3),
+              "wrong_way": block(n, i, turn=-sign * 0.8),
+              "moved_away": block(n, i, turn=sign * 0.8, shift=(0.1, 0, 0)),
+              "carried": block(
+                  n, i, turn=sign * 0.8, shift=(0, 0, 0.06), held=True
+              ),
+          },
+      )
   return cases
 
 
 _CASES = _cases()
-_NEGATIVES = [(f"{name}_{label}", name, label)
-              for name, case in _CASES.items() for label in case.not_done]
+_NEGATIVES = [
+    (f"{name}_{label}", name, label)
+    for name, case in _CASES.items()
+    for label in case.not_done
+]
 
 
 class SuccessPredicateTest(parameterized.TestCase):
@@ -198,21 +252,30 @@ class SuccessPredicateTest(parameterized.TestCase):
 class FeasibilityTest(absltest.TestCase):
 
   def test_neutral_scene(self):
-    infeasible = {"close_drawer", "slide_door_left", "turn_off_lamp",
-                  "unstack_block", "place_in_drawer"}
-    self.assertCountEqual(tasks.feasible_tasks(neutral()),
-                          set(tasks.TASK_NAMES) - infeasible)
+    infeasible = {
+        "close_drawer",
+        "slide_door_left",
+        "turn_off_lamp",
+        "unstack_block",
+        "place_in_drawer",
+    }
+    self.assertCountEqual(
+        tasks.feasible_tasks(neutral()), set(tasks.TASK_NAMES) - infeasible
+    )
 
   def test_cannot_open_an_open_drawer(self):
-    self.assertFalse(tasks.get("open_drawer").feasible(
-        edit(neutral(), drawer=_OPEN)))
-    self.assertTrue(tasks.get("close_drawer").feasible(
-        edit(neutral(), drawer=_OPEN)))
+    self.assertFalse(
+        tasks.get("open_drawer").feasible(edit(neutral(), drawer=_OPEN))
+    )
+    self.assertTrue(
+        tasks.get("close_drawer").feasible(edit(neutral(), drawer=_OPEN))
+    )
 
   def test_cannot_unstack_without_a_stack(self):
     self.assertFalse(tasks.get("unstack_block").feasible(neutral()))
-    self.assertTrue(tasks.get("unstack_block").feasible(
-        stacked(neutral(), 2, 0)))
+    self.assertTrue(
+        tasks.get("unstack_block").feasible(stacked(neutral(), 2, 0))
+    )
 
   def test_cannot_place_in_a_closed_drawer(self):
     task = tasks.get("place_in_drawer")
@@ -221,8 +284,9 @@ class FeasibilityTest(absltest.TestCase):
     self.assertTrue(task.feasible(edit(neutral(), drawer=_OPEN)))
 
   def test_cannot_turn_on_a_lit_lamp(self):
-    self.assertFalse(tasks.get("turn_on_lamp").feasible(
-        edit(neutral(), lamp=True)))
+    self.assertFalse(
+        tasks.get("turn_on_lamp").feasible(edit(neutral(), lamp=True))
+    )
 
   def test_cannot_lift_a_covered_or_crowded_block(self):
     lift_green = tasks.get("lift_green_block")
@@ -250,9 +314,17 @@ class TaskContractTest(parameterized.TestCase):
     self.assertIsInstance(task.instruction, str)
     self.assertNotEmpty(task.instruction)
     # Nothing happening completes no task, from any start.
-    for start in (neutral(), stacked(neutral(), 0, 1),
-                  edit(neutral(), drawer=_OPEN, door=0.15, lamp=True,
-                       lights=np.ones(3, bool))):
+    for start in (
+        neutral(),
+        stacked(neutral(), 0, 1),
+        edit(
+            neutral(),
+            drawer=_OPEN,
+            door=0.15,
+            lamp=True,
+            lights=np.ones(3, bool),
+        ),
+    ):
       self.assertIsInstance(task.feasible(start), (bool, np.bool_))
       self.assertFalse(task.success(start, copy.deepcopy(start)))
 
@@ -286,7 +358,8 @@ class EndToEndTest(absltest.TestCase):
     end = env.scene_state()
     self.assertTrue(
         task.success(start, end),
-        f"seed {seed}: drawer {start.drawer:.3f} -> {end.drawer:.3f}")
+        f"seed {seed}: drawer {start.drawer:.3f} -> {end.drawer:.3f}",
+    )
 
   def test_doing_nothing_does_not_open_the_drawer(self):
     env = registry.load("PlayTable")
@@ -298,6 +371,7 @@ class EndToEndTest(absltest.TestCase):
     end = env.scene_state()
     self.assertFalse(task.success(start, end))
     self.assertAlmostEqual(end.drawer, start.drawer, delta=0.01)
+
 
 if __name__ == "__main__":
   absltest.main()

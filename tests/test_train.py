@@ -1,4 +1,5 @@
 """The trainer, its checkpoints and saved policies, on tiny local data."""
+
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from playlearn.configs import gcbc as gcbc_config
 from playlearn.configs import lmp as lmp_config
 from playlearn.envs import playtable as playtable_env
 from playlearn.policy import Policy
+from playlearn.train import run_config
 from playlearn.train import trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,39 +70,71 @@ def test_train_then_load_policy(module, dataset_dir, tmp_path):
   if module is gcbc_config:  # The evaluation command on the saved policy.
     env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
     proc = subprocess.run(
-        [sys.executable, "scripts/evaluate.py",
-         f"--policy={tmp_path / 'policy'}", f"--out_dir={tmp_path / 'eval'}",
-         "--tasks=open_drawer,press_red_button", "--episodes_per_task=1",
-         "--seeds=0", "--chains=0", "--videos_per_task=0"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "scripts/evaluate.py",
+            f"--policy={tmp_path / 'policy'}",
+            f"--out_dir={tmp_path / 'eval'}",
+            "--tasks=open_drawer,press_red_button",
+            "--episodes_per_task=1",
+            "--seeds=0",
+            "--chains=0",
+            "--videos_per_task=0",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
-    assert set(results["tasks"]["per_task"]) == {"open_drawer",
-                                                 "press_red_button"}
+    assert set(results["tasks"]["per_task"]) == {
+        "open_drawer",
+        "press_red_button",
+    }
 
 
 def _train_command(dataset_dir, workdir, total_steps):
-  return [sys.executable, "scripts/train.py",
-          "--config=playlearn/configs/gcbc.py:debug",
-          f"--config.dataset_dir={dataset_dir}", "--config.log_every=1",
-          f"--config.total_steps={total_steps}", "--config.checkpoint_every=10",
-          f"--workdir={workdir}"]
+  return [
+      sys.executable,
+      "scripts/train.py",
+      "--config=playlearn/configs/gcbc.py:debug",
+      f"--config.dataset_dir={dataset_dir}",
+      "--config.log_every=1",
+      f"--config.total_steps={total_steps}",
+      "--config.checkpoint_every=10",
+      f"--workdir={workdir}",
+  ]
 
 
 def test_sigkill_and_resume_gives_the_same_losses(dataset_dir, tmp_path):
   env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
   steps = 300
   straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
-  subprocess.run(_train_command(dataset_dir, straight, steps), env=env,
-                 cwd=ROOT, check=True, capture_output=True, timeout=300)
-  proc = subprocess.Popen(_train_command(dataset_dir, killed, steps), env=env,
-                          cwd=ROOT, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+  subprocess.run(
+      _train_command(dataset_dir, straight, steps),
+      env=env,
+      cwd=ROOT,
+      check=True,
+      capture_output=True,
+      timeout=300,
+  )
+  proc = subprocess.Popen(
+      _train_command(dataset_dir, killed, steps),
+      env=env,
+      cwd=ROOT,
+      stdout=subprocess.DEVNULL,
+      stderr=subprocess.DEVNULL,
+  )
   checkpoints = os.path.join(killed, "checkpoints")
   deadline = time.time() + 240
   while time.time() < deadline and proc.poll() is None:
-    done = [int(d) for d in os.listdir(checkpoints)
-            if d.isdigit()] if os.path.isdir(checkpoints) else []
+    done = (
+        [int(d) for d in os.listdir(checkpoints) if d.isdigit()]
+        if os.path.isdir(checkpoints)
+        else []
+    )
     if any(20 <= d < steps for d in done):
       break
     time.sleep(0.05)
@@ -109,8 +143,14 @@ def test_sigkill_and_resume_gives_the_same_losses(dataset_dir, tmp_path):
   with open(os.path.join(killed, "metrics.jsonl")) as f:
     logged_before_kill = len(f.readlines())
   assert logged_before_kill < steps, "the run finished before the kill"
-  subprocess.run(_train_command(dataset_dir, killed, steps), env=env,
-                 cwd=ROOT, check=True, capture_output=True, timeout=300)
+  subprocess.run(
+      _train_command(dataset_dir, killed, steps),
+      env=env,
+      cwd=ROOT,
+      check=True,
+      capture_output=True,
+      timeout=300,
+  )
   uninterrupted = _losses(straight)
   with open(os.path.join(killed, "metrics.jsonl")) as f:
     after = [json.loads(line) for line in f][logged_before_kill:]
@@ -132,8 +172,9 @@ def test_config_mismatch_fails_before_compiling(dataset_dir, tmp_path):
     trainer.train_and_evaluate(config, str(tmp_path))
 
 
-def test_non_finite_loss_stops_and_keeps_checkpoint(dataset_dir, tmp_path,
-                                                    monkeypatch):
+def test_non_finite_loss_stops_and_keeps_checkpoint(
+    dataset_dir, tmp_path, monkeypatch
+):
   real_loss = models.gcbc.loss
 
   def exploding_loss(model, batch, rng, step):
@@ -142,16 +183,17 @@ def test_non_finite_loss_stops_and_keeps_checkpoint(dataset_dir, tmp_path,
 
   monkeypatch.setattr(models.gcbc, "loss", exploding_loss)
   with pytest.raises(trainer.NonFiniteLossError, match="at step 13"):
-    trainer.train_and_evaluate(_config(gcbc_config, dataset_dir),
-                               str(tmp_path))
+    trainer.train_and_evaluate(_config(gcbc_config, dataset_dir), str(tmp_path))
   assert sorted(os.listdir(tmp_path / "checkpoints"))[-1] == "10"
 
 
 def test_logs_period_means_and_validation_loss(dataset_dir, tmp_path):
-  trainer.train_and_evaluate(_config(gcbc_config, dataset_dir),
-                             str(tmp_path / "each"))
-  trainer.train_and_evaluate(_config(gcbc_config, dataset_dir, log_every=5),
-                             str(tmp_path / "five"))
+  trainer.train_and_evaluate(
+      _config(gcbc_config, dataset_dir), str(tmp_path / "each")
+  )
+  trainer.train_and_evaluate(
+      _config(gcbc_config, dataset_dir, log_every=5), str(tmp_path / "five")
+  )
   per_step = _losses(tmp_path / "each")
   logged = _rows(tmp_path / "five")
   assert [r["step"] for r in logged] == [5, 10, 15, 20]
@@ -168,10 +210,12 @@ def test_obs_noise_touches_valid_observations_only():
   rng = np.random.default_rng(0)
   mask = np.ones((64, 8), np.float32)
   mask[:, 5:] = 0.0
-  batch = {"obs": rng.normal(size=(64, 8, 6)).astype(np.float32) * mask[..., None],
-           "goal": rng.normal(size=(64, 6)).astype(np.float32),
-           "actions": rng.normal(size=(64, 8, 7)).astype(np.float32),
-           "mask": mask}
+  batch = {
+      "obs": rng.normal(size=(64, 8, 6)).astype(np.float32) * mask[..., None],
+      "goal": rng.normal(size=(64, 6)).astype(np.float32),
+      "actions": rng.normal(size=(64, 8, 7)).astype(np.float32),
+      "mask": mask,
+  }
   noisy = trainer.add_obs_noise(batch, jax.random.key(0), 0.1)
   delta = np.asarray(noisy["obs"]) - batch["obs"]
   assert np.all(delta[:, 5:] == 0.0)  # Padding stays zero.
@@ -186,8 +230,12 @@ def test_obs_noise_changes_training_and_only_when_on(dataset_dir, tmp_path):
     config.data.update(data)
     trainer.train_and_evaluate(config, str(tmp_path / name))
     return _losses(tmp_path / name)
-  off, zero, on = losses("off"), losses("zero", obs_noise=0.0), losses(
-      "on", obs_noise=0.5)
+
+  off, zero, on = (
+      losses("off"),
+      losses("zero", obs_noise=0.0),
+      losses("on", obs_noise=0.5),
+  )
   assert off == zero  # 0 is off: the same rng stream, the same losses.
   assert off[1] != on[1]
 
@@ -197,13 +245,17 @@ def test_resuming_under_another_config_fails(dataset_dir, tmp_path):
   saved = (tmp_path / "config.json").read_text()
   changed = _config(gcbc_config, dataset_dir)
   changed.optimizer.lr = 0.5
-  with pytest.raises(ValueError, match="another config \\(optimizer.lr: "
-                     "0.0001 in the saved run, 0.5 now\\)"):
+  with pytest.raises(
+      ValueError,
+      match="another config \\(optimizer.lr: "
+      "0.0001 in the saved run, 0.5 now\\)",
+  ):
     trainer.train_and_evaluate(changed, str(tmp_path))
   assert (tmp_path / "config.json").read_text() == saved
   # Logging cadence may change: the finished run resumes and ends at once.
   result = trainer.train_and_evaluate(
-      _config(gcbc_config, dataset_dir, log_every=4), str(tmp_path))
+      _config(gcbc_config, dataset_dir, log_every=4), str(tmp_path)
+  )
   assert result["step"] == 20
 
 
@@ -213,11 +265,22 @@ def test_runs_on_several_fake_devices(dataset_dir, tmp_path):
       "import jax; assert jax.device_count() == 4, jax.devices()\n"
       "c = gcbc.get_config('debug'); c.total_steps = 4\n"
       f"c.dataset_dir = {dataset_dir!r}\n"
-      f"print(trainer.train_and_evaluate(c, {str(tmp_path)!r}))\n")
-  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=4")
-  proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
+      f"print(trainer.train_and_evaluate(c, {str(tmp_path)!r}))\n"
+  )
+  env = dict(
+      os.environ,
+      PYTHONPATH=ROOT,
+      JAX_PLATFORMS="cpu",
+      XLA_FLAGS="--xla_force_host_platform_device_count=4",
+  )
+  proc = subprocess.run(
+      [sys.executable, "-c", code],
+      env=env,
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=300,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "'step': 4" in proc.stdout
 
@@ -228,17 +291,38 @@ def test_two_hosts_train_like_one(dataset_dir, tmp_path):
   with socket.socket() as s:  # A free port for the coordinator.
     s.bind(("localhost", 0))
     port = s.getsockname()[1]
-  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu",
-             JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo")
+  env = dict(
+      os.environ,
+      PYTHONPATH=ROOT,
+      JAX_PLATFORMS="cpu",
+      JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo",
+  )
   single, multi = tmp_path / "single", tmp_path / "multi"
-  subprocess.run(_train_command(dataset_dir, single, 12), env=env, cwd=ROOT,
-                 check=True, capture_output=True, timeout=300)
-  hosts = [subprocess.Popen(
-      _train_command(dataset_dir, multi, 12) + [
-          "--distributed", f"--coordinator_address=localhost:{port}",
-          "--num_processes=2", f"--process_id={i}"],
-      env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-      text=True) for i in range(2)]
+  subprocess.run(
+      _train_command(dataset_dir, single, 12),
+      env=env,
+      cwd=ROOT,
+      check=True,
+      capture_output=True,
+      timeout=300,
+  )
+  hosts = [
+      subprocess.Popen(
+          _train_command(dataset_dir, multi, 12)
+          + [
+              "--distributed",
+              f"--coordinator_address=localhost:{port}",
+              "--num_processes=2",
+              f"--process_id={i}",
+          ],
+          env=env,
+          cwd=ROOT,
+          stdout=subprocess.PIPE,
+          stderr=subprocess.STDOUT,
+          text=True,
+      )
+      for i in range(2)
+  ]
   for host in hosts:
     output, _ = host.communicate(timeout=300)
     assert host.returncode == 0, output[-3000:]
@@ -252,12 +336,12 @@ def test_two_hosts_train_like_one(dataset_dir, tmp_path):
 def test_model_fields_are_settable_and_default_to_the_method():
   config = lmp_config.get_config()
   config.lock()  # As config_flags leaves it: only existing fields are set.
-  assert trainer.model_config(config) == models.lmp.Config()
+  assert run_config.model_config(config) == models.lmp.Config()
   config.model.latent = 16
   config.model.policy.head = "mse"
   config.model.policy.encoder = (32, 32)
   config.tiny_model = True
-  got = trainer.model_config(config)
+  got = run_config.model_config(config)
   tiny = models.lmp.Config.tiny()
   assert got.latent == 16 and got.recognition == tiny.recognition
   assert got.policy.head == "mse" and got.policy.encoder == (32, 32)
@@ -267,29 +351,34 @@ def test_model_fields_are_settable_and_default_to_the_method():
 @pytest.mark.parametrize("module", [gcbc_config, lmp_config, beso_config])
 def test_every_config_variant_gives_a_model_config(module):
   from playlearn.configs import common  # pylint: disable=g-import-not-at-top
+
   base = module.get_config()
   for name in common.VARIANTS:
     config = module.get_config(name)
     assert config.method == base.method
     assert config.total_steps > 0 and config.data.batch_size > 0
-    assert isinstance(trainer.model_config(config),
-                      models.get(base.method).Config)
+    assert isinstance(
+        run_config.model_config(config), models.get(base.method).Config
+    )
   with pytest.raises(ValueError, match="'fast'.*valid: cpu, debug, demo"):
     module.get_config("fast")
 
 
 def test_cpu_variants_pick_the_heads_and_network_that_learn_on_a_cpu():
-  assert trainer.model_config(gcbc_config.get_config("cpu")).head == "mse"
-  lmp = trainer.model_config(lmp_config.get_config("cpu"))
+  assert run_config.model_config(gcbc_config.get_config("cpu")).head == "mse"
+  lmp = run_config.model_config(lmp_config.get_config("cpu"))
   assert lmp.policy.head == "mse" and lmp.kl_warmup_steps > 0
-  assert trainer.model_config(beso_config.get_config("cpu")).network == "mlp"
+  assert run_config.model_config(beso_config.get_config("cpu")).network == "mlp"
   # The full-size configs keep the papers' choices.
-  assert trainer.model_config(gcbc_config.get_config()).head == "logistic"
-  assert trainer.model_config(beso_config.get_config()).network == "transformer"
+  assert run_config.model_config(gcbc_config.get_config()).head == "logistic"
+  assert (
+      run_config.model_config(beso_config.get_config()).network == "transformer"
+  )
 
 
-def test_train_step_and_policy_act_trace_once(dataset_dir, tmp_path,
-                                              monkeypatch):
+def test_train_step_and_policy_act_trace_once(
+    dataset_dir, tmp_path, monkeypatch
+):
   """No retracing: every train step and every action reuse one compilation."""
   traces = {"loss": 0, "act": 0}
   real_loss, real_act = models.gcbc.loss, models.gcbc.act
@@ -308,8 +397,10 @@ def test_train_step_and_policy_act_trace_once(dataset_dir, tmp_path,
   trainer.train_and_evaluate(config, str(tmp_path))
   assert config.total_steps == 20 and traces["loss"] == 1
   policy = Policy.load(str(tmp_path / "policy"))
-  obs = {"state": np.zeros(playtable_env.STATE_DIM, np.float32),
-         "target": np.zeros(playtable_env.TARGET_DIM, np.float32)}
+  obs = {
+      "state": np.zeros(playtable_env.STATE_DIM, np.float32),
+      "target": np.zeros(playtable_env.TARGET_DIM, np.float32),
+  }
   goal = {"state": np.ones(playtable_env.STATE_DIM, np.float32)}
   for _ in range(5):
     policy.act(obs, goal)

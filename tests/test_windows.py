@@ -5,6 +5,7 @@ once into a tmp dir. The reference decodes the episodes itself with
 EpisodeSource and normalises with statistics.json, independently of
 WindowStore.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,8 @@ CONFIG = windows.WindowConfig(kappa_min=16, kappa_max=32)
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
   builder = playtable.builder_class("playtable_play")(
-      config="tiny", data_dir=tmp_path_factory.mktemp("tfds"), num_workers=1)
+      config="tiny", data_dir=tmp_path_factory.mktemp("tfds"), num_workers=1
+  )
   builder.download_and_prepare()
   return builder.data_dir
 
@@ -73,23 +75,33 @@ def check_against_reference(batch, ids, store, reference, config):
     assert config.kappa_min <= length <= config.kappa_max
     assert length == config.kappa_max or length <= acting - start
     assert start + length <= acting
-    np.testing.assert_array_equal(batch["mask"][k],
-                                  (np.arange(t) < length).astype(np.float32))
-    np.testing.assert_allclose(batch["obs"][k, :length],
-                               states[start:start + length], rtol=1e-6,
-                               atol=1e-6)
-    np.testing.assert_array_equal(batch["actions"][k, :length],
-                                  actions[start:start + length])
+    np.testing.assert_array_equal(
+        batch["mask"][k], (np.arange(t) < length).astype(np.float32)
+    )
+    np.testing.assert_allclose(
+        batch["obs"][k, :length],
+        states[start : start + length],
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    np.testing.assert_array_equal(
+        batch["actions"][k, :length], actions[start : start + length]
+    )
     assert not batch["obs"][k, length:].any()
     assert not batch["actions"][k, length:].any()
     last = start + length - 1
-    goal_rows = [r for r in range(last, min(last + config.goal_horizon,
-                                            len(states) - 1) + 1)
-                 if np.allclose(batch["goal"][k], states[r], atol=1e-6)]
+    goal_rows = [
+        r
+        for r in range(
+            last, min(last + config.goal_horizon, len(states) - 1) + 1
+        )
+        if np.allclose(batch["goal"][k], states[r], atol=1e-6)
+    ]
     assert goal_rows, f"window {k}: goal is no state in its allowed range"
     if config.goal_horizon == 0:
-      np.testing.assert_array_equal(batch["goal"][k],
-                                    batch["obs"][k, length - 1])
+      np.testing.assert_array_equal(
+          batch["goal"][k], batch["obs"][k, length - 1]
+      )
 
 
 def take(iterator, n):
@@ -109,11 +121,16 @@ def test_batch_contract(store):
   batch = next(it)
   d = store.state_dim
   assert d == 42
-  want = {"obs": (np.float32, (8, 32, d)), "actions": (np.float32, (8, 32, 7)),
-          "goal": (np.float32, (8, d)), "mask": (np.float32, (8, 32)),
-          "length": (np.int32, (8,))}
+  want = {
+      "obs": (np.float32, (8, 32, d)),
+      "actions": (np.float32, (8, 32, 7)),
+      "goal": (np.float32, (8, d)),
+      "mask": (np.float32, (8, 32)),
+      "length": (np.int32, (8,)),
+  }
   assert {k: (v.dtype, v.shape) for k, v in batch.items()} == {
-      k: (np.dtype(t), s) for k, (t, s) in want.items()}
+      k: (np.dtype(t), s) for k, (t, s) in want.items()
+  }
   np.testing.assert_array_equal(batch["mask"].sum(1), batch["length"])
 
 
@@ -122,9 +139,14 @@ def test_store_layout(store, reference):
   assert store.num_windows == 2 * 84
   np.testing.assert_array_equal(store.episode_offsets, [0, 100, 200])
   np.testing.assert_array_equal(
-      store.starts, np.concatenate([np.arange(84), 100 + np.arange(84)]))
-  np.testing.assert_allclose(store.states, np.concatenate(
-      [s for s, _ in reference]), rtol=1e-6, atol=1e-6)
+      store.starts, np.concatenate([np.arange(84), 100 + np.arange(84)])
+  )
+  np.testing.assert_allclose(
+      store.states,
+      np.concatenate([s for s, _ in reference]),
+      rtol=1e-6,
+      atol=1e-6,
+  )
 
 
 @pytest.mark.parametrize("goal_horizon", [0, 5, 1000])
@@ -150,8 +172,10 @@ def test_windows_match_reference(dataset_dir, reference, goal_horizon):
 def test_every_start_once_per_epoch(store):
   ids_of = pipeline._window_ids(store.num_windows, 8, seed=0)
   per_epoch = store.num_windows // 8  # 21, no remainder.
-  epochs = [np.concatenate([ids_of(e * per_epoch + j)[1]
-                            for j in range(per_epoch)]) for e in range(2)]
+  epochs = [
+      np.concatenate([ids_of(e * per_epoch + j)[1] for j in range(per_epoch)])
+      for e in range(2)
+  ]
   for ids in epochs:
     np.testing.assert_array_equal(np.sort(ids), np.arange(store.num_windows))
   assert not np.array_equal(epochs[0], epochs[1])  # Reshuffled.
@@ -167,8 +191,9 @@ def test_lengths_cover_range(store):
 
 def test_deterministic_and_seeds_differ(store):
   a = take(pipeline.make_iterator(store, batch_size=8, seed=1), 3)
-  b = take(pipeline.make_iterator(store, batch_size=8, seed=1, num_threads=0),
-           3)
+  b = take(
+      pipeline.make_iterator(store, batch_size=8, seed=1, num_threads=0), 3
+  )
   c = take(pipeline.make_iterator(store, batch_size=8, seed=2), 3)
   assert_same_batches(a, b)
   assert not np.array_equal(a[0]["obs"], c[0]["obs"])
@@ -177,13 +202,20 @@ def test_deterministic_and_seeds_differ(store):
 
 def test_host_shards_make_up_the_global_batch(store):
   whole = take(pipeline.make_iterator(store, batch_size=24, seed=4), 8)
-  shards = [take(pipeline.make_iterator(store, batch_size=8, seed=4,
-                                        shard_index=p, shard_count=3), 8)
-            for p in range(3)]
+  shards = [
+      take(
+          pipeline.make_iterator(
+              store, batch_size=8, seed=4, shard_index=p, shard_count=3
+          ),
+          8,
+      )
+      for p in range(3)
+  ]
   for i, batch in enumerate(whole):  # 8 batches: crosses an epoch (168 // 24).
     for key in batch:
       np.testing.assert_array_equal(
-          np.concatenate([shard[i][key] for shard in shards]), batch[key])
+          np.concatenate([shard[i][key] for shard in shards]), batch[key]
+      )
   with pytest.raises(ValueError, match="shard_index must be in \\[0, 3\\)"):
     pipeline.make_iterator(store, batch_size=8, shard_index=3, shard_count=3)
   with pytest.raises(ValueError, match="100 x 2 hosts"):
@@ -200,8 +232,9 @@ def test_resume_gives_the_same_batches(dataset_dir):
   fresh = pipeline.make_iterator(dataset_dir, batch_size=32, seed=7)
   pipeline.set_state(fresh, state)
   assert_same_batches(take(fresh, 3), after)
-  resumed = pipeline.make_iterator(dataset_dir, batch_size=32, seed=7,
-                                   state=state)
+  resumed = pipeline.make_iterator(
+      dataset_dir, batch_size=32, seed=7, state=state
+  )
   assert_same_batches(take(resumed, 3), after)
 
 
@@ -223,22 +256,32 @@ def test_state_base64_round_trip():
 
 
 def test_std_floor_and_minmax_actions():
-  stats = {"state": {"mean": np.array([1.0, 2.0], np.float32),
-                     "std": np.array([0.0, 2.0], np.float32)},
-           "action": {"min": np.array([-0.5, 0.3], np.float32),
-                      "max": np.array([0.5, 0.3], np.float32)}}
+  stats = {
+      "state": {
+          "mean": np.array([1.0, 2.0], np.float32),
+          "std": np.array([0.0, 2.0], np.float32),
+      },
+      "action": {
+          "min": np.array([-0.5, 0.3], np.float32),
+          "max": np.array([0.5, 0.3], np.float32),
+      },
+  }
   norm = windows.Normalization.from_statistics(stats, "minmax")
   # Constant field: (1 - 1) / 1e-6 = 0, not nan; (4 - 2) / 2 = 1.
-  np.testing.assert_array_equal(norm.normalize_state(np.array([1.0, 4.0])),
-                                [0.0, 1.0])
+  np.testing.assert_array_equal(
+      norm.normalize_state(np.array([1.0, 4.0])), [0.0, 1.0]
+  )
   # [-0.5, 0.5] -> [-1, 1]; the constant dimension 0.3 -> 0.
   got = norm.normalize_action(np.array([[-0.5, 0.3], [0.5, 0.3], [0.0, 0.3]]))
   np.testing.assert_allclose(got, [[-1, 0], [1, 0], [0, 0]], atol=1e-6)
-  np.testing.assert_allclose(norm.unnormalize_action(got)[:, 0],
-                             [-0.5, 0.5, 0.0], atol=1e-6)
+  np.testing.assert_allclose(
+      norm.unnormalize_action(got)[:, 0], [-0.5, 0.5, 0.0], atol=1e-6
+  )
   none = windows.Normalization.from_statistics(stats, "none")
-  np.testing.assert_array_equal(none.normalize_action(np.array([0.7, -0.2])),
-                                np.array([0.7, -0.2], np.float32))
+  np.testing.assert_array_equal(
+      none.normalize_action(np.array([0.7, -0.2])),
+      np.array([0.7, -0.2], np.float32),
+  )
 
 
 def test_minmax_actions_in_unit_range(dataset_dir):
@@ -248,12 +291,15 @@ def test_minmax_actions_in_unit_range(dataset_dir):
   assert store.actions.max() == pytest.approx(1, abs=1e-5)
 
 
-@pytest.mark.parametrize("kwargs,field", [
-    ({"kappa_min": 33, "kappa_max": 32}, "kappa_min"),
-    ({"kappa_min": 0}, "kappa_min"),
-    ({"goal_horizon": -1}, "goal_horizon"),
-    ({"action_norm": "zscore"}, "action_norm"),
-])
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        ({"kappa_min": 33, "kappa_max": 32}, "kappa_min"),
+        ({"kappa_min": 0}, "kappa_min"),
+        ({"goal_horizon": -1}, "goal_horizon"),
+        ({"action_norm": "zscore"}, "action_norm"),
+    ],
+)
 def test_bad_config(kwargs, field):
   with pytest.raises(ValueError, match=field):
     windows.WindowConfig(**kwargs)
@@ -281,32 +327,47 @@ def test_batch_larger_than_data(store):
 def test_state_from_another_pipeline_shape_is_refused(store):
   it = pipeline.make_iterator(store, batch_size=8)
   with pytest.raises(ValueError, match="worker_count"):
-    pipeline.set_state(it, {"next_index_in_cycle": 1,
-                            "iterators_in_use_states": [{"next_index": 3}]})
+    pipeline.set_state(
+        it,
+        {
+            "next_index_in_cycle": 1,
+            "iterators_in_use_states": [{"next_index": 3}],
+        },
+    )
 
 
 def test_validation_split_uses_train_statistics(dataset_dir, store):
   val = windows.WindowStore.from_dataset(dataset_dir, "validation", CONFIG)
   assert val.num_windows == 84  # 1 episode of 100 steps.
-  np.testing.assert_array_equal(val.normalization.state_mean,
-                                store.normalization.state_mean)
+  np.testing.assert_array_equal(
+      val.normalization.state_mean, store.normalization.state_mean
+  )
   raw = reading.EpisodeSource(dataset_dir, "validation")[0]
   np.testing.assert_allclose(
-      val.states, store.normalization.normalize_state(
-          raw["steps"]["observation"]["state"]), rtol=1e-6, atol=1e-6)
-  batch = next(pipeline.make_iterator(dataset_dir, split="validation",
-                                      batch_size=16, config=CONFIG))
+      val.states,
+      store.normalization.normalize_state(raw["steps"]["observation"]["state"]),
+      rtol=1e-6,
+      atol=1e-6,
+  )
+  batch = next(
+      pipeline.make_iterator(
+          dataset_dir, split="validation", batch_size=16, config=CONFIG
+      )
+  )
   assert batch["obs"].shape == (16, 32, 42)
 
 
 def test_data_bench_runs(dataset_dir):
   from playlearn.bench import data_bench  # pylint: disable=g-import-not-at-top
-  results = data_bench.measure(dataset_dir, batch_size=32, num_batches=5,
-                               threads=(0,), workers=())
+
+  results = data_bench.measure(
+      dataset_dir, batch_size=32, num_batches=5, threads=(0,), workers=()
+  )
   assert results["num_windows"] == 168
   assert results["threads_0"]["batches_per_s"] > 0
   assert results["threads_0"]["windows_per_s"] == pytest.approx(
-      32 * results["threads_0"]["batches_per_s"])
+      32 * results["threads_0"]["batches_per_s"]
+  )
 
 
 def test_executed_actions_on_request(dataset_dir):
@@ -318,7 +379,6 @@ def test_executed_actions_on_request(dataset_dir):
   for field, key in (("executed", "action"), ("label", "action_label")):
     config = windows.WindowConfig(16, 32, actions=field)
     store = windows.WindowStore.from_dataset(dataset_dir, "train", config)
-    np.testing.assert_array_equal(store.actions[:len(steps[key])],
-                                  steps[key])
+    np.testing.assert_array_equal(store.actions[: len(steps[key])], steps[key])
   with pytest.raises(ValueError, match="actions"):
     windows.WindowConfig(16, 32, actions="clean")

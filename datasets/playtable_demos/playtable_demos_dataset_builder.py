@@ -17,6 +17,7 @@ Actions: from 1.1.0 the executed actions carry the same recovery noise as
 play (`playlearn.play.noise.PLAY_NOISE`) and each step records the oracle's
 `action_label`; `*_clean` configs have none.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,17 +39,30 @@ class DemoConfig(playtable.EpisodeConfig):
   tasks: tuple[str, ...] | None = None  # These tasks instead (by name).
 
 
-def _config(name: str, *, images: bool, train: int, validation: int,
-            num_tasks: int | None = None,
-            noise: noise_lib.NoiseConfig = noise_lib.PLAY_NOISE) -> DemoConfig:
+def _config(
+    name: str,
+    *,
+    images: bool,
+    train: int,
+    validation: int,
+    num_tasks: int | None = None,
+    noise: noise_lib.NoiseConfig = noise_lib.PLAY_NOISE,
+) -> DemoConfig:
   what = "state and camera images" if images else "state only"
   tasks = "every task" if num_tasks is None else f"the first {num_tasks} tasks"
-  actions = ("with recovery noise" if noise.enabled else "noise-free")
+  actions = "with recovery noise" if noise.enabled else "noise-free"
   return DemoConfig(
-      name=name, images=images, train_per_task=train,
-      validation_per_task=validation, num_tasks=num_tasks, noise=noise,
-      description=(f"{what}; {train} train and {validation} validation "
-                   f"demonstrations of {tasks}, {actions}."))
+      name=name,
+      images=images,
+      train_per_task=train,
+      validation_per_task=validation,
+      num_tasks=num_tasks,
+      noise=noise,
+      description=(
+          f"{what}; {train} train and {validation} validation "
+          f"demonstrations of {tasks}, {actions}."
+      ),
+  )
 
 
 class Builder(playtable.EpisodeBuilder):
@@ -58,9 +72,9 @@ class Builder(playtable.EpisodeBuilder):
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": "Recovery noise on the executed actions, `action_label`, "
-               "`episode_metadata/noise`; `*_clean` configs without noise.",
+      "`episode_metadata/noise`; `*_clean` configs without noise.",
       "1.2.0": "`observation/target`: the commanded tool pose (the mocap "
-               "target that actions move). Same episodes as 1.1.0.",
+      "target that actions move). Same episodes as 1.1.0.",
   }
   BUILDER_CONFIGS = [
       # For unit tests: seconds to build.
@@ -68,8 +82,13 @@ class Builder(playtable.EpisodeBuilder):
       _config("state_10", images=False, train=10, validation=2),
       # 100 per task: the expert BC baseline of the Play-LMP paper.
       _config("state_100", images=False, train=100, validation=10),
-      _config("state_100_clean", images=False, train=100, validation=10,
-              noise=noise_lib.NoiseConfig()),
+      _config(
+          "state_100_clean",
+          images=False,
+          train=100,
+          validation=10,
+          noise=noise_lib.NoiseConfig(),
+      ),
       _config("images_10", images=True, train=10, validation=2),
       _config("images_100", images=True, train=100, validation=10),
   ]
@@ -83,15 +102,19 @@ class Builder(playtable.EpisodeBuilder):
 
   def split_jobs(self) -> dict[str, list[playtable.EpisodeJob]]:
     config = self.builder_config
-    tasks = playtable.task_names()[:config.num_tasks]
+    tasks = playtable.task_names()[: config.num_tasks]
     if config.tasks is not None:
       unknown = sorted(set(config.tasks) - set(playtable.task_names()))
       if unknown:
-        raise ValueError(f"DemoConfig.tasks: unknown tasks {unknown}; valid: "
-                         f"{', '.join(playtable.task_names())}")
+        raise ValueError(
+            f"DemoConfig.tasks: unknown tasks {unknown}; valid: "
+            f"{', '.join(playtable.task_names())}"
+        )
       tasks = list(config.tasks)
-    per_task = {"train": config.train_per_task,
-                "validation": config.validation_per_task}
+    per_task = {
+        "train": config.train_per_task,
+        "validation": config.validation_per_task,
+    }
     if max(per_task.values()) > MAX_DEMOS_PER_TASK:
       raise ValueError(f"at most {MAX_DEMOS_PER_TASK} demonstrations per task")
     if len(tasks) * MAX_DEMOS_PER_TASK > SPLIT_SEED_START["validation"]:
@@ -100,12 +123,21 @@ class Builder(playtable.EpisodeBuilder):
     def jobs(split, count):
       return [
           playtable.EpisodeJob(
-              index=k * count + i, kind="demo", task=task,
-              seed=(SPLIT_SEED_START[split]
-                    + playtable.task_names().index(task) * MAX_DEMOS_PER_TASK
-                    + i),
-              images=config.images, static_size=config.static_size,
-              gripper_size=config.gripper_size, noise=config.noise_fields())
-          for k, task in enumerate(tasks) for i in range(count)]
+              index=k * count + i,
+              kind="demo",
+              task=task,
+              seed=(
+                  SPLIT_SEED_START[split]
+                  + playtable.task_names().index(task) * MAX_DEMOS_PER_TASK
+                  + i
+              ),
+              images=config.images,
+              static_size=config.static_size,
+              gripper_size=config.gripper_size,
+              noise=config.noise_fields(),
+          )
+          for k, task in enumerate(tasks)
+          for i in range(count)
+      ]
 
     return {split: jobs(split, count) for split, count in per_task.items()}

@@ -24,6 +24,7 @@ label (`playlearn.data.rlds.step_actions`). From 1.2.0 each step also records
 Seeds: train episode i has seed TRAIN_SEED_START + i, validation episode i
 VALIDATION_SEED_START + i; disjoint for up to 1,000,000 train episodes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,20 +45,35 @@ class PlayConfig(playtable.EpisodeConfig):
   steps_per_episode: int = 0
 
 
-def _config(name: str, *, images: bool, train: int, validation: int,
-            steps: int, noise: noise_lib.NoiseConfig = noise_lib.PLAY_NOISE
-            ) -> PlayConfig:
+def _config(
+    name: str,
+    *,
+    images: bool,
+    train: int,
+    validation: int,
+    steps: int,
+    noise: noise_lib.NoiseConfig = noise_lib.PLAY_NOISE,
+) -> PlayConfig:
   minutes = train * steps / playtable.CONTROL_HZ / 60
   what = "state and camera images" if images else "state only"
-  actions = ("executed actions with recovery noise" if noise.enabled
-             else "noise-free executed actions")
+  actions = (
+      "executed actions with recovery noise"
+      if noise.enabled
+      else "noise-free executed actions"
+  )
   return PlayConfig(
-      name=name, images=images, train_episodes=train,
-      validation_episodes=validation, steps_per_episode=steps, noise=noise,
+      name=name,
+      images=images,
+      train_episodes=train,
+      validation_episodes=validation,
+      steps_per_episode=steps,
+      noise=noise,
       description=(
           f"{what}; train: {train} episodes x {steps} steps = {minutes:.1f} "
           f"min of play at {playtable.CONTROL_HZ} Hz; validation: "
-          f"{validation} episodes; {actions}."))
+          f"{validation} episodes; {actions}."
+      ),
+  )
 
 
 class Builder(playtable.EpisodeBuilder):
@@ -67,10 +83,10 @@ class Builder(playtable.EpisodeBuilder):
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": "Recovery-rich play: noise on the executed actions, the "
-               "oracle's command recorded as `action_label`, "
-               "`episode_metadata/noise`; `*_clean` configs without noise.",
+      "oracle's command recorded as `action_label`, "
+      "`episode_metadata/noise`; `*_clean` configs without noise.",
       "1.2.0": "`observation/target`: the commanded tool pose (the mocap "
-               "target that actions move). Same episodes as 1.1.0.",
+      "target that actions move). Same episodes as 1.1.0.",
   }
   BUILDER_CONFIGS = [
       # For unit tests: seconds to build.
@@ -81,19 +97,41 @@ class Builder(playtable.EpisodeBuilder):
       _config("images_small", images=True, train=4, validation=1, steps=1500),
       # 3 hours of play (162,000 steps at 15 Hz), as in the Play-LMP paper.
       _config("state_full", images=False, train=60, validation=4, steps=2700),
-      _config("state_full_clean", images=False, train=60, validation=4,
-              steps=2700, noise=noise_lib.NoiseConfig()),
+      _config(
+          "state_full_clean",
+          images=False,
+          train=60,
+          validation=4,
+          steps=2700,
+          noise=noise_lib.NoiseConfig(),
+      ),
       # The correlated-noise variant of the README's noise ablation.
-      _config("state_full_ou", images=False, train=60, validation=4,
-              steps=2700, noise=noise_lib.OU_NOISE),
+      _config(
+          "state_full_ou",
+          images=False,
+          train=60,
+          validation=4,
+          steps=2700,
+          noise=noise_lib.OU_NOISE,
+      ),
       # The noise-level curve (README): the same play with white noise of
       # 0.15 and 0.6 instead of 0.3.
-      _config("state_full_sigma15", images=False, train=60, validation=4,
-              steps=2700, noise=dataclasses.replace(noise_lib.WHITE_NOISE,
-                                                    sigma=0.15)),
-      _config("state_full_sigma60", images=False, train=60, validation=4,
-              steps=2700, noise=dataclasses.replace(noise_lib.WHITE_NOISE,
-                                                    sigma=0.6)),
+      _config(
+          "state_full_sigma15",
+          images=False,
+          train=60,
+          validation=4,
+          steps=2700,
+          noise=dataclasses.replace(noise_lib.WHITE_NOISE, sigma=0.15),
+      ),
+      _config(
+          "state_full_sigma60",
+          images=False,
+          train=60,
+          validation=4,
+          steps=2700,
+          noise=dataclasses.replace(noise_lib.WHITE_NOISE, sigma=0.6),
+      ),
       # Shorter play, for success against hours of play (same seeds: each
       # is a prefix of state_full's train split).
       _config("state_30min", images=False, train=10, validation=4, steps=2700),
@@ -103,8 +141,14 @@ class Builder(playtable.EpisodeBuilder):
       # split holds state_full's 60 episodes and 180 more; the validation
       # episodes are the same (seeds start at fixed points per split).
       _config("state_large", images=False, train=240, validation=4, steps=2700),
-      _config("state_large_clean", images=False, train=240, validation=4,
-              steps=2700, noise=noise_lib.NoiseConfig()),
+      _config(
+          "state_large_clean",
+          images=False,
+          train=240,
+          validation=4,
+          steps=2700,
+          noise=noise_lib.NoiseConfig(),
+      ),
   ]
   DEFAULT_CONFIG_NAME = "state_small"
 
@@ -122,12 +166,19 @@ class Builder(playtable.EpisodeBuilder):
     def jobs(seed_start, count):
       return [
           playtable.EpisodeJob(
-              index=i, kind="play", seed=seed_start + i,
-              num_steps=config.steps_per_episode, images=config.images,
-              static_size=config.static_size, gripper_size=config.gripper_size,
-              noise=config.noise_fields())
-          for i in range(count)]
+              index=i,
+              kind="play",
+              seed=seed_start + i,
+              num_steps=config.steps_per_episode,
+              images=config.images,
+              static_size=config.static_size,
+              gripper_size=config.gripper_size,
+              noise=config.noise_fields(),
+          )
+          for i in range(count)
+      ]
 
-    return {"train": jobs(TRAIN_SEED_START, config.train_episodes),
-            "validation": jobs(VALIDATION_SEED_START,
-                               config.validation_episodes)}
+    return {
+        "train": jobs(TRAIN_SEED_START, config.train_episodes),
+        "validation": jobs(VALIDATION_SEED_START, config.validation_episodes),
+    }

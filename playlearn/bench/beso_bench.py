@@ -38,6 +38,7 @@ action_dim 7, synthetic inputs, every duration in wall time:
   this project's `act` median at batch 1, and `sampling_speedup` = the
   reference's sampling loop ms / the `sampling` median at batch 1.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,13 +62,19 @@ OBS_DIM = train_bench.OBS_DIM
 ACTION_DIM = train_bench.ACTION_DIM
 REFERENCE = {
     "source": "issue 4: PyTorch BESO, kitchen sizes, 3 DDIM steps, batch 1, "
-              "2-core CPU",
-    "ms_per_action": 21.0, "sampling_loop_ms": 12.0, "goal_speedup": 2.0,
+    "2-core CPU",
+    "ms_per_action": 21.0,
+    "sampling_loop_ms": 12.0,
+    "goal_speedup": 2.0,
 }
 # fp32 FLOPs per cycle per core, for two FMA units: units x lanes x 2 (an FMA
 # is a multiply and an add). Some CPUs have one 512-bit FMA unit (half).
-SIMD_FLOPS_PER_CYCLE = (("avx512f", 2 * 16 * 2), ("avx2", 2 * 8 * 2),
-                        ("avx", 2 * 8), ("sse2", 2 * 4 * 2))
+SIMD_FLOPS_PER_CYCLE = (
+    ("avx512f", 2 * 16 * 2),
+    ("avx2", 2 * 8 * 2),
+    ("avx", 2 * 8),
+    ("sse2", 2 * 4 * 2),
+)
 
 
 def make_model(tiny: bool = False, seed: int = 0) -> beso.Model:
@@ -76,8 +83,9 @@ def make_model(tiny: bool = False, seed: int = 0) -> beso.Model:
   return beso.Model(config, OBS_DIM, ACTION_DIM, rngs=nnx.Rngs(seed))
 
 
-def make_context(model: beso.Model, batch_size: int,
-                 seed: int = 0) -> beso.Context:
+def make_context(
+    model: beso.Model, batch_size: int, seed: int = 0
+) -> beso.Context:
   """A full window for `batch_size` samples: obs [B, W, 42] and goal [B, 42]
   standard normal (normalised states), every step valid, no goal dropped."""
   window = model.config.obs_window
@@ -86,7 +94,8 @@ def make_context(model: beso.Model, batch_size: int,
       obs=jax.random.normal(obs_rng, (batch_size, window, model.obs_dim)),
       valid=jnp.ones((batch_size, window), bool),
       goal=jax.random.normal(goal_rng, (batch_size, model.obs_dim)),
-      drop=jnp.zeros((batch_size,), bool))
+      drop=jnp.zeros((batch_size,), bool),
+  )
 
 
 def pure_jit(model: beso.Model, fn: Callable) -> tuple[Callable, nnx.State]:
@@ -97,6 +106,7 @@ def pure_jit(model: beso.Model, fn: Callable) -> tuple[Callable, nnx.State]:
     model = nnx.merge(graphdef, params)
     model.eval()
     return fn(model, *args)
+
   return jax.jit(pure), params
 
 
@@ -129,46 +139,74 @@ def denoiser_flops(model: beso.Model, batch_size: int) -> float:
   context = make_context(model, batch_size)
   x = jnp.zeros(context.valid.shape + (model.config.chunk * model.action_dim,))
   denoise, params = pure_jit(
-      model, lambda m, context, x, sigma: m.denoiser(context)(x, sigma))
+      model, lambda m, context, x, sigma: m.denoiser(context)(x, sigma)
+  )
   return _flops(denoise.lower(params, context, x, jnp.float32(1.0)).compile())
 
 
-def sampling_latency(model: beso.Model, batch_size: int, *, calls: int,
-                     warmup: int = 3) -> dict:
+def sampling_latency(
+    model: beso.Model, batch_size: int, *, calls: int, warmup: int = 3
+) -> dict:
   """`timing.time_calls` of the bare jitted sampler at the model's config, with NFE."""
   sample, params = pure_jit(model, beso.sample_actions)
   context, rng = make_context(model, batch_size), jax.random.key(0)
   figures = timing.time_calls(
-      lambda: jax.block_until_ready(sample(params, context, rng)), calls,
-      warmup)
-  return {"batch_size": batch_size, "sampler": model.config.sampler,
-          "num_steps": model.config.num_steps,
-          "denoiser_calls": denoiser_calls(model.config.sampler,
-                                           model.config.num_steps),
-          **figures, "per_action_ms": figures["median_ms"] / batch_size}
+      lambda: jax.block_until_ready(sample(params, context, rng)), calls, warmup
+  )
+  return {
+      "batch_size": batch_size,
+      "sampler": model.config.sampler,
+      "num_steps": model.config.num_steps,
+      "denoiser_calls": denoiser_calls(
+          model.config.sampler, model.config.num_steps
+      ),
+      **figures,
+      "per_action_ms": figures["median_ms"] / batch_size,
+  }
 
 
-def sampling_compute(model: beso.Model, batch_size: int, cpu: dict, *,
-                     calls: int, warmup: int = 3) -> dict:
+def sampling_compute(
+    model: beso.Model,
+    batch_size: int,
+    cpu: dict,
+    *,
+    calls: int,
+    warmup: int = 3,
+) -> dict:
   """`sampling_latency` with FLOPs, FLOP/s and the shares of the CPU's peaks."""
   figures = sampling_latency(model, batch_size, calls=calls, warmup=warmup)
   per_call = denoiser_flops(model, batch_size)
   flops = per_call * figures["denoiser_calls"]
   gflops_per_s = flops / figures["median_ms"] / 1e6
-  return {**figures, "flops_per_denoiser_call": per_call, "flops": flops,
-          "gflops_per_s": gflops_per_s,
-          "share_of_peak": gflops_per_s / cpu["peak_gflops"],
-          "share_of_matmul_peak": gflops_per_s / cpu["matmul_peak_gflops"]}
+  return {
+      **figures,
+      "flops_per_denoiser_call": per_call,
+      "flops": flops,
+      "gflops_per_s": gflops_per_s,
+      "share_of_peak": gflops_per_s / cpu["peak_gflops"],
+      "share_of_matmul_peak": gflops_per_s / cpu["matmul_peak_gflops"],
+  }
 
 
-def sampler_sweep(model: beso.Model, sampler_names: Sequence[str],
-                  steps: Sequence[int], *, calls: int,
-                  warmup: int = 3) -> dict:
+def sampler_sweep(
+    model: beso.Model,
+    sampler_names: Sequence[str],
+    steps: Sequence[int],
+    *,
+    calls: int,
+    warmup: int = 3,
+) -> dict:
   """`sampling_latency` at batch 1 per sampler x steps, '<sampler>_<steps>'."""
-  return {f"{name}_{n}": sampling_latency(
-      configure.with_config(model, sampler=name, num_steps=n), 1, calls=calls,
-      warmup=warmup)
-          for name in sampler_names for n in steps}
+  return {
+      f"{name}_{n}": sampling_latency(
+          configure.with_config(model, sampler=name, num_steps=n),
+          1,
+          calls=calls,
+          warmup=warmup,
+      )
+      for name in sampler_names
+      for n in steps
+  }
 
 
 def cpu_peak(matmul_size: int = 2048, calls: int = 10) -> dict:
@@ -182,8 +220,9 @@ def cpu_peak(matmul_size: int = 2048, calls: int = 10) -> dict:
   """
   info = hardware.cpuinfo()
   flags = set(info.get("flags", "").split())
-  simd, per_cycle = next(((f, c) for f, c in SIMD_FLOPS_PER_CYCLE
-                          if f in flags), ("scalar", 2))
+  simd, per_cycle = next(
+      ((f, c) for f, c in SIMD_FLOPS_PER_CYCLE if f in flags), ("scalar", 2)
+  )
   cores = len(os.sched_getaffinity(0))
   clock_ghz = float(info.get("cpu MHz", "nan")) / 1e3
   a = jax.random.normal(jax.random.key(0), (matmul_size, matmul_size))
@@ -196,13 +235,15 @@ def cpu_peak(matmul_size: int = 2048, calls: int = 10) -> dict:
     times.append(time.perf_counter() - tic)
   matmul_flops = 2.0 * matmul_size**3
   return {
-      "cores": cores, "clock_ghz": clock_ghz, "simd": simd,
+      "cores": cores,
+      "clock_ghz": clock_ghz,
+      "simd": simd,
       "flops_per_cycle_per_core": per_cycle,
       "peak_gflops": cores * clock_ghz * per_cycle,
       "assumption": f"fp32, {simd}, two FMA units per core: units x lanes x 2 "
-                    f"= {per_cycle} FLOPs/cycle/core; clock = /proc/cpuinfo "
-                    "'cpu MHz'; cores = CPUs this process may use (on a VM, "
-                    "vCPUs: hyperthreads of one core would halve the peak)",
+      f"= {per_cycle} FLOPs/cycle/core; clock = /proc/cpuinfo "
+      "'cpu MHz'; cores = CPUs this process may use (on a VM, "
+      "vCPUs: hyperthreads of one core would halve the peak)",
       "matmul_size": matmul_size,
       "matmul_ms_best": 1e3 * min(times),
       "matmul_ms_median": 1e3 * float(np.median(times)),
@@ -210,12 +251,19 @@ def cpu_peak(matmul_size: int = 2048, calls: int = 10) -> dict:
   }
 
 
-def measure(*, tiny: bool = False, batch_sizes: Sequence[int] = (1, 64),
-            calls: int = 200, warmup: int = 10,
-            sweep_samplers: Sequence[str] = tuple(samplers.SAMPLERS),
-            sweep_steps: Sequence[int] = (1, 3, 5, 10),
-            seconds: float = 10.0, train_batch_size: int | None = None,
-            window: int = 32, matmul_size: int = 2048) -> dict:
+def measure(
+    *,
+    tiny: bool = False,
+    batch_sizes: Sequence[int] = (1, 64),
+    calls: int = 200,
+    warmup: int = 10,
+    sweep_samplers: Sequence[str] = tuple(samplers.SAMPLERS),
+    sweep_steps: Sequence[int] = (1, 3, 5, 10),
+    seconds: float = 10.0,
+    train_batch_size: int | None = None,
+    window: int = 32,
+    matmul_size: int = 2048,
+) -> dict:
   """Every figure of the module docstring.
 
   train_batch_size: batch windows of the train step (None: the config's 256,
@@ -223,46 +271,74 @@ def measure(*, tiny: bool = False, batch_sizes: Sequence[int] = (1, 64),
   """
   cpu = cpu_peak(matmul_size)
   model = make_model(tiny)
-  act = train_bench.act_latency("beso", batch_sizes=tuple(batch_sizes),
-                                calls=calls, warmup=warmup, tiny=tiny)
+  act = train_bench.act_latency(
+      "beso",
+      batch_sizes=tuple(batch_sizes),
+      calls=calls,
+      warmup=warmup,
+      tiny=tiny,
+  )
   for figures in act.values():
     figures["per_action_ms"] = figures["median_ms"] / figures["batch_size"]
-  sampling = {f"batch_{b}": sampling_compute(model, b, cpu, calls=calls,
-                                             warmup=warmup)
-              for b in batch_sizes}
+  sampling = {
+      f"batch_{b}": sampling_compute(model, b, cpu, calls=calls, warmup=warmup)
+      for b in batch_sizes
+  }
   # A quarter of the calls: 20 compiles at the reference's sizes add up.
-  sweep = sampler_sweep(model, sweep_samplers, sweep_steps,
-                        calls=max(calls // 4, 1), warmup=warmup)
-  train = train_bench.train_step("beso", batch_size=train_batch_size,
-                                 window=window, seconds=seconds, tiny=tiny)
-  train["samples_per_step"] = (train["batch_size"]
-                               * model.config.samples_per_window)
+  sweep = sampler_sweep(
+      model,
+      sweep_samplers,
+      sweep_steps,
+      calls=max(calls // 4, 1),
+      warmup=warmup,
+  )
+  train = train_bench.train_step(
+      "beso",
+      batch_size=train_batch_size,
+      window=window,
+      seconds=seconds,
+      tiny=tiny,
+  )
+  train["samples_per_step"] = (
+      train["batch_size"] * model.config.samples_per_window
+  )
   train["samples_per_s"] = train["steps_per_s"] * train["samples_per_step"]
   reference = dict(REFERENCE)
   if "batch_1" in act:
-    reference["speedup"] = (REFERENCE["ms_per_action"]
-                            / act["batch_1"]["median_ms"])
-    reference["sampling_speedup"] = (REFERENCE["sampling_loop_ms"]
-                                     / sampling["batch_1"]["median_ms"])
-  return {"config": dataclasses.asdict(model.config), "obs_dim": OBS_DIM,
-          "action_dim": ACTION_DIM,
-          "num_params": train_bench.num_params(model), "cpu_peak": cpu,
-          "act": act, "sampling": sampling, "sweep": sweep, "train": train,
-          "reference": reference}
+    reference["speedup"] = (
+        REFERENCE["ms_per_action"] / act["batch_1"]["median_ms"]
+    )
+    reference["sampling_speedup"] = (
+        REFERENCE["sampling_loop_ms"] / sampling["batch_1"]["median_ms"]
+    )
+  return {
+      "config": dataclasses.asdict(model.config),
+      "obs_dim": OBS_DIM,
+      "action_dim": ACTION_DIM,
+      "num_params": train_bench.num_params(model),
+      "cpu_peak": cpu,
+      "act": act,
+      "sampling": sampling,
+      "sweep": sweep,
+      "train": train,
+      "reference": reference,
+  }
 
 
 def table(results: dict) -> str:
   """`measure`'s figures as markdown: latency, the sweep, training, the CPU."""
   config, cpu = results["config"], results["cpu_peak"]
-  lines = [f"BESO {config['network']} width {config['width']}, "
-           f"{config['layers']} layers, {config['heads']} heads, window "
-           f"{config['obs_window']}, {results['num_params']:,} parameters; "
-           f"{config['sampler']}, {config['num_steps']} steps",
-           "",
-           "| batch | Policy.act median / p90 ms | per action ms "
-           "| sampling median / p90 ms | compile s | GFLOP/call | GFLOP/s "
-           "| % of peak | % of matmul peak |",
-           "|---|---|---|---|---|---|---|---|---|"]
+  lines = [
+      f"BESO {config['network']} width {config['width']}, "
+      f"{config['layers']} layers, {config['heads']} heads, window "
+      f"{config['obs_window']}, {results['num_params']:,} parameters; "
+      f"{config['sampler']}, {config['num_steps']} steps",
+      "",
+      "| batch | Policy.act median / p90 ms | per action ms "
+      "| sampling median / p90 ms | compile s | GFLOP/call | GFLOP/s "
+      "| % of peak | % of matmul peak |",
+      "|---|---|---|---|---|---|---|---|---|",
+  ]
   for key, act in results["act"].items():
     s = results["sampling"][key]
     lines.append(
@@ -270,31 +346,45 @@ def table(results: dict) -> str:
         f" | {act['per_action_ms']:.3f} | {s['median_ms']:.2f} / "
         f"{s['p90_ms']:.2f} | {s['compile_s']:.1f} | {s['flops'] / 1e9:.3f} "
         f"| {s['gflops_per_s']:.1f} | {100 * s['share_of_peak']:.1f}% "
-        f"| {100 * s['share_of_matmul_peak']:.1f}% |")
+        f"| {100 * s['share_of_matmul_peak']:.1f}% |"
+    )
   reference = results["reference"]
   if "speedup" in reference:
-    lines += ["", f"reference: {reference['ms_per_action']:.0f} ms per action"
-              f" at batch 1 ({reference['sampling_loop_ms']:.0f} ms sampling); "
-              f"this: {reference['speedup']:.2f}x faster per action "
-              f"({reference['sampling_speedup']:.2f}x sampling; goal "
-              f"{reference['goal_speedup']:.0f}x)"]
-  lines += ["", "| sampler | steps | denoiser calls | batch 1 median / p90 ms "
-            "| compile s |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"reference: {reference['ms_per_action']:.0f} ms per action"
+        f" at batch 1 ({reference['sampling_loop_ms']:.0f} ms sampling); "
+        f"this: {reference['speedup']:.2f}x faster per action "
+        f"({reference['sampling_speedup']:.2f}x sampling; goal "
+        f"{reference['goal_speedup']:.0f}x)",
+    ]
+  lines += [
+      "",
+      "| sampler | steps | denoiser calls | batch 1 median / p90 ms "
+      "| compile s |",
+      "|---|---|---|---|---|",
+  ]
   for s in results["sweep"].values():
-    lines.append(f"| {s['sampler']} | {s['num_steps']} | {s['denoiser_calls']}"
-                 f" | {s['median_ms']:.2f} / {s['p90_ms']:.2f} "
-                 f"| {s['compile_s']:.1f} |")
+    lines.append(
+        f"| {s['sampler']} | {s['num_steps']} | {s['denoiser_calls']}"
+        f" | {s['median_ms']:.2f} / {s['p90_ms']:.2f} "
+        f"| {s['compile_s']:.1f} |"
+    )
   train = results["train"]
-  lines += ["", "| train batch (windows x samples each = samples) | steps/s "
-            "| windows/s | samples/s | step ms | compile s |",
-            "|---|---|---|---|---|---|",
-            f"| {train['batch_size']} x {config['samples_per_window']} = "
-            f"{train['samples_per_step']} | {train['steps_per_s']:.2f} "
-            f"| {train['examples_per_s']:.0f} | {train['samples_per_s']:.0f} "
-            f"| {train['step_ms_median']:.1f} | {train['compile_s']:.1f} |",
-            "", f"cpu peak: {cpu['peak_gflops']:.0f} GFLOP/s estimated "
-            f"({cpu['cores']} cores x {cpu['clock_ghz']:.2f} GHz x "
-            f"{cpu['flops_per_cycle_per_core']} FLOP/cycle, {cpu['simd']}), "
-            f"{cpu['matmul_peak_gflops']:.0f} GFLOP/s measured "
-            f"({cpu['matmul_size']}^2 matmul)"]
+  lines += [
+      "",
+      "| train batch (windows x samples each = samples) | steps/s "
+      "| windows/s | samples/s | step ms | compile s |",
+      "|---|---|---|---|---|---|",
+      f"| {train['batch_size']} x {config['samples_per_window']} = "
+      f"{train['samples_per_step']} | {train['steps_per_s']:.2f} "
+      f"| {train['examples_per_s']:.0f} | {train['samples_per_s']:.0f} "
+      f"| {train['step_ms_median']:.1f} | {train['compile_s']:.1f} |",
+      "",
+      f"cpu peak: {cpu['peak_gflops']:.0f} GFLOP/s estimated "
+      f"({cpu['cores']} cores x {cpu['clock_ghz']:.2f} GHz x "
+      f"{cpu['flops_per_cycle_per_core']} FLOP/cycle, {cpu['simd']}), "
+      f"{cpu['matmul_peak_gflops']:.0f} GFLOP/s measured "
+      f"({cpu['matmul_size']}^2 matmul)",
+  ]
   return "\n".join(lines)

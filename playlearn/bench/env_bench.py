@@ -12,6 +12,7 @@ actions), on one core, after a warm-up:
   play agent included) per wall-clock second on one core.
 * `render_fps`: frames/s of one camera at each size.
 """
+
 from __future__ import annotations
 
 import time
@@ -37,7 +38,9 @@ def _time(fn, repeats: int = 3) -> float:
 def env_and_physics(seed: int = 0, num_steps: int = 1500) -> dict:
   """Env step rate against raw MuJoCo on one recorded play trajectory."""
   env = playtable.PlayTableEnv()
-  episode = episodes.generate_episode("play", seed, num_steps=num_steps, env=env)
+  episode = episodes.generate_episode(
+      "play", seed, num_steps=num_steps, env=env
+  )
   actions = episode["steps"]["action"][:-1]
   controls = []
 
@@ -46,8 +49,13 @@ def env_and_physics(seed: int = 0, num_steps: int = 1500) -> dict:
     for a in actions:
       env.step(a)
       if record:
-        controls.append((env.data.mocap_pos[0].copy(),
-                         env.data.mocap_quat[0].copy(), env.data.ctrl.copy()))
+        controls.append(
+            (
+                env.data.mocap_pos[0].copy(),
+                env.data.mocap_quat[0].copy(),
+                env.data.ctrl.copy(),
+            )
+        )
 
   run_env(record=True)
   m, d = env.model, env.data
@@ -96,28 +104,41 @@ def env_with_images(seed: int = 0, num_steps: int = 300) -> dict:
 
   seconds = _time(run, repeats=1)
   env.close()
-  return {"env_image_steps_per_s": num_steps / seconds,
-          "image_sizes": {"rgb_static": env.config.static_size,
-                          "rgb_gripper": env.config.gripper_size}}
+  return {
+      "env_image_steps_per_s": num_steps / seconds,
+      "image_sizes": {
+          "rgb_static": env.config.static_size,
+          "rgb_gripper": env.config.gripper_size,
+      },
+  }
 
 
 def play_generation(seed: int = 0, num_steps: int = 3000) -> dict:
   env = playtable.PlayTableEnv()
-  seconds = _time(lambda: episodes.generate_episode(
-      "play", seed, num_steps=num_steps, env=env), repeats=1)
+  seconds = _time(
+      lambda: episodes.generate_episode(
+          "play", seed, num_steps=num_steps, env=env
+      ),
+      repeats=1,
+  )
   sim_seconds = num_steps * env.control_dt
-  return {"play_steps": num_steps, "play_seconds": seconds,
-          "play_realtime_factor": sim_seconds / seconds,
-          "play_steps_per_s": num_steps / seconds}
+  return {
+      "play_steps": num_steps,
+      "play_seconds": seconds,
+      "play_realtime_factor": sim_seconds / seconds,
+      "play_steps_per_s": num_steps / seconds,
+  }
 
 
 def render_fps(sizes=(64, 96, 128), seconds: float = 2.0) -> dict:
-  env = playtable.PlayTableEnv(playtable.EnvConfig(static_size=max(sizes),
-                                                   gripper_size=max(sizes)))
+  env = playtable.PlayTableEnv(
+      playtable.EnvConfig(static_size=max(sizes), gripper_size=max(sizes))
+  )
   env.reset(seed=0)
   out = {}
   for camera in ("static_cam", "gripper_cam"):
     for size in sizes:
       out[f"{camera}_{size}px"] = rendering.render_frames_per_second(
-          env.model, env.data, camera, (size, size), seconds=seconds)
+          env.model, env.data, camera, (size, size), seconds=seconds
+      )
   return {"render_fps": out}

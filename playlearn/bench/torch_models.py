@@ -16,6 +16,7 @@ can check both compute the same loss for the same weights, and the benchmark
 starts both from the same initialisation. torch is an optional dependency
 (the `bench` extra): import this module only where it is installed.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,12 +34,18 @@ SIGMA_DATA = edm.SIGMA_DATA
 class GCBCPolicy(nn.Module):
   """pi(a_t | s_t, g): ReLU MLP of [s_t, g] -> GRU -> linear (MSE head)."""
 
-  def __init__(self, obs_dim: int, action_dim: int,
-               encoder: tuple[int, ...] = (256, 256), rnn: int = 256):
+  def __init__(
+      self,
+      obs_dim: int,
+      action_dim: int,
+      encoder: tuple[int, ...] = (256, 256),
+      rnn: int = 256,
+  ):
     super().__init__()
     sizes = (2 * obs_dim,) + tuple(encoder)
     self.encoder = nn.ModuleList(
-        nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])
+    )
     self.gru = nn.GRU(encoder[-1], rnn, batch_first=True)
     # flax's GRUCell has no hidden-side bias: a zero constant here.
     with torch.no_grad():
@@ -74,29 +81,43 @@ class Block(nn.Module):
     super().__init__()
     # eps 1e-6 and tanh GELU: flax's defaults, so the twins agree.
     self.attention_norm = nn.LayerNorm(width, eps=1e-6)
-    self.attention = nn.MultiheadAttention(width, heads,
-                                           dropout=attention_dropout,
-                                           batch_first=True)
+    self.attention = nn.MultiheadAttention(
+        width, heads, dropout=attention_dropout, batch_first=True
+    )
     self.mlp_norm = nn.LayerNorm(width, eps=1e-6)
     self.mlp_in = nn.Linear(width, 4 * width)
     self.mlp_out = nn.Linear(4 * width, width)
 
   def forward(self, x, attn_mask, key_padding_mask):
     h = self.attention_norm(x)
-    h, _ = self.attention(h, h, h, attn_mask=attn_mask,
-                          key_padding_mask=key_padding_mask,
-                          need_weights=False)
+    h, _ = self.attention(
+        h,
+        h,
+        h,
+        attn_mask=attn_mask,
+        key_padding_mask=key_padding_mask,
+        need_weights=False,
+    )
     x = x + h
-    return x + self.mlp_out(nn.functional.gelu(
-        self.mlp_in(self.mlp_norm(x)), approximate="tanh"))
+    return x + self.mlp_out(
+        nn.functional.gelu(self.mlp_in(self.mlp_norm(x)), approximate="tanh")
+    )
 
 
 class BesoTransformer(nn.Module):
   """F(x, c_noise | obs, valid, goal, drop) -> [N, W, X] (beso.Transformer)."""
 
-  def __init__(self, obs_dim: int, x_dim: int, width: int = 360,
-               layers: int = 6, heads: int = 6, goal_tokens: int = 2,
-               obs_window: int = 4, attention_dropout: float = 0.3):
+  def __init__(
+      self,
+      obs_dim: int,
+      x_dim: int,
+      width: int = 360,
+      layers: int = 6,
+      heads: int = 6,
+      goal_tokens: int = 2,
+      obs_window: int = 4,
+      attention_dropout: float = 0.3,
+  ):
     super().__init__()
     self.goal_tokens, self.width = goal_tokens, width
     self.sigma_hidden = nn.Linear(1, width)
@@ -107,13 +128,16 @@ class BesoTransformer(nn.Module):
     self.action_in = nn.Linear(x_dim, width)
     num_tokens = 1 + goal_tokens + 2 * obs_window
     self.position = nn.Parameter(0.02 * torch.randn(num_tokens, width))
-    self.blocks = nn.ModuleList(Block(width, heads, attention_dropout)
-                                for _ in range(layers))
+    self.blocks = nn.ModuleList(
+        Block(width, heads, attention_dropout) for _ in range(layers)
+    )
     self.norm = nn.LayerNorm(width, eps=1e-6)
     self.out = nn.Linear(width, x_dim)
     # True where attention is not allowed (torch's convention).
-    self.register_buffer("future", torch.triu(
-        torch.ones(num_tokens, num_tokens, dtype=torch.bool), 1))
+    self.register_buffer(
+        "future",
+        torch.triu(torch.ones(num_tokens, num_tokens, dtype=torch.bool), 1),
+    )
 
   def forward(self, x, c_noise, obs, valid, goal, drop):
     """x [N, W, X], c_noise [N], obs [N, W, D], valid [N, W] bool, goal
@@ -121,28 +145,55 @@ class BesoTransformer(nn.Module):
     n, window = valid.shape
     keep = valid[..., None]
     obs, x = obs * keep, x * keep
-    sigma = self.sigma_out(nn.functional.silu(self.sigma_hidden(c_noise[:, None])))
+    sigma = self.sigma_out(
+        nn.functional.silu(self.sigma_hidden(c_noise[:, None]))
+    )
     goal = torch.where(drop[:, None], self.null, self.goal(goal))
     steps = torch.stack([self.obs_in(obs), self.action_in(x)], 2)
-    tokens = torch.cat([sigma[:, None], goal.reshape(n, self.goal_tokens, -1),
-                        steps.reshape(n, 2 * window, -1)], 1) + self.position
+    tokens = (
+        torch.cat(
+            [
+                sigma[:, None],
+                goal.reshape(n, self.goal_tokens, -1),
+                steps.reshape(n, 2 * window, -1),
+            ],
+            1,
+        )
+        + self.position
+    )
     prefix = 1 + self.goal_tokens
-    ignored = torch.cat([torch.zeros(n, prefix, dtype=torch.bool, device=x.device),
-                         (~valid).repeat_interleave(2, dim=1)], 1)
+    ignored = torch.cat(
+        [
+            torch.zeros(n, prefix, dtype=torch.bool, device=x.device),
+            (~valid).repeat_interleave(2, dim=1),
+        ],
+        1,
+    )
     for block in self.blocks:
       tokens = block(tokens, self.future, ignored)
-    return self.out(self.norm(tokens[:, prefix + 1::2]))
+    return self.out(self.norm(tokens[:, prefix + 1 :: 2]))
 
 
 def preconditioning(sigma, sigma_data=SIGMA_DATA):
   """EDM's (c_skip, c_out, c_in, c_noise) at noise levels sigma."""
-  total = sigma ** 2 + sigma_data ** 2
-  return (sigma_data ** 2 / total, sigma * sigma_data / total.sqrt(),
-          1 / total.sqrt(), sigma.log() / 4)
+  total = sigma**2 + sigma_data**2
+  return (
+      sigma_data**2 / total,
+      sigma * sigma_data / total.sqrt(),
+      1 / total.sqrt(),
+      sigma.log() / 4,
+  )
 
 
-def beso_loss(model: BesoTransformer, x0, mask, context: dict, sigma, noise,
-              sigma_data=SIGMA_DATA) -> torch.Tensor:
+def beso_loss(
+    model: BesoTransformer,
+    x0,
+    mask,
+    context: dict,
+    sigma,
+    noise,
+    sigma_data=SIGMA_DATA,
+) -> torch.Tensor:
   """edm.loss of F on (x0 [N, W, X] noised by sigma [N] * noise), masked mean."""
   s = sigma[:, None, None]
   c_skip, c_out, c_in, c_noise = preconditioning(s, sigma_data)
@@ -153,8 +204,13 @@ def beso_loss(model: BesoTransformer, x0, mask, context: dict, sigma, noise,
   return error.sum() / mask.sum().clamp(min=1.0)
 
 
-def training_samples(batch: dict, window: int, samples_per_window: int,
-                     cond_drop_prob: float, generator=None):
+def training_samples(
+    batch: dict,
+    window: int,
+    samples_per_window: int,
+    cond_drop_prob: float,
+    generator=None,
+):
   """beso.training_samples in torch: `samples_per_window` sub-windows of
   `window` steps ending at uniform valid times of each batch window.
 
@@ -174,30 +230,47 @@ def training_samples(batch: dict, window: int, samples_per_window: int,
 
   keep = valid.reshape(b * k, window, 1)
   x0 = gather(batch["actions"]) * keep
-  context = {"obs": gather(batch["obs"]), "valid": valid.reshape(b * k, window),
-             "goal": batch["goal"].repeat_interleave(k, 0),
-             "drop": torch.rand(b * k, generator=generator) < cond_drop_prob}
+  context = {
+      "obs": gather(batch["obs"]),
+      "valid": valid.reshape(b * k, window),
+      "goal": batch["goal"].repeat_interleave(k, 0),
+      "drop": torch.rand(b * k, generator=generator) < cond_drop_prob,
+  }
   return x0, keep.expand_as(x0).float(), context
 
 
-def sample_sigma(n: int, sigma_min=0.005, sigma_max=1.0, sigma_data=SIGMA_DATA,
-                 scale=edm.LOGLOGISTIC_SCALE, generator=None):
+def sample_sigma(
+    n: int,
+    sigma_min=0.005,
+    sigma_max=1.0,
+    sigma_data=SIGMA_DATA,
+    scale=edm.LOGLOGISTIC_SCALE,
+    generator=None,
+):
   """Log-logistic training noise levels (edm.sample_sigma, 'loglogistic')."""
   loc = math.log(sigma_data)
   cdf = lambda x: 1 / (1 + math.exp(-(x - loc) / scale))
-  u = torch.empty(n).uniform_(cdf(math.log(sigma_min)), cdf(math.log(sigma_max)),
-                              generator=generator)
+  u = torch.empty(n).uniform_(
+      cdf(math.log(sigma_min)), cdf(math.log(sigma_max)), generator=generator
+  )
   return (loc + scale * torch.logit(u)).exp().clamp(sigma_min, sigma_max)
 
 
-def ddim_sample(model: BesoTransformer, context: dict, sigmas: torch.Tensor,
-                x: torch.Tensor, sigma_data=SIGMA_DATA) -> torch.Tensor:
+def ddim_sample(
+    model: BesoTransformer,
+    context: dict,
+    sigmas: torch.Tensor,
+    x: torch.Tensor,
+    sigma_data=SIGMA_DATA,
+) -> torch.Tensor:
   """Deterministic DDIM (samplers.ddim) from x [N, W, X] (sigmas[0] * noise)."""
   n = x.shape[0]
   for i in range(len(sigmas) - 1):
     sigma = sigmas[i].expand(n)[:, None, None]
     c_skip, c_out, c_in, c_noise = preconditioning(sigma, sigma_data)
-    denoised = c_skip * x + c_out * model(c_in * x, c_noise.reshape(-1), **context)
+    denoised = c_skip * x + c_out * model(
+        c_in * x, c_noise.reshape(-1), **context
+    )
     # DDIM (probability-flow ODE, Euler in sigma): x moves along (x - D) / sigma.
     x = denoised + (sigmas[i + 1] / sigmas[i]) * (x - denoised)
   return x
@@ -244,13 +317,19 @@ def copy_from_jax(dst: nn.Module, src) -> nn.Module:
       getattr(d, norm).bias.copy_(_t(getattr(s, norm).bias[...]))
     a = s.attention
     # [width, heads, head_dim] kernels -> one [3 width, width] in-projection.
-    proj = [_t(p.kernel[...]).reshape(d.mlp_in.in_features, -1).T
-            for p in (a.query, a.key, a.value)]
+    proj = [
+        _t(p.kernel[...]).reshape(d.mlp_in.in_features, -1).T
+        for p in (a.query, a.key, a.value)
+    ]
     d.attention.in_proj_weight.copy_(torch.cat(proj, 0))
-    d.attention.in_proj_bias.copy_(torch.cat(
-        [_t(p.bias[...]).reshape(-1) for p in (a.query, a.key, a.value)]))
+    d.attention.in_proj_bias.copy_(
+        torch.cat(
+            [_t(p.bias[...]).reshape(-1) for p in (a.query, a.key, a.value)]
+        )
+    )
     d.attention.out_proj.weight.copy_(
-        _t(a.out.kernel[...]).reshape(-1, d.mlp_in.in_features).T)
+        _t(a.out.kernel[...]).reshape(-1, d.mlp_in.in_features).T
+    )
     d.attention.out_proj.bias.copy_(_t(a.out.bias[...]))
     _linear(d.mlp_in, s.mlp_in)
     _linear(d.mlp_out, s.mlp_out)

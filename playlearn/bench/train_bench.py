@@ -16,6 +16,7 @@ measured apart by `data_bench.py`):
   warm-up, and the first call (jit compile included). A call includes the
   host-side normalisation and the copy of the action back to numpy.
 """
+
 from __future__ import annotations
 
 import time
@@ -33,6 +34,7 @@ from playlearn.configs import gcbc as gcbc_config
 from playlearn.configs import lmp as lmp_config
 from playlearn.data import windows
 from playlearn.train import mesh as mesh_lib
+from playlearn.train import run_config
 from playlearn.train import trainer
 
 OBS_DIM = 42
@@ -40,8 +42,9 @@ ACTION_DIM = 7
 CONFIGS = {"beso": beso_config, "gcbc": gcbc_config, "lmp": lmp_config}
 
 
-def config_for(method: str, tiny: bool, batch_size: int | None,
-               variant: str | None = None):
+def config_for(
+    method: str, tiny: bool, batch_size: int | None, variant: str | None = None
+):
   """`method`'s config (its `variant`, e.g. 'cpu'), tiny model or not."""
   if method not in CONFIGS:
     raise KeyError(f"unknown method {method!r}; valid: {sorted(CONFIGS)}")
@@ -54,8 +57,9 @@ def config_for(method: str, tiny: bool, batch_size: int | None,
 
 def model_for(config, seed: int = 0) -> nnx.Module:
   method = models.get(config.method)
-  return method.Model(trainer.model_config(config), OBS_DIM, ACTION_DIM,
-                      rngs=nnx.Rngs(seed))
+  return method.Model(
+      run_config.model_config(config), OBS_DIM, ACTION_DIM, rngs=nnx.Rngs(seed)
+  )
 
 
 def synthetic_batch(batch_size: int, window: int, seed: int = 0) -> dict:
@@ -67,8 +71,9 @@ def synthetic_batch(batch_size: int, window: int, seed: int = 0) -> dict:
   rng = np.random.default_rng(seed)
   return {
       "obs": rng.standard_normal((batch_size, window, OBS_DIM), np.float32),
-      "actions": rng.uniform(-1, 1, (batch_size, window, ACTION_DIM)
-                             ).astype(np.float32),
+      "actions": rng.uniform(-1, 1, (batch_size, window, ACTION_DIM)).astype(
+          np.float32
+      ),
       "goal": rng.standard_normal((batch_size, OBS_DIM), np.float32),
       "mask": np.ones((batch_size, window), np.float32),
       "length": np.full((batch_size,), window, np.int32),
@@ -92,8 +97,9 @@ def jax_step_runner(config, window: int = 32):
   model = model_for(config, config.seed)
   params = num_params(model)
   mesh = mesh_lib.make_mesh()
-  optimizer = nnx.Optimizer(model, trainer.make_optimizer(config),
-                            wrt=nnx.Param)
+  optimizer = nnx.Optimizer(
+      model, trainer.make_optimizer(config), wrt=nnx.Param
+  )
   graphdef, state = nnx.split((model, optimizer))
   ema_decay = config.get("ema_decay") or 0.0
   if ema_decay:
@@ -101,7 +107,8 @@ def jax_step_runner(config, window: int = 32):
   state = jax.device_put(state, mesh_lib.replicated(mesh))
   step_fn = trainer.make_train_step(method_module, graphdef, ema_decay)
   batch = mesh_lib.shard_batch(
-      synthetic_batch(config.data.batch_size, window), mesh)
+      synthetic_batch(config.data.batch_size, window), mesh
+  )
   rng = jax.random.key(config.seed)
   step = 0
 
@@ -112,14 +119,22 @@ def jax_step_runner(config, window: int = 32):
     step += 1
     jax.block_until_ready(state)
     if not np.isfinite(float(metrics["loss"])):
-      raise FloatingPointError(f"{method}: loss {metrics['loss']} at step {step}")
+      raise FloatingPointError(
+          f"{method}: loss {metrics['loss']} at step {step}"
+      )
     return time.perf_counter() - tic
 
   return run_one, params
 
 
-def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
-               seconds: float = 10.0, tiny: bool = False) -> dict:
+def train_step(
+    method: str,
+    *,
+    batch_size: int | None = None,
+    window: int = 32,
+    seconds: float = 10.0,
+    tiny: bool = False,
+) -> dict:
   """Train-step figures (module docstring) of `method`'s default config.
 
   batch_size None: the config's (256); tiny: `Config.tiny()` models.
@@ -137,28 +152,44 @@ def train_step(method: str, *, batch_size: int | None = None, window: int = 32,
   steps_per_s = len(times) / elapsed
   batch_size = config.data.batch_size
   return {
-      "batch_size": batch_size, "window": window, "num_params": params,
-      "steps": len(times), "seconds": elapsed,
-      "steps_per_s": steps_per_s, "examples_per_s": steps_per_s * batch_size,
+      "batch_size": batch_size,
+      "window": window,
+      "num_params": params,
+      "steps": len(times),
+      "seconds": elapsed,
+      "steps_per_s": steps_per_s,
+      "examples_per_s": steps_per_s * batch_size,
       "step_ms_median": 1e3 * float(np.median(times)),
-      "first_call_s": first, "compile_s": max(first - steady, 0.0),
+      "first_call_s": first,
+      "compile_s": max(first - steady, 0.0),
   }
 
 
-def unit_normalization(obs_dim: int = OBS_DIM,
-                       action_dim: int = ACTION_DIM) -> windows.Normalization:
+def unit_normalization(
+    obs_dim: int = OBS_DIM, action_dim: int = ACTION_DIM
+) -> windows.Normalization:
   """The identity maps: mean 0, std 1, action centre 0, scale 1."""
   return windows.Normalization(
-      np.zeros(obs_dim, np.float32), np.ones(obs_dim, np.float32),
-      np.zeros(action_dim, np.float32), np.ones(action_dim, np.float32))
+      np.zeros(obs_dim, np.float32),
+      np.ones(obs_dim, np.float32),
+      np.zeros(action_dim, np.float32),
+      np.ones(action_dim, np.float32),
+  )
 
 
-def act_latency(method: str, *, batch_sizes: tuple[int, ...] = (1, 64),
-                calls: int = 200, warmup: int = 10, tiny: bool = False) -> dict:
+def act_latency(
+    method: str,
+    *,
+    batch_sizes: tuple[int, ...] = (1, 64),
+    calls: int = 200,
+    warmup: int = 10,
+    tiny: bool = False,
+) -> dict:
   """`Policy.act` per-call figures (module docstring), keyed 'batch_<B>'."""
   config = config_for(method, tiny, None)
-  policy = policy_lib.Policy(method, model_for(config, config.seed),
-                             unit_normalization())
+  policy = policy_lib.Policy(
+      method, model_for(config, config.seed), unit_normalization()
+  )
   rng = np.random.default_rng(0)
   results = {}
   for b in batch_sizes:
@@ -166,32 +197,56 @@ def act_latency(method: str, *, batch_sizes: tuple[int, ...] = (1, 64),
     goal = {"state": rng.standard_normal((b, OBS_DIM), np.float32)}
     policy.reset(b)
     figures = timing.time_calls(lambda: policy.act(obs, goal), calls, warmup)
-    results[f"batch_{b}"] = {"batch_size": b, **figures,
-                             "actions_per_s": 1e3 * b / figures["median_ms"]}
+    results[f"batch_{b}"] = {
+        "batch_size": b,
+        **figures,
+        "actions_per_s": 1e3 * b / figures["median_ms"],
+    }
   return results
 
 
-def measure(methods=("gcbc", "lmp"), *, seconds: float = 10.0,
-            batch_size: int | None = None, window: int = 32,
-            calls: int = 200, tiny: bool = False) -> dict:
+def measure(
+    methods=("gcbc", "lmp"),
+    *,
+    seconds: float = 10.0,
+    batch_size: int | None = None,
+    window: int = 32,
+    calls: int = 200,
+    tiny: bool = False,
+) -> dict:
   """{method: {'train': train_step(...), 'act': act_latency(...)}}."""
-  return {m: {"train": train_step(m, batch_size=batch_size, window=window,
-                                  seconds=seconds, tiny=tiny),
-              "act": act_latency(m, calls=calls, tiny=tiny)}
-          for m in methods}
+  return {
+      m: {
+          "train": train_step(
+              m,
+              batch_size=batch_size,
+              window=window,
+              seconds=seconds,
+              tiny=tiny,
+          ),
+          "act": act_latency(m, calls=calls, tiny=tiny),
+      }
+      for m in methods
+  }
 
 
 def table(results: dict) -> str:
   """The figures of `measure` as a markdown table, one row per method."""
-  lines = ["| method | params | batch x window | train steps/s | examples/s "
-           "| compile s | act B=1 median / p90 ms | act B=64 median / p90 ms |",
-           "|---|---|---|---|---|---|---|---|"]
+  lines = [
+      "| method | params | batch x window | train steps/s | examples/s "
+      "| compile s | act B=1 median / p90 ms | act B=64 median / p90 ms |",
+      "|---|---|---|---|---|---|---|---|",
+  ]
   for method, figures in results.items():
     train, act = figures["train"], figures["act"]
-    cells = [method, f"{train['num_params']:,}",
-             f"{train['batch_size']} x {train['window']}",
-             f"{train['steps_per_s']:.1f}", f"{train['examples_per_s']:.0f}",
-             f"{train['compile_s']:.1f}"]
+    cells = [
+        method,
+        f"{train['num_params']:,}",
+        f"{train['batch_size']} x {train['window']}",
+        f"{train['steps_per_s']:.1f}",
+        f"{train['examples_per_s']:.0f}",
+        f"{train['compile_s']:.1f}",
+    ]
     cells += [f"{a['median_ms']:.2f} / {a['p90_ms']:.2f}" for a in act.values()]
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines)

@@ -35,6 +35,7 @@ Both frameworks run with the same number of threads (`threads`: torch's
 intra-op threads are set to it; JAX's XLA CPU client uses every core this
 process may run on, and `threads` defaults to that count).
 """
+
 from __future__ import annotations
 
 import math
@@ -55,6 +56,7 @@ from playlearn.bench import train_bench
 from playlearn.diffusion import samplers
 from playlearn.evaluation import report
 from playlearn.models import beso
+from playlearn.train import run_config
 from playlearn.train import trainer
 
 OBS_DIM, ACTION_DIM = train_bench.OBS_DIM, train_bench.ACTION_DIM
@@ -73,8 +75,10 @@ def _config(net: str, batch: int, width: int | None = None):
     config = train_bench.config_for("beso", False, None)
     model = beso.Config()
     if batch % model.samples_per_window:
-      raise ValueError(f"BESO's batch ({batch} samples) must be a multiple of "
-                       f"samples_per_window={model.samples_per_window}")
+      raise ValueError(
+          f"BESO's batch ({batch} samples) must be a multiple of "
+          f"samples_per_window={model.samples_per_window}"
+      )
     config.data.batch_size = batch // model.samples_per_window
     if width is not None:
       config.model.width = width
@@ -95,32 +99,56 @@ def _lr_lambda(config):
       return step / warmup
     progress = min((step - warmup) / (decay - warmup), 1.0)
     return opt.final_lr_fraction + (1 - opt.final_lr_fraction) * 0.5 * (
-        1 + math.cos(math.pi * progress))
+        1 + math.cos(math.pi * progress)
+    )
+
   return factor
 
 
 def torch_step_runner(net: str, config, jax_model, seed: int = 0):
   """(run_one, twin): PyTorch's train step of `net`, starting from the
   weights of `jax_model` (an nnx model of the same config)."""
-  batch = {k: torch.from_numpy(v) for k, v in
-           train_bench.synthetic_batch(config.data.batch_size, WINDOW).items()}
+  batch = {
+      k: torch.from_numpy(v)
+      for k, v in train_bench.synthetic_batch(
+          config.data.batch_size, WINDOW
+      ).items()
+  }
   generator = torch.Generator().manual_seed(seed)
-  mc = trainer.model_config(config)
+  mc = run_config.model_config(config)
   if net == "beso":
     twin = torch_models.BesoTransformer(
-        OBS_DIM, ACTION_DIM, mc.width, mc.layers, mc.heads, mc.goal_tokens,
-        mc.obs_window, mc.attention_dropout)
+        OBS_DIM,
+        ACTION_DIM,
+        mc.width,
+        mc.layers,
+        mc.heads,
+        mc.goal_tokens,
+        mc.obs_window,
+        mc.attention_dropout,
+    )
     torch_models.copy_from_jax(twin, jax_model.network)
 
     def loss_fn():
       x0, mask, context = torch_models.training_samples(
-          batch, mc.obs_window, mc.samples_per_window, mc.cond_drop_prob,
-          generator)
-      sigma = torch_models.sample_sigma(x0.shape[0], mc.sigma_min, mc.sigma_max,
-                                        mc.sigma_data, generator=generator)
+          batch,
+          mc.obs_window,
+          mc.samples_per_window,
+          mc.cond_drop_prob,
+          generator,
+      )
+      sigma = torch_models.sample_sigma(
+          x0.shape[0],
+          mc.sigma_min,
+          mc.sigma_max,
+          mc.sigma_data,
+          generator=generator,
+      )
       noise = torch.randn(x0.shape, generator=generator)
-      return torch_models.beso_loss(twin, x0, mask, context, sigma, noise,
-                                    mc.sigma_data)
+      return torch_models.beso_loss(
+          twin, x0, mask, context, sigma, noise, mc.sigma_data
+      )
+
   else:
     twin = torch_models.GCBCPolicy(OBS_DIM, ACTION_DIM, mc.encoder, mc.rnn)
     torch_models.copy_from_jax(twin, jax_model.policy)
@@ -129,8 +157,14 @@ def torch_step_runner(net: str, config, jax_model, seed: int = 0):
   params = [p for p in twin.parameters() if p.requires_grad]
   opt = config.optimizer
   # foreach: the multi-tensor update, PyTorch's fastest on CPU.
-  optimizer = torch.optim.AdamW(params, lr=opt.lr, betas=(0.9, 0.999), eps=1e-8,
-                                weight_decay=opt.weight_decay, foreach=True)
+  optimizer = torch.optim.AdamW(
+      params,
+      lr=opt.lr,
+      betas=(0.9, 0.999),
+      eps=1e-8,
+      weight_decay=opt.weight_decay,
+      foreach=True,
+  )
   schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config))
   ema_decay = config.get("ema_decay") or 0.0
   ema = [p.detach().clone() for p in params] if ema_decay else None
@@ -151,17 +185,26 @@ def torch_step_runner(net: str, config, jax_model, seed: int = 0):
 
 
 # --------------------------------------------------------------- training
-def train_pair(net: str, batch: int, *, rounds: int = 5, steps_per_round: int = 2,
-               width: int | None = None) -> dict:
+def train_pair(
+    net: str,
+    batch: int,
+    *,
+    rounds: int = 5,
+    steps_per_round: int = 2,
+    width: int | None = None,
+) -> dict:
   """Train-step figures of both frameworks, interleaved (module docstring)."""
   config = _config(net, batch, width)
   jax_run, num_params = train_bench.jax_step_runner(config, WINDOW)
   torch_run, twin = torch_step_runner(
-      net, config, train_bench.model_for(config, config.seed))
+      net, config, train_bench.model_for(config, config.seed)
+  )
   torch_params = sum(p.numel() for p in twin.parameters() if p.requires_grad)
   if torch_params != num_params:
-    raise AssertionError(f"{net}: {num_params} JAX parameters, "
-                         f"{torch_params} in the PyTorch twin")
+    raise AssertionError(
+        f"{net}: {num_params} JAX parameters, "
+        f"{torch_params} in the PyTorch twin"
+    )
   jax_first, torch_first = jax_run(), torch_run()
   jax_run(), torch_run()  # Warm-up.
   jax_times, torch_times = [], []
@@ -171,14 +214,20 @@ def train_pair(net: str, batch: int, *, rounds: int = 5, steps_per_round: int = 
   j, t = timing.spread_ms(jax_times), timing.spread_ms(torch_times)
   j["compile_s"] = max(jax_first - j["median_ms"] / 1e3, 0.0)
   t["first_call_s"] = torch_first
-  return {"batch": batch, "batch_windows": config.data.batch_size,
-          "num_params": num_params, "width": trainer.model_config(config).width
-          if net == "beso" else None, "jax": j, "torch": t,
-          "ratio": j["median_ms"] / t["median_ms"]}
+  return {
+      "batch": batch,
+      "batch_windows": config.data.batch_size,
+      "num_params": num_params,
+      "width": run_config.model_config(config).width if net == "beso" else None,
+      "jax": j,
+      "torch": t,
+      "ratio": j["median_ms"] / t["median_ms"],
+  }
 
 
-def trainer_overhead(dataset_dir: str, workdir: str, *, steps: int = 500,
-                     periods: int = 5) -> dict:
+def trainer_overhead(
+    dataset_dir: str, workdir: str, *, steps: int = 500, periods: int = 5
+) -> dict:
   """GCBC (`cpu` variant) through the real trainer against its bare step.
 
   `trainer.train_and_evaluate` on `dataset_dir` for `steps` steps, logging
@@ -200,15 +249,20 @@ def trainer_overhead(dataset_dir: str, workdir: str, *, steps: int = 500,
   bare = [run_one() for _ in range(max(20, steps // 10))]
   trainer_rate, bare_rate = float(np.median(rates)), 1 / float(np.median(bare))
   batch = config.data.batch_size
-  return {"batch": batch, "steps": steps, "periods": periods,
-          "trainer_examples_per_s": trainer_rate * batch,
-          "bare_examples_per_s": bare_rate * batch,
-          "overhead": 1 - trainer_rate / bare_rate}
+  return {
+      "batch": batch,
+      "steps": steps,
+      "periods": periods,
+      "trainer_examples_per_s": trainer_rate * batch,
+      "bare_examples_per_s": bare_rate * batch,
+      "overhead": 1 - trainer_rate / bare_rate,
+  }
 
 
 # ----------------------------------------------------------------- acting
-def act_pair(net: str, batch: int, *, calls: int = 100,
-             width: int | None = None) -> dict:
+def act_pair(
+    net: str, batch: int, *, calls: int = 100, width: int | None = None
+) -> dict:
   """Acting figures of both frameworks at `batch` environments."""
   config = _config(net, 4 if net == "beso" else 1, width)
   model = train_bench.model_for(config, config.seed)
@@ -223,28 +277,47 @@ def act_pair(net: str, batch: int, *, calls: int = 100,
     key = jax.random.key(0)
     jax_call = lambda: jax.block_until_ready(sample(params, context, key))
     twin = torch_models.BesoTransformer(
-        OBS_DIM, ACTION_DIM, mc.width, mc.layers, mc.heads, mc.goal_tokens,
-        mc.obs_window, mc.attention_dropout)
+        OBS_DIM,
+        ACTION_DIM,
+        mc.width,
+        mc.layers,
+        mc.heads,
+        mc.goal_tokens,
+        mc.obs_window,
+        mc.attention_dropout,
+    )
     torch_models.copy_from_jax(twin, model.network).eval()
-    t_context = {k: torch.from_numpy(np.array(getattr(context, k)))
-                 for k in ("obs", "valid", "goal", "drop")}
-    sigmas = torch.from_numpy(np.array(samplers.schedule(
-        mc.schedule, mc.num_steps, mc.sigma_min, mc.sigma_max, mc.rho)))
+    t_context = {
+        k: torch.from_numpy(np.array(getattr(context, k)))
+        for k in ("obs", "valid", "goal", "drop")
+    }
+    sigmas = torch.from_numpy(
+        np.array(
+            samplers.schedule(
+                mc.schedule, mc.num_steps, mc.sigma_min, mc.sigma_max, mc.rho
+            )
+        )
+    )
 
     def torch_call():
       with torch.inference_mode():
         x = sigmas[0] * torch.randn(batch, mc.obs_window, ACTION_DIM)
-        return torch_models.ddim_sample(twin, t_context, sigmas, x, mc.sigma_data)
+        return torch_models.ddim_sample(
+            twin, t_context, sigmas, x, mc.sigma_data
+        )
+
   else:
     mc = model.config
     step, params = beso_bench.pure_jit(
-        model, lambda m, carry, o, g: m.policy.step(carry, o, g)[1].mode())
+        model, lambda m, carry, o, g: m.policy.step(carry, o, g)[1].mode()
+    )
     carry = jnp.zeros((batch, mc.rnn))
     o, g = jnp.asarray(obs), jnp.asarray(goal)
     jax_call = lambda: jax.block_until_ready(step(params, carry, o, g))
     twin = torch_models.copy_from_jax(
         torch_models.GCBCPolicy(OBS_DIM, ACTION_DIM, mc.encoder, mc.rnn),
-        model.policy).eval()
+        model.policy,
+    ).eval()
     cell = torch.nn.GRUCell(mc.encoder[-1], mc.rnn)
     with torch.no_grad():  # The GRU's weights as one cell, for one step.
       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
@@ -258,14 +331,21 @@ def act_pair(net: str, batch: int, *, calls: int = 100,
         for layer in twin.encoder:
           x = torch.relu(layer(x))
         return twin.head(cell(x, h)).clamp(-1, 1)
+
   j = timing.time_calls(jax_call, calls)
   t = timing.time_calls(torch_call, calls)
   policy = policy_lib.Policy(net, model, train_bench.unit_normalization())
   policy.reset(batch)
   act = timing.time_calls(
-      lambda: policy.act({"state": obs}, {"state": goal}), calls)
-  return {"batch": batch, "jax": j, "torch": t, "policy_act": act,
-          "ratio": j["median_ms"] / t["median_ms"]}
+      lambda: policy.act({"state": obs}, {"state": goal}), calls
+  )
+  return {
+      "batch": batch,
+      "jax": j,
+      "torch": t,
+      "policy_act": act,
+      "ratio": j["median_ms"] / t["median_ms"],
+  }
 
 
 # ------------------------------------------------------------------ all
@@ -275,16 +355,27 @@ def check_widths(widths, beso_width: int | None = None) -> None:
   heads = beso.Config().heads
   bad = [w for w in (*widths, beso_width) if w is not None and w % heads]
   if bad:
-    raise ValueError(f"BESO widths {bad} are not multiples of its {heads} "
-                     f"attention heads; e.g. --widths=120,240,360,480")
+    raise ValueError(
+        f"BESO widths {bad} are not multiples of its {heads} "
+        f"attention heads; e.g. --widths=120,240,360,480"
+    )
 
 
-def measure(*, train_batches=(64, 256, 1024), act_batches=(1, 64),
-            widths=(120, 240, 360, 480), curve_batch: int = 256,
-            rounds: int = 5, calls: int = 100, threads: int | None = None,
-            networks=NETWORKS, beso_width: int | None = None,
-            dataset_dir: str | None = None, trainer_steps: int = 500,
-            progress=print) -> dict:
+def measure(
+    *,
+    train_batches=(64, 256, 1024),
+    act_batches=(1, 64),
+    widths=(120, 240, 360, 480),
+    curve_batch: int = 256,
+    rounds: int = 5,
+    calls: int = 100,
+    threads: int | None = None,
+    networks=NETWORKS,
+    beso_width: int | None = None,
+    dataset_dir: str | None = None,
+    trainer_steps: int = 500,
+    progress=print,
+) -> dict:
   """Every figure of the module docstring; `ratio/...` keys at the top level.
 
   With `dataset_dir` also `trainer` (`trainer_overhead` on that dataset).
@@ -292,15 +383,28 @@ def measure(*, train_batches=(64, 256, 1024), act_batches=(1, 64),
   check_widths(widths, beso_width)
   threads = threads or default_threads()
   torch.set_num_threads(threads)
-  results = {"threads": threads, "torch_version": torch.__version__,
-             "jax_version": jax.__version__, "train": {}, "act": {}, "curve": {}}
+  results = {
+      "threads": threads,
+      "torch_version": torch.__version__,
+      "jax_version": jax.__version__,
+      "train": {},
+      "act": {},
+      "curve": {},
+  }
   for net in networks:
     width = beso_width if net == "beso" else None
     for kind, batches, pair in (
-        ("train", train_batches,
-         lambda b: train_pair(net, b, rounds=rounds, width=width)),
-        ("act", act_batches,
-         lambda b: act_pair(net, b, calls=calls, width=width))):
+        (
+            "train",
+            train_batches,
+            lambda b: train_pair(net, b, rounds=rounds, width=width),
+        ),
+        (
+            "act",
+            act_batches,
+            lambda b: act_pair(net, b, calls=calls, width=width),
+        ),
+    ):
       for b in batches:
         progress(f"{kind} {net} batch {b} ...")
         results[kind][f"{net}/b{b}"] = r = pair(b)
@@ -313,25 +417,33 @@ def measure(*, train_batches=(64, 256, 1024), act_batches=(1, 64),
   if dataset_dir:
     progress(f"the trainer on {dataset_dir} ...")
     with tempfile.TemporaryDirectory() as workdir:
-      results["trainer"] = trainer_overhead(dataset_dir, workdir,
-                                            steps=trainer_steps)
+      results["trainer"] = trainer_overhead(
+          dataset_dir, workdir, steps=trainer_steps
+      )
   return results
 
 
 def table(results: dict) -> str:
   """The figures of `measure` as markdown: one row per figure, then notes."""
-  lines = ["| figure | JAX median (p10-p90) ms | PyTorch median (p10-p90) ms "
-           "| JAX / PyTorch | JAX compile s |", "|---|---|---|---|---|"]
+  lines = [
+      "| figure | JAX median (p10-p90) ms | PyTorch median (p10-p90) ms "
+      "| JAX / PyTorch | JAX compile s |",
+      "|---|---|---|---|---|",
+  ]
   cell = lambda f: f"{f['median_ms']:.2f} ({f['p10_ms']:.2f}-{f['p90_ms']:.2f})"
   for kind in ("train", "act", "curve"):
     for key, r in results[kind].items():
-      lines.append(f"| {kind} {key} | {cell(r['jax'])} | {cell(r['torch'])} "
-                   f"| {r['ratio']:.2f} | {r['jax']['compile_s']:.1f} |")
+      lines.append(
+          f"| {kind} {key} | {cell(r['jax'])} | {cell(r['torch'])} "
+          f"| {r['ratio']:.2f} | {r['jax']['compile_s']:.1f} |"
+      )
   if "trainer" in results:
     t = results["trainer"]
-    lines.append(f"\nThe trainer (GCBC, batch {t['batch']}, data pipeline, logs "
-                 f"and a checkpoint every {t['steps'] // t['periods']} steps):"
-                 f" {t['trainer_examples_per_s']:.0f} examples/s against the "
-                 f"bare step's {t['bare_examples_per_s']:.0f}, overhead "
-                 f"{100 * t['overhead']:.1f}%.")
+    lines.append(
+        f"\nThe trainer (GCBC, batch {t['batch']}, data pipeline, logs "
+        f"and a checkpoint every {t['steps'] // t['periods']} steps):"
+        f" {t['trainer_examples_per_s']:.0f} examples/s against the "
+        f"bare step's {t['bare_examples_per_s']:.0f}, overhead "
+        f"{100 * t['overhead']:.1f}%."
+    )
   return "\n".join(lines)

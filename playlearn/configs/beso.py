@@ -10,6 +10,7 @@ Variants after ':' (see `common.VARIANTS`): `cpu` is the README's run (about
 4 layers). C-BESO (no null goal, plain goal conditioning):
 --config.model.cond_drop_prob=0; the faster network: --config.model.network=mlp.
 """
+
 from playlearn.configs import common
 
 
@@ -26,7 +27,9 @@ def get_config(arg: str | None = None):
     c.model.width = 256
     c.model.layers = 4
   if arg == "cpu":
-    c.data.batch_size = 256  # x samples_per_window 4: the paper's 1,024 samples.
+    c.data.batch_size = (
+        256  # x samples_per_window 4: the paper's 1,024 samples.
+    )
     # Measured on state_full (CFG-BESO): 10k steps at lr 1e-4 reached a
     # validation loss of 0.196 and action correlations of 0.5-0.7; 30k at
     # 3e-4 reached 0.077 and 0.86-0.87 (README).

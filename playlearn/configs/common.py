@@ -1,4 +1,5 @@
 """What every method's config shares; method files override fields."""
+
 import dataclasses
 import importlib.util
 
@@ -32,7 +33,7 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   c.method = method
   c.dataset_dir = "out/data/playtable_play/state_full/1.2.0"
   c.seed = 0
-  c.obs_dim = config_dict.placeholder(int)     # checked against the dataset
+  c.obs_dim = config_dict.placeholder(int)  # checked against the dataset
   c.action_dim = config_dict.placeholder(int)  # when set
   c.tiny_model = False
   c.model = model_fields(models.get(method).Config)  # None: the default
@@ -42,10 +43,19 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # both in playlearn.data.features, saved with the policy. obs_noise: the
   # standard deviation of Gaussian noise on training observations, in
   # normalised units (0: off; trainer.add_obs_noise).
-  c.data = ml_collections.ConfigDict(dict(
-      batch_size=256, kappa_min=16, kappa_max=32, goal_horizon=0,
-      action_norm="none", actions="label", features="raw", goals="full",
-      obs_noise=0.0))
+  c.data = ml_collections.ConfigDict(
+      dict(
+          batch_size=256,
+          kappa_min=16,
+          kappa_max=32,
+          goal_horizon=0,
+          action_norm="none",
+          actions="label",
+          features="raw",
+          goals="full",
+          obs_noise=0.0,
+      )
+  )
   # The logistic mixture makes a stiff loss: once components sharpen on exact
   # actions (the gripper, steps without rotation), its gradients run to
   # thousands. Measured on state_full (GCBC, batch 64, validation NLL):
@@ -54,9 +64,15 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # the policy had still learnt only the marginal: see the README). A
   # global-norm clip to 1 shrinks nearly every update (17.6 without it, 20.8
   # with it at step 600), so grad_clip is off (0) by default.
-  c.optimizer = ml_collections.ConfigDict(dict(
-      lr=1e-4, warmup_steps=1000, final_lr_fraction=0.1, weight_decay=1e-4,
-      grad_clip=0.0))
+  c.optimizer = ml_collections.ConfigDict(
+      dict(
+          lr=1e-4,
+          warmup_steps=1000,
+          final_lr_fraction=0.1,
+          weight_decay=1e-4,
+          grad_clip=0.0,
+      )
+  )
   c.total_steps = 50_000
   # An exponential moving average of the weights for acting and the saved
   # policy (0: off, the last weights act).
@@ -64,8 +80,9 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # Rollouts on the task suite every N steps and at the end (0: never), with
   # a few videos under workdir/eval/<step>/.
   c.eval_every = 10_000
-  c.eval = ml_collections.ConfigDict(dict(
-      tasks=None, episodes_per_task=2, videos_per_task=1, seed=0))
+  c.eval = ml_collections.ConfigDict(
+      dict(tasks=None, episodes_per_task=2, videos_per_task=1, seed=0)
+  )
   c.log_every = 100
   # Loss on fixed validation windows (val/ metrics) every N steps (0: never).
   c.val_every = 1000
@@ -82,15 +99,20 @@ def parse_flags(argv: list[str]) -> list[str]:
   overrides = [a for a in argv[1:] if a.startswith("--config.")]
   config = _load_config_flag(argv) if overrides else None
   for arg in overrides if config is not None else ():
-    path = arg[len("--config."):].split("=", 1)[0].split(".")
+    path = arg[len("--config.") :].split("=", 1)[0].split(".")
     node = config
     for depth, key in enumerate(path):
       if not isinstance(node, ml_collections.ConfigDict) or key not in node:
         where = ".".join(["config"] + path[:depth])
-        valid = sorted(node.keys()) if isinstance(
-            node, ml_collections.ConfigDict) else []
-        raise SystemExit(f"--config.{'.'.join(path)}: {where} has no field "
-                         f"{key!r}; valid: {', '.join(valid)}")
+        valid = (
+            sorted(node.keys())
+            if isinstance(node, ml_collections.ConfigDict)
+            else []
+        )
+        raise SystemExit(
+            f"--config.{'.'.join(path)}: {where} has no field "
+            f"{key!r}; valid: {', '.join(valid)}"
+        )
       node = node[key]
   return app.parse_flags_with_usage(argv)
 
@@ -113,14 +135,17 @@ def _load_config_flag(argv: list[str]) -> ml_collections.ConfigDict | None:
   return module.get_config(variant or None)
 
 
-def with_variant(c: ml_collections.ConfigDict,
-                 arg: str | None) -> ml_collections.ConfigDict:
+def with_variant(
+    c: ml_collections.ConfigDict, arg: str | None
+) -> ml_collections.ConfigDict:
   """Applies the variant named after the config file's ':'."""
   if not arg:
     return c
   if arg not in VARIANTS:
-    raise ValueError(f"unknown config variant {arg!r}; valid: "
-                     f"{', '.join(sorted(VARIANTS))}")
+    raise ValueError(
+        f"unknown config variant {arg!r}; valid: "
+        f"{', '.join(sorted(VARIANTS))}"
+    )
   return VARIANTS[arg](c)
 
 

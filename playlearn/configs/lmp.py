@@ -8,6 +8,7 @@ Variants after ':' (see `common.VARIANTS`): `cpu` is the README's run (about
 30 min on 2 CPU cores; pass --config.dataset_dir), `demo` is `make demo`'s,
 `debug` takes seconds. `cpu` and `demo` use the MSE action head.
 """
+
 from playlearn.configs import common
 
 

@@ -28,6 +28,7 @@ their training mean. A task is a change of the scene, and a full goal also
 says where the tool ended, which a policy can imitate instead: pressing a
 button ends with the tool where it hovered before pressing.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,8 +48,9 @@ def uses_target(name: str) -> bool:
   return name == "relative_target"
 
 
-def transform(states: np.ndarray, name: str,
-              target: np.ndarray | None = None) -> np.ndarray:
+def transform(
+    states: np.ndarray, name: str, target: np.ndarray | None = None
+) -> np.ndarray:
   """float[..., 42] raw states -> float32[..., F] features `name`.
 
   `target`: float[..., 6] commanded tool poses, read by `relative_target`
@@ -62,12 +64,28 @@ def transform(states: np.ndarray, name: str,
   tcp = states[..., 0:3]
   parts = [states[..., :_BLOCKS]]
   for i in range(_NUM_BLOCKS):
-    block = states[..., _BLOCKS + 6 * i:_BLOCKS + 6 * (i + 1)]
-    pos, roll, pitch, yaw = (block[..., 0:3], block[..., 3], block[..., 4],
-                             block[..., 5])
-    parts += [pos, pos - tcp,
-              np.stack([np.sin(2 * yaw), np.cos(2 * yaw), np.sin(roll),
-                        np.cos(roll), np.sin(pitch), np.cos(pitch)], -1)]
+    block = states[..., _BLOCKS + 6 * i : _BLOCKS + 6 * (i + 1)]
+    pos, roll, pitch, yaw = (
+        block[..., 0:3],
+        block[..., 3],
+        block[..., 4],
+        block[..., 5],
+    )
+    parts += [
+        pos,
+        pos - tcp,
+        np.stack(
+            [
+                np.sin(2 * yaw),
+                np.cos(2 * yaw),
+                np.sin(roll),
+                np.cos(roll),
+                np.sin(pitch),
+                np.cos(pitch),
+            ],
+            -1,
+        ),
+    ]
   if name == "relative_target":
     parts.append(_lead(states, target))
   return np.concatenate(parts, -1).astype(np.float32)
@@ -79,8 +97,10 @@ def _lead(states: np.ndarray, target: np.ndarray | None) -> np.ndarray:
     return lead
   target = np.asarray(target, np.float32)
   if target.shape != lead.shape:
-    raise ValueError(f"target must have shape {lead.shape} (commanded tool "
-                     f"position and angles per state), got {target.shape}")
+    raise ValueError(
+        f"target must have shape {lead.shape} (commanded tool "
+        f"position and angles per state), got {target.shape}"
+    )
   lead[..., :3] = target[..., :3] - states[..., 0:3]
   turn = target[..., 3:6] - states[..., 3:6]
   lead[..., 3:] = (turn + np.pi) % (2 * np.pi) - np.pi  # Wrapped to +-pi.
@@ -101,7 +121,7 @@ def robot_columns(name: str, state_dim: int = 42) -> np.ndarray:
   if name != "raw":
     for i in range(_NUM_BLOCKS):  # Per block: pos (3), pos - tcp (3), angles.
       first = _BLOCKS + 12 * i + 3
-      robot[first:first + 3] = True
+      robot[first : first + 3] = True
   if name == "relative_target":
     robot[-_TARGET_DIM:] = True
   robot.flags.writeable = False

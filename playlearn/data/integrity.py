@@ -6,6 +6,7 @@ written, so a directory with dataset_info.json was complete when it was
 written. `verify_dataset` checks that it still is, e.g.
 after a copy between machines.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ from playlearn.data import statistics as statistics_lib
 from playlearn.data.reading import CorruptShardError
 
 
-def verify_dataset(source: Any, *,
-                   decode: bool = True) -> dict[str, dict[str, int]]:
+def verify_dataset(
+    source: Any, *, decode: bool = True
+) -> dict[str, dict[str, int]]:
   """Reads every record of every shard of a prepared dataset.
 
   Args:
@@ -46,7 +48,8 @@ def verify_dataset(source: Any, *,
   info_path = data_dir / "dataset_info.json"
   if not info_path.exists():
     raise FileNotFoundError(
-        f"{info_path} does not exist: the dataset is not (completely) prepared")
+        f"{info_path} does not exist: the dataset is not (completely) prepared"
+    )
   try:
     info = tfds.builder_from_directory(data_dir).info
   except Exception as e:  # pylint: disable=broad-except
@@ -68,9 +71,12 @@ def verify_dataset(source: Any, *,
             decoder(record)
           except Exception as e:  # pylint: disable=broad-except
             raise CorruptShardError(
-                path, f"record {i} cannot be decoded ({e})") from e
-    summary[split] = {"shards": len(paths),
-                      "records": int(sum(split_info.shard_lengths))}
+                path, f"record {i} cannot be decoded ({e})"
+            ) from e
+    summary[split] = {
+        "shards": len(paths),
+        "records": int(sum(split_info.shard_lengths)),
+    }
   _check_statistics(data_dir, summary)
   return summary
 
@@ -103,8 +109,10 @@ def _tfrecord_records(path: str, expected: int):
       yield payload
   if count != expected:
     raise CorruptShardError(
-        path, f"holds {'more than ' if count > expected else ''}{count} "
-              f"records, dataset_info.json says {expected}")
+        path,
+        f"holds {'more than ' if count > expected else ''}{count} "
+        f"records, dataset_info.json says {expected}",
+    )
 
 
 def _check_statistics(data_dir, summary):
@@ -113,8 +121,10 @@ def _check_statistics(data_dir, summary):
     # Every playlearn build writes it before the rename into place, so a
     # dataset without it was copied partly; training would fail later on it.
     raise CorruptShardError(
-        path, "is missing: the dataset's normalisation statistics are not "
-              "there (copy the whole version directory)")
+        path,
+        "is missing: the dataset's normalisation statistics are not "
+        "there (copy the whole version directory)",
+    )
   try:
     splits = json.loads(path.read_text())["splits"]
   except Exception as e:  # pylint: disable=broad-except
@@ -122,5 +132,7 @@ def _check_statistics(data_dir, summary):
   for split, counts in summary.items():
     if splits.get(split, {}).get("num_episodes") != counts["records"]:
       raise CorruptShardError(
-          path, f"the statistics of split {split} do not cover its "
-                f"{counts['records']} episodes")
+          path,
+          f"the statistics of split {split} do not cover its "
+          f"{counts['records']} episodes",
+      )

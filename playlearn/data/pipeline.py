@@ -33,6 +33,7 @@ iterator state is JSON too, but of another shape (see `get_state`). On a
 moving 1.6 MB batches between processes caps it at ~200/s (see
 playlearn/bench/data_bench.py).
 """
+
 from __future__ import annotations
 
 import base64
@@ -47,9 +48,13 @@ import numpy as np
 from playlearn.data import windows as windows_lib
 
 
-def make_dataset(store: windows_lib.WindowStore, batch_size: int,
-                 seed: int, shard_index: int = 0,
-                 shard_count: int = 1) -> grain.MapDataset:
+def make_dataset(
+    store: windows_lib.WindowStore,
+    batch_size: int,
+    seed: int,
+    shard_index: int = 0,
+    shard_count: int = 1,
+) -> grain.MapDataset:
   """Infinite MapDataset of batches; element i is a function of (seed, i).
 
   With `shard_count` hosts, each cuts `batch_size` windows: host p's batch i
@@ -60,12 +65,15 @@ def make_dataset(store: windows_lib.WindowStore, batch_size: int,
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}")
   if not 0 <= shard_index < shard_count:
-    raise ValueError(f"shard_index must be in [0, {shard_count}), got "
-                     f"{shard_index}")
+    raise ValueError(
+        f"shard_index must be in [0, {shard_count}), got {shard_index}"
+    )
   global_batch = batch_size * shard_count
   if store.num_windows < global_batch:
-    raise ValueError(f"batch_size ({batch_size} x {shard_count} hosts) exceeds "
-                     f"the number of windows in the data ({store.num_windows})")
+    raise ValueError(
+        f"batch_size ({batch_size} x {shard_count} hosts) exceeds "
+        f"the number of windows in the data ({store.num_windows})"
+    )
   if not 0 <= seed < 2**32:
     raise ValueError(f"seed must be in [0, 2**32), got {seed}")
   ids_of = _window_ids(store.num_windows, global_batch, seed)
@@ -86,7 +94,7 @@ def _window_ids(num_windows: int, batch_size: int, seed: int):
 
   def ids_of(index: int) -> tuple[int, np.ndarray]:
     epoch, j = divmod(int(index), batches_per_epoch)
-    return epoch, permutations(epoch)[j * batch_size:(j + 1) * batch_size]
+    return epoch, permutations(epoch)[j * batch_size : (j + 1) * batch_size]
 
   return ids_of
 
@@ -114,20 +122,28 @@ class _EpochPermutations:
       order = self._cache.get(epoch)
       if order is None:
         order = np.random.default_rng([self._seed, epoch]).permutation(
-            self._num_windows)
+            self._num_windows
+        )
         if len(self._cache) >= 2:
           del self._cache[min(self._cache)]
         self._cache[epoch] = order
       return order
 
 
-def make_iterator(source: str | os.PathLike | windows_lib.WindowStore, *,
-                  batch_size: int = 256, seed: int = 0, split: str = "train",
-                  config: windows_lib.WindowConfig = windows_lib.WindowConfig(),
-                  state: dict | None = None, num_threads: int = 1,
-                  prefetch: int = 4, worker_count: int = 0,
-                  shard_index: int = 0,
-                  shard_count: int = 1) -> grain.DatasetIterator:
+def make_iterator(
+    source: str | os.PathLike | windows_lib.WindowStore,
+    *,
+    batch_size: int = 256,
+    seed: int = 0,
+    split: str = "train",
+    config: windows_lib.WindowConfig = windows_lib.WindowConfig(),
+    state: dict | None = None,
+    num_threads: int = 1,
+    prefetch: int = 4,
+    worker_count: int = 0,
+    shard_index: int = 0,
+    shard_count: int = 1,
+) -> grain.DatasetIterator:
   """An endless iterator of window batches.
 
   Args:
@@ -147,12 +163,16 @@ def make_iterator(source: str | os.PathLike | windows_lib.WindowStore, *,
   Returns:
     A `grain.DatasetIterator`; use `get_state` / `set_state` below.
   """
-  store = (source if isinstance(source, windows_lib.WindowStore) else
-           windows_lib.WindowStore.from_dataset(source, split, config))
-  ds = make_dataset(store, batch_size, seed, shard_index,
-                    shard_count).to_iter_dataset(
-      grain.ReadOptions(num_threads=num_threads,
-                        prefetch_buffer_size=prefetch))
+  store = (
+      source
+      if isinstance(source, windows_lib.WindowStore)
+      else windows_lib.WindowStore.from_dataset(source, split, config)
+  )
+  ds = make_dataset(
+      store, batch_size, seed, shard_index, shard_count
+  ).to_iter_dataset(
+      grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch)
+  )
   if worker_count > 0:
     ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))
   iterator = iter(ds)
@@ -183,10 +203,14 @@ def set_state(iterator: grain.DatasetIterator, state: dict[str, Any]) -> None:
   if isinstance(state, dict) and set(state) == {"base64"}:
     state = base64.b64decode(state["base64"])
   current = iterator.get_state()
-  if isinstance(state, dict) and isinstance(current, dict) and (
-      set(state) != set(current)):
+  if (
+      isinstance(state, dict)
+      and isinstance(current, dict)
+      and (set(state) != set(current))
+  ):
     raise ValueError(
         f"iterator state has keys {sorted(state)}, this iterator "
         f"{sorted(current)}: it was saved from a pipeline with another "
-        "worker_count (restore with the same one)")
+        "worker_count (restore with the same one)"
+    )
   iterator.set_state(state)

@@ -8,6 +8,7 @@ it fails loudly: a missing, truncated or corrupted shard raises
 `CorruptShardError` naming the file. (The ArrayRecord library itself reports a
 truncated file as holding no records, and a corrupted chunk without the file.)
 """
+
 from __future__ import annotations
 
 import bisect
@@ -36,6 +37,7 @@ class CorruptShardError(OSError):
 @dataclasses.dataclass(frozen=True)
 class Shard:
   """One shard file and the records of it that a split reads."""
+
   path: str
   num_records: int  # As dataset_info.json records it.
   skip: int = 0
@@ -49,8 +51,10 @@ class Shard:
 
 def split_shards(info: tfds.core.DatasetInfo, split: str) -> list[Shard]:
   """The shards of `split` (any TFDS split string, e.g. 'train[:10]')."""
-  return [Shard(os.fspath(fi.filename), fi.examples_in_shard, fi.skip, fi.take)
-          for fi in info.splits[split].file_instructions]
+  return [
+      Shard(os.fspath(fi.filename), fi.examples_in_shard, fi.skip, fi.take)
+      for fi in info.splits[split].file_instructions
+  ]
 
 
 def dataset_dir(source: Any) -> epath.Path:
@@ -68,10 +72,14 @@ def open_array_record(path: str, num_records: int):
     raise CorruptShardError(path, f"cannot be opened ({e})") from e
   if not reader.ok():
     raise CorruptShardError(
-        path, "cannot be read: the file is truncated or its index is corrupted")
+        path, "cannot be read: the file is truncated or its index is corrupted"
+    )
   if reader.num_records() != num_records:
-    raise CorruptShardError(path, f"holds {reader.num_records()} records, "
-                                  f"dataset_info.json says {num_records}")
+    raise CorruptShardError(
+        path,
+        f"holds {reader.num_records()} records, "
+        f"dataset_info.json says {num_records}",
+    )
   return reader
 
 
@@ -96,7 +104,8 @@ class EpisodeSource:
     if info.file_format != tfds.core.FileFormat.ARRAY_RECORD:
       raise ValueError(
           f"{self.data_dir} is stored as {info.file_format.value}; "
-          "EpisodeSource reads ArrayRecord (read it with tfds.load instead)")
+          "EpisodeSource reads ArrayRecord (read it with tfds.load instead)"
+      )
     self.split = split
     self.shards = split_shards(info, split)
     self._starts = []
@@ -122,8 +131,10 @@ class EpisodeSource:
     return self._len
 
   def __repr__(self) -> str:
-    return (f"EpisodeSource({os.fspath(self.data_dir)!r}, "
-            f"split={self.split!r}, len={self._len})")
+    return (
+        f"EpisodeSource({os.fspath(self.data_dir)!r}, "
+        f"split={self.split!r}, len={self._len})"
+    )
 
   def record(self, index: int) -> tuple[Shard, int, bytes]:
     """(shard, index in the shard, serialized record) of episode `index`."""
@@ -146,4 +157,5 @@ class EpisodeSource:
       return self.decode(data)
     except Exception as e:  # pylint: disable=broad-except
       raise CorruptShardError(
-          shard.path, f"record {local} cannot be decoded ({e})") from e
+          shard.path, f"record {local} cannot be decoded ({e})"
+      ) from e

@@ -20,6 +20,7 @@ TensorFlow: building must work without it. `EpisodeDecoder` needs neither
 TensorFlow nor the builder code: it parses a record with the features read back
 from `features.json` and returns exactly the arrays the generator produced.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -30,17 +31,28 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import example_parser
 
-STEP_KEYS = ("observation", "action", "action_label", "reward", "discount",
-             "is_first", "is_last", "is_terminal", "language_instruction")
+STEP_KEYS = (
+    "observation",
+    "action",
+    "action_label",
+    "reward",
+    "discount",
+    "is_first",
+    "is_last",
+    "is_terminal",
+    "language_instruction",
+)
 ACTION_DIM = 7
 
 
 def episode_features(
-    *, state_dim: int,
+    *,
+    state_dim: int,
     metadata: Mapping[str, tfds.features.FeatureConnector],
     image_shapes: Mapping[str, tuple[int, int, int]] | None = None,
     action_dim: int = ACTION_DIM,
-    target_dim: int = 0) -> tfds.features.FeaturesDict:
+    target_dim: int = 0,
+) -> tfds.features.FeaturesDict:
   """The RLDS feature spec of one episode.
 
   Args:
@@ -52,41 +64,59 @@ def episode_features(
     target_dim: with 6, `observation/target` float32[6] (from version
       1.2.0 of the PlayTable datasets); 0 for none.
   """
-  observation = {"state": tfds.features.Tensor(
-      shape=(state_dim,), dtype=np.float32,
-      doc="Low-dimensional simulator state.")}
+  observation = {
+      "state": tfds.features.Tensor(
+          shape=(state_dim,),
+          dtype=np.float32,
+          doc="Low-dimensional simulator state.",
+      )
+  }
   if target_dim:
     observation["target"] = tfds.features.Tensor(
-        shape=(target_dim,), dtype=np.float32,
+        shape=(target_dim,),
+        dtype=np.float32,
         doc="Commanded tool pose (the mocap target that actions move): "
-            "position and rotation from the home pose, as the state's tool "
-            "pose.")
+        "position and rotation from the home pose, as the state's tool "
+        "pose.",
+    )
   for name, shape in (image_shapes or {}).items():
     observation[name] = tfds.features.Tensor(
-        shape=tuple(shape), dtype=np.uint8,
-        encoding=tfds.features.Encoding.ZLIB, doc=f"Camera image {name}, RGB.")
-  steps = tfds.features.Dataset({
-      "observation": tfds.features.FeaturesDict(observation),
-      "action": tfds.features.Tensor(
-          shape=(action_dim,), dtype=np.float32,
-          doc="End-effector command in [-1, 1], as executed: replaying it "
-              "from the reset seed reproduces the episode."),
-      "action_label": tfds.features.Tensor(
-          shape=(action_dim,), dtype=np.float32,
-          doc="The scripted oracle's command at this state, the label a "
-              "policy learns; `action` is this plus the injected noise."),
-      "reward": tfds.features.Scalar(dtype=np.float32),
-      "discount": tfds.features.Scalar(dtype=np.float32),
-      "is_first": tfds.features.Scalar(dtype=np.bool_),
-      "is_last": tfds.features.Scalar(dtype=np.bool_),
-      "is_terminal": tfds.features.Scalar(dtype=np.bool_),
-      "language_instruction": tfds.features.Text(
-          doc="Words of the task done at this step; empty between tasks."),
-  })
-  return tfds.features.FeaturesDict({
-      "steps": steps,
-      "episode_metadata": tfds.features.FeaturesDict(dict(metadata)),
-  })
+        shape=tuple(shape),
+        dtype=np.uint8,
+        encoding=tfds.features.Encoding.ZLIB,
+        doc=f"Camera image {name}, RGB.",
+    )
+  steps = tfds.features.Dataset(
+      {
+          "observation": tfds.features.FeaturesDict(observation),
+          "action": tfds.features.Tensor(
+              shape=(action_dim,),
+              dtype=np.float32,
+              doc="End-effector command in [-1, 1], as executed: replaying it "
+              "from the reset seed reproduces the episode.",
+          ),
+          "action_label": tfds.features.Tensor(
+              shape=(action_dim,),
+              dtype=np.float32,
+              doc="The scripted oracle's command at this state, the label a "
+              "policy learns; `action` is this plus the injected noise.",
+          ),
+          "reward": tfds.features.Scalar(dtype=np.float32),
+          "discount": tfds.features.Scalar(dtype=np.float32),
+          "is_first": tfds.features.Scalar(dtype=np.bool_),
+          "is_last": tfds.features.Scalar(dtype=np.bool_),
+          "is_terminal": tfds.features.Scalar(dtype=np.bool_),
+          "language_instruction": tfds.features.Text(
+              doc="Words of the task done at this step; empty between tasks."
+          ),
+      }
+  )
+  return tfds.features.FeaturesDict(
+      {
+          "steps": steps,
+          "episode_metadata": tfds.features.FeaturesDict(dict(metadata)),
+      }
+  )
 
 
 ACTION_FIELDS = {"label": "action_label", "executed": "action"}
@@ -100,31 +130,36 @@ def step_actions(steps: Mapping[str, Any], which: str = "label") -> np.ndarray:
   so the executed action was the label.
   """
   if which not in ACTION_FIELDS:
-    raise ValueError(f"actions must be one of {sorted(ACTION_FIELDS)}, got "
-                     f"{which!r}")
+    raise ValueError(
+        f"actions must be one of {sorted(ACTION_FIELDS)}, got {which!r}"
+    )
   key = ACTION_FIELDS[which]
   if key not in steps:
     key = "action"
   return np.asarray(steps[key], np.float32)
 
 
-def to_example(episode: Mapping[str, Any],
-               metadata_keys: Iterable[str]) -> dict:
+def to_example(
+    episode: Mapping[str, Any], metadata_keys: Iterable[str]
+) -> dict:
   """Generator episode -> the example that `FeaturesDict.encode_example` takes.
 
   `episode_metadata` must have exactly `metadata_keys`: a field the spec does
   not know would otherwise be dropped without a word.
   """
   steps = episode["steps"]
-  example_steps = {key: steps[key] for key in STEP_KEYS
-                   if key != "language_instruction"}
+  example_steps = {
+      key: steps[key] for key in STEP_KEYS if key != "language_instruction"
+  }
   example_steps["language_instruction"] = [
-      str(s) for s in steps["language_instruction"]]
+      str(s) for s in steps["language_instruction"]
+  ]
   meta = episode["episode_metadata"]
   if set(meta) != set(metadata_keys):
     raise ValueError(
         f"episode_metadata has keys {sorted(meta)}, the dataset's features "
-        f"{sorted(metadata_keys)}: update the metadata spec")
+        f"{sorted(metadata_keys)}: update the metadata spec"
+    )
   return {"steps": example_steps, "episode_metadata": dict(meta)}
 
 
@@ -153,10 +188,13 @@ class EpisodeDecoder:
     parsed = self._parser.parse_example(record)
     steps = _decode(self.features["steps"].feature, parsed["steps"])
     _check_lengths(steps, len(steps["is_first"]))
-    meta = _decode(self.features["episode_metadata"],
-                   parsed["episode_metadata"])
-    meta = {k: v.item() if isinstance(v, np.ndarray) and not v.ndim else v
-            for k, v in meta.items()}
+    meta = _decode(
+        self.features["episode_metadata"], parsed["episode_metadata"]
+    )
+    meta = {
+        k: v.item() if isinstance(v, np.ndarray) and not v.ndim else v
+        for k, v in meta.items()
+    }
     return {"steps": steps, "episode_metadata": meta}
 
 
@@ -176,7 +214,8 @@ def _decode(feature, value):
   if value.ndim == 0:
     return value.astype(feature.np_dtype)
   return value.reshape((-1,) + tuple(feature.shape)).astype(
-      feature.np_dtype, copy=False)
+      feature.np_dtype, copy=False
+  )
 
 
 def _check_lengths(steps, num_steps):
@@ -185,4 +224,5 @@ def _check_lengths(steps, num_steps):
       _check_lengths(value, num_steps)
     elif len(value) != num_steps:
       raise ValueError(
-          f"steps/{key} has {len(value)} entries, is_first has {num_steps}")
+          f"steps/{key} has {len(value)} entries, is_first has {num_steps}"
+      )

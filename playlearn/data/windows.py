@@ -58,6 +58,7 @@ Batch contract (DESIGN.md), T = kappa_max:
    'mask': float32[B, T] (1 valid, 0 padding), 'length': int32[B]}
 Padding positions (t >= length) hold zeros in obs and actions.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -79,6 +80,7 @@ STD_FLOOR = 1e-6
 @dataclasses.dataclass(frozen=True)
 class WindowConfig:
   """How windows are sampled; defaults: 16-32 steps (1-2 s at 15 Hz)."""
+
   kappa_min: int = 16
   kappa_max: int = 32
   goal_horizon: int = 0  # Extra steps beyond the window the goal may lie.
@@ -92,24 +94,33 @@ class WindowConfig:
     if self.kappa_min < 1:
       raise ValueError(f"kappa_min must be >= 1, got {self.kappa_min}")
     if self.kappa_min > self.kappa_max:
-      raise ValueError(f"kappa_min ({self.kappa_min}) must not exceed "
-                       f"kappa_max ({self.kappa_max})")
+      raise ValueError(
+          f"kappa_min ({self.kappa_min}) must not exceed "
+          f"kappa_max ({self.kappa_max})"
+      )
     if self.goal_horizon < 0:
       raise ValueError(f"goal_horizon must be >= 0, got {self.goal_horizon}")
     if self.action_norm not in ACTION_NORMS:
-      raise ValueError(f"action_norm must be one of {ACTION_NORMS}, got "
-                       f"{self.action_norm!r}")
+      raise ValueError(
+          f"action_norm must be one of {ACTION_NORMS}, got "
+          f"{self.action_norm!r}"
+      )
     if not self.std_floor > 0:
       raise ValueError(f"std_floor must be > 0, got {self.std_floor}")
     if self.features not in features_lib.FEATURES:
-      raise ValueError(f"features must be one of {features_lib.FEATURES}, "
-                       f"got {self.features!r}")
+      raise ValueError(
+          f"features must be one of {features_lib.FEATURES}, "
+          f"got {self.features!r}"
+      )
     if self.actions not in rlds.ACTION_FIELDS:
-      raise ValueError(f"actions must be one of {sorted(rlds.ACTION_FIELDS)}, "
-                       f"got {self.actions!r}")
+      raise ValueError(
+          f"actions must be one of {sorted(rlds.ACTION_FIELDS)}, "
+          f"got {self.actions!r}"
+      )
     if self.goals not in features_lib.GOALS:
-      raise ValueError(f"goals must be one of {features_lib.GOALS}, got "
-                       f"{self.goals!r}")
+      raise ValueError(
+          f"goals must be one of {features_lib.GOALS}, got {self.goals!r}"
+      )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +135,7 @@ class Normalization:
   learner saw. Host-side numpy (inputs are cast to float32); not for use
   inside jit.
   """
+
   state_mean: np.ndarray
   state_std: np.ndarray
   action_center: np.ndarray
@@ -132,10 +144,13 @@ class Normalization:
   goals: str = "full"
 
   @classmethod
-  def from_statistics(cls, statistics: Mapping[str, Any],
-                      action_norm: str = "none",
-                      std_floor: float = STD_FLOOR,
-                      actions: str = "label") -> Normalization:
+  def from_statistics(
+      cls,
+      statistics: Mapping[str, Any],
+      action_norm: str = "none",
+      std_floor: float = STD_FLOOR,
+      actions: str = "label",
+  ) -> Normalization:
     """From `load_statistics(...)` output, for the `actions` learnt."""
     action_field = rlds.ACTION_FIELDS[actions]
     if action_field not in statistics:  # Version 1.0.0: label == action.
@@ -158,23 +173,31 @@ class Normalization:
       half = (hi - lo) / 2
       scale = np.where(half < std_floor, 1.0, half).astype(np.float32)
     else:
-      raise ValueError(f"action_norm must be one of {ACTION_NORMS}, got "
-                       f"{action_norm!r}")
+      raise ValueError(
+          f"action_norm must be one of {ACTION_NORMS}, got {action_norm!r}"
+      )
     return cls(mean, std.astype(np.float32), center.astype(np.float32), scale)
 
-  def with_features(self, features: str, raw_states: np.ndarray,
-                    std_floor: float = STD_FLOOR,
-                    targets: np.ndarray | None = None) -> Normalization:
+  def with_features(
+      self,
+      features: str,
+      raw_states: np.ndarray,
+      std_floor: float = STD_FLOOR,
+      targets: np.ndarray | None = None,
+  ) -> Normalization:
     """The same action map, the state map of `features` of `raw_states`."""
-    x = features_lib.transform(raw_states, features, targets).astype(
-        np.float64)
+    x = features_lib.transform(raw_states, features, targets).astype(np.float64)
     std = np.maximum(x.std(0), std_floor)
-    return dataclasses.replace(self, state_mean=x.mean(0).astype(np.float32),
-                               state_std=std.astype(np.float32),
-                               features=features)
+    return dataclasses.replace(
+        self,
+        state_mean=x.mean(0).astype(np.float32),
+        state_std=std.astype(np.float32),
+        features=features,
+    )
 
-  def normalize_state(self, state: np.ndarray,
-                      target: np.ndarray | None = None) -> np.ndarray:
+  def normalize_state(
+      self, state: np.ndarray, target: np.ndarray | None = None
+  ) -> np.ndarray:
     """Raw states [..., D] -> normalised features [..., F] float32.
 
     `target`: the observations' commanded tool poses [..., 6], for features
@@ -188,8 +211,9 @@ class Normalization:
     goals 'scene' the robot's columns at 0 (their training mean)."""
     goal = self.normalize_state(state)
     if self.goals == "scene":
-      goal[..., features_lib.robot_columns(self.features,
-                                           np.shape(state)[-1])] = 0.0
+      goal[
+          ..., features_lib.robot_columns(self.features, np.shape(state)[-1])
+      ] = 0.0
     return goal
 
   def normalize_observation(self, observation: Mapping[str, Any]) -> np.ndarray:
@@ -200,25 +224,30 @@ class Normalization:
     """
     target = observation.get("target")
     if target is None and features_lib.uses_target(self.features):
-      raise ValueError(f"features {self.features!r} read observation "
-                       f"'target' (the commanded tool pose), which this "
-                       f"observation lacks; it has {sorted(observation)}")
+      raise ValueError(
+          f"features {self.features!r} read observation "
+          f"'target' (the commanded tool pose), which this "
+          f"observation lacks; it has {sorted(observation)}"
+      )
     return self.normalize_state(observation["state"], target)
 
   def normalize_action(self, action: np.ndarray) -> np.ndarray:
     action = np.asarray(action, np.float32)
     return ((action - self.action_center) / self.action_scale).astype(
-        np.float32)
+        np.float32
+    )
 
   def unnormalize_action(self, action: np.ndarray) -> np.ndarray:
     """A policy's output back to environment actions."""
     return (action * self.action_scale + self.action_center).astype(np.float32)
 
 
-def load_normalization(dataset_dir: str | os.PathLike,
-                       action_norm: str = "none",
-                       std_floor: float = STD_FLOOR,
-                       actions: str = "label") -> Normalization:
+def load_normalization(
+    dataset_dir: str | os.PathLike,
+    action_norm: str = "none",
+    std_floor: float = STD_FLOOR,
+    actions: str = "label",
+) -> Normalization:
   """The train split's normalisation; ValueError naming a missing file."""
   try:
     stats = statistics_lib.load_statistics(dataset_dir, split="train")
@@ -241,8 +270,9 @@ def _mix(z: np.ndarray) -> np.ndarray:
   return z ^ (z >> np.uint64(31))
 
 
-def window_random(seed: int, epoch: int, ids: np.ndarray,
-                  stream: int) -> np.ndarray:
+def window_random(
+    seed: int, epoch: int, ids: np.ndarray, stream: int
+) -> np.ndarray:
   """Uniform uint64[len(ids)], a pure function of (seed, epoch, id, stream)."""
   ids = np.asarray(ids, np.uint64)
   with np.errstate(over="ignore"):
@@ -270,9 +300,12 @@ class WindowStore:
     num_windows: W.
   """
 
-  def __init__(self, episodes: Iterable[Mapping[str, Any]],
-               normalization: Normalization,
-               config: WindowConfig = WindowConfig()):
+  def __init__(
+      self,
+      episodes: Iterable[Mapping[str, Any]],
+      normalization: Normalization,
+      config: WindowConfig = WindowConfig(),
+  ):
     self.config = config
     states, targets, actions, lengths = [], [], [], []
     use_target = features_lib.uses_target(config.features)
@@ -285,7 +318,8 @@ class WindowStore:
           raise ValueError(
               f"features {config.features!r} read steps/observation/target, "
               f"which this dataset lacks (PlayTable datasets record it from "
-              f"version 1.2.0; rebuild, or choose other features)")
+              f"version 1.2.0; rebuild, or choose other features)"
+          )
         targets.append(np.asarray(steps["observation"]["target"], np.float32))
       states.append(s)
       actions.append(a)
@@ -300,22 +334,27 @@ class WindowStore:
       # Feature statistics of these (the train) states; a validation store
       # is given the train store's normalisation and keeps it.
       normalization = normalization.with_features(
-          config.features, raw, config.std_floor, raw_targets)
+          config.features, raw, config.std_floor, raw_targets
+      )
     normalization = dataclasses.replace(normalization, goals=config.goals)
     self.normalization = normalization
     self.states = normalization.normalize_state(raw, raw_targets)
     # Goals are states only (as the suite gives them): no commanded pose.
     # Without a target and with full goals they are the states themselves
     # (one array, not two: 12 hours of play hold 648,000 of them).
-    self.goal_states = (self.states if not use_target and config.goals == "full"
-                        else normalization.normalize_goal(raw))
+    self.goal_states = (
+        self.states
+        if not use_target and config.goals == "full"
+        else normalization.normalize_goal(raw)
+    )
     self.actions = normalization.normalize_action(np.concatenate(actions))
     # Real (obs, action) steps per episode: the last RLDS step has no action.
     acting = lengths - 1
     if acting.max() < config.kappa_max:
       raise ValueError(
           f"kappa_max ({config.kappa_max}) is longer than every episode (the "
-          f"longest has {acting.max()} steps with actions)")
+          f"longest has {acting.max()} steps with actions)"
+      )
     starts, act_ends, last_obs = [], [], []
     for e, n in enumerate(acting):
       count = max(int(n) - config.kappa_min + 1, 0)
@@ -330,11 +369,16 @@ class WindowStore:
     self._offsets = np.arange(config.kappa_max, dtype=np.int64)
 
   @classmethod
-  def from_dataset(cls, dataset_dir: str | os.PathLike, split: str = "train",
-                   config: WindowConfig = WindowConfig()) -> WindowStore:
+  def from_dataset(
+      cls,
+      dataset_dir: str | os.PathLike,
+      split: str = "train",
+      config: WindowConfig = WindowConfig(),
+  ) -> WindowStore:
     """Reads (decodes) every episode of `split` once; train statistics."""
-    normalization = load_normalization(dataset_dir, config.action_norm,
-                                       config.std_floor, config.actions)
+    normalization = load_normalization(
+        dataset_dir, config.action_norm, config.std_floor, config.actions
+    )
     source = reading.EpisodeSource(dataset_dir, split)
     return cls((source[i] for i in range(len(source))), normalization, config)
 
@@ -342,25 +386,33 @@ class WindowStore:
   def state_dim(self) -> int:
     return self.states.shape[1]
 
-  def batch(self, ids: np.ndarray, seed: int,
-            epoch: int) -> dict[str, np.ndarray]:
+  def batch(
+      self, ids: np.ndarray, seed: int, epoch: int
+  ) -> dict[str, np.ndarray]:
     """Windows `ids` (int[B] in [0, num_windows)) as one batch (see module)."""
     ids = np.asarray(ids, np.int64)
     cfg = self.config
     start = self.starts[ids]
-    kappa = _uniform_int(window_random(seed, epoch, ids, 0),
-                         cfg.kappa_min, cfg.kappa_max)
+    kappa = _uniform_int(
+        window_random(seed, epoch, ids, 0), cfg.kappa_min, cfg.kappa_max
+    )
     length = np.minimum(kappa, self._act_end[ids] - start)
-    offset = _uniform_int(window_random(seed, epoch, ids, 1),
-                          0, cfg.goal_horizon)
+    offset = _uniform_int(
+        window_random(seed, epoch, ids, 1), 0, cfg.goal_horizon
+    )
     goal_row = np.minimum(start + length - 1 + offset, self._last_obs[ids])
     valid = self._offsets[None, :] < length[:, None]  # [B, T]
-    rows = np.where(valid, start[:, None] + self._offsets[None, :],
-                    start[:, None])
+    rows = np.where(
+        valid, start[:, None] + self._offsets[None, :], start[:, None]
+    )
     obs = self.states[rows]
     actions = self.actions[rows]
     obs[~valid] = 0.0
     actions[~valid] = 0.0
-    return {"obs": obs, "actions": actions, "goal": self.goal_states[goal_row],
-            "mask": valid.astype(np.float32),
-            "length": length.astype(np.int32)}
+    return {
+        "obs": obs,
+        "actions": actions,
+        "goal": self.goal_states[goal_row],
+        "mask": valid.astype(np.float32),
+        "length": length.astype(np.int32),
+    }

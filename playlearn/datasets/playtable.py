@@ -50,6 +50,7 @@ worker) and the summaries are merged (in the main process, or by a Beam
 that TFDS fills and then renames, so a dataset never appears without them, and
 a failed build leaves neither.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -80,20 +81,25 @@ CONTROL_HZ = scene.CONTROL_HZ
 METADATA = {
     "episode_id": tfds.features.Text(doc="Unique id, e.g. 'play-17'."),
     "seed": tfds.features.Scalar(
-        dtype=np.int64, doc="Seed the generator was called with."),
+        dtype=np.int64, doc="Seed the generator was called with."
+    ),
     "reset_seed": tfds.features.Scalar(
-        dtype=np.int64, doc="Seed of the environment reset; replaying the "
-                            "actions from it reproduces the episode."),
+        dtype=np.int64,
+        doc="Seed of the environment reset; replaying the "
+        "actions from it reproduces the episode.",
+    ),
     "kind": tfds.features.Text(doc="'play' or 'demo'."),
     "task": tfds.features.Text(doc="Task of a demonstration; empty for play."),
     "segments": tfds.features.Text(
         doc="JSON list of the task segments {task, start, end, success}; "
-            "not for learners."),
+        "not for learners."
+    ),
     "scene_version": tfds.features.Text(),
     "generator_version": tfds.features.Text(),
     "noise": tfds.features.Text(
         doc="JSON NoiseConfig of the executed actions "
-            "(playlearn.play.noise); sigma 0 and nudge_rate 0: none."),
+        "(playlearn.play.noise); sigma 0 and nudge_rate 0: none."
+    ),
 }
 _ENVS: dict[tuple, playtable_env.PlayTableEnv] = {}  # One per process.
 _WORKER = "from playlearn.datasets import playtable; playtable.serve_jobs()"
@@ -108,6 +114,7 @@ _SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
 @dataclasses.dataclass(frozen=True)
 class EpisodeJob:
   """All it takes to generate one episode, record `index` of its split."""
+
   index: int
   kind: str  # 'play' or 'demo'
   seed: int
@@ -130,23 +137,33 @@ def generate_episode(job: EpisodeJob) -> dict:
         "cannot render in a process that has imported TensorFlow (MuJoCo's GL "
         "rendering crashes): generate image episodes in worker processes (as "
         "the dataset builders do), or with Beam's DirectRunner use "
-        "direct_running_mode=multi_processing")
+        "direct_running_mode=multi_processing"
+    )
   env_key = (job.images, job.static_size, job.gripper_size)
   if env_key not in _ENVS:  # Building the scene and a GL context takes time.
-    _ENVS[env_key] = playtable_env.PlayTableEnv(playtable_env.EnvConfig(
-        images=job.images, static_size=job.static_size,
-        gripper_size=job.gripper_size))
+    _ENVS[env_key] = playtable_env.PlayTableEnv(
+        playtable_env.EnvConfig(
+            images=job.images,
+            static_size=job.static_size,
+            gripper_size=job.gripper_size,
+        )
+    )
   kwargs: dict[str, Any] = dict(
-      images=job.images, static_size=job.static_size,
-      gripper_size=job.gripper_size, env=_ENVS[env_key],
-      noise=noise_lib.NoiseConfig.from_dict(job.noise))
+      images=job.images,
+      static_size=job.static_size,
+      gripper_size=job.gripper_size,
+      env=_ENVS[env_key],
+      noise=noise_lib.NoiseConfig.from_dict(job.noise),
+  )
   if job.kind == "play":
     kwargs["num_steps"] = job.num_steps
   else:
     kwargs["task"] = job.task
   episode = episodes.generate_episode(job.kind, job.seed, **kwargs)
-  episode["episode_metadata"] = {**episode["episode_metadata"],
-                                 "task": job.task or ""}
+  episode["episode_metadata"] = {
+      **episode["episode_metadata"],
+      "task": job.task or "",
+  }
   return episode
 
 
@@ -160,20 +177,24 @@ def state_dim() -> int:
 
 
 def make_example(
-    job: EpisodeJob) -> tuple[int, dict, statistics_lib.StatisticsAccumulator]:
+    job: EpisodeJob,
+) -> tuple[int, dict, statistics_lib.StatisticsAccumulator]:
   """One job -> (record key, TFDS example, the episode's statistics)."""
   return _example(job, generate_episode(job))
 
 
-def _example(job: EpisodeJob, episode: dict
-             ) -> tuple[int, dict, statistics_lib.StatisticsAccumulator]:
+def _example(
+    job: EpisodeJob, episode: dict
+) -> tuple[int, dict, statistics_lib.StatisticsAccumulator]:
   acc = statistics_lib.StatisticsAccumulator().add_episode(
-      statistics_lib.episode_fields(episode), key=job.index)
+      statistics_lib.episode_fields(episode), key=job.index
+  )
   return job.index, rlds.to_example(episode, METADATA), acc
 
 
-def make_examples(jobs: Sequence[EpisodeJob],
-                  num_workers: int) -> Iterator[Any]:
+def make_examples(
+    jobs: Sequence[EpisodeJob], num_workers: int
+) -> Iterator[Any]:
   """`map(make_example, jobs)` in order, on worker processes.
 
   In this process when one worker is asked for and it is safe (rendering next
@@ -188,8 +209,9 @@ def make_examples(jobs: Sequence[EpisodeJob],
 
 def encode_job(job: EpisodeJob) -> bytes:
   """A job as one line of JSON (the worker protocol, see the module doc)."""
-  return (json.dumps(dataclasses.asdict(job), default=_json_scalar)
-          + "\n").encode()
+  return (
+      json.dumps(dataclasses.asdict(job), default=_json_scalar) + "\n"
+  ).encode()
 
 
 def decode_job(line: bytes) -> EpisodeJob:
@@ -223,8 +245,10 @@ def encode_episode(episode: Mapping[str, Any]) -> bytes:
   def flatten(nest: Mapping[str, Any], prefix: str):
     for key, value in nest.items():
       if not isinstance(key, str) or not key or "/" in key:
-        raise ValueError(f"cannot encode key {key!r} under {prefix or '/'}: "
-                         "keys must be non-empty str without '/'")
+        raise ValueError(
+            f"cannot encode key {key!r} under {prefix or '/'}: "
+            "keys must be non-empty str without '/'"
+        )
       path = prefix + key
       if isinstance(value, Mapping):
         if not value:
@@ -300,7 +324,8 @@ def serve_jobs() -> None:
   while line := sys.stdin.buffer.readline():
     try:
       status, payload = _EPISODE, encode_episode(
-          generate_episode(decode_job(line)))
+          generate_episode(decode_job(line))
+      )
     except Exception:  # pylint: disable=broad-except
       status = _ERROR
       payload = traceback.format_exc().encode("utf-8", "backslashreplace")
@@ -316,7 +341,8 @@ def _write_frame(stream, status: int, payload: bytes) -> None:
 def _read_frame(stream) -> tuple[int, bytearray]:
   """(status, payload); EOFError if the stream ends before a whole frame."""
   status, length = _FRAME_HEADER.unpack(
-      _read_exactly(stream, _FRAME_HEADER.size))
+      _read_exactly(stream, _FRAME_HEADER.size)
+  )
   return status, _read_exactly(stream, length)
 
 
@@ -331,8 +357,9 @@ def _read_exactly(stream, size: int) -> bytearray:
   return data
 
 
-def _map_in_processes(jobs: Sequence[EpisodeJob],
-                      num_workers: int) -> Iterator[Any]:
+def _map_in_processes(
+    jobs: Sequence[EpisodeJob], num_workers: int
+) -> Iterator[Any]:
   """Job i goes to worker i % num_workers; at most 2 jobs per worker in flight.
 
   So finished episodes never pile up in memory when writing is slower than
@@ -341,14 +368,23 @@ def _map_in_processes(jobs: Sequence[EpisodeJob],
   env = dict(os.environ)  # Workers import playlearn from where we did.
   package_root = epath.Path(__file__).parents[2]
   env["PYTHONPATH"] = os.pathsep.join(
-      filter(None, [os.fspath(package_root), env.get("PYTHONPATH")]))
-  workers = [subprocess.Popen([sys.executable, "-c", _WORKER], env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-             for _ in range(num_workers)]
+      filter(None, [os.fspath(package_root), env.get("PYTHONPATH")])
+  )
+  workers = [
+      subprocess.Popen(
+          [sys.executable, "-c", _WORKER],
+          env=env,
+          stdin=subprocess.PIPE,
+          stdout=subprocess.PIPE,
+      )
+      for _ in range(num_workers)
+  ]
 
   def died(worker, job):
-    return RuntimeError(f"worker process {worker.pid} died (exit code "
-                        f"{worker.wait()}) generating {job}")
+    return RuntimeError(
+        f"worker process {worker.pid} died (exit code "
+        f"{worker.wait()}) generating {job}"
+    )
 
   num_sent, finished = 0, False
   try:
@@ -369,10 +405,13 @@ def _map_in_processes(jobs: Sequence[EpisodeJob],
       if status == _ERROR:
         raise RuntimeError(
             f"generating {job} failed in worker process {worker.pid}:\n"
-            + payload.decode("utf-8", "replace"))
+            + payload.decode("utf-8", "replace")
+        )
       if status != _EPISODE:
-        raise RuntimeError(f"worker process {worker.pid} replied with unknown "
-                           f"status {status} to {job}")
+        raise RuntimeError(
+            f"worker process {worker.pid} replied with unknown "
+            f"status {status} to {job}"
+        )
       yield _example(job, decode_episode(payload))
     finished = True
   finally:
@@ -395,6 +434,7 @@ def default_num_workers() -> int:
 @dataclasses.dataclass(kw_only=True)
 class EpisodeConfig(tfds.core.BuilderConfig):
   """Builder config fields shared by the PlayTable datasets."""
+
   images: bool = False
   static_size: int = 96
   gripper_size: int = 64
@@ -411,11 +451,16 @@ class EpisodeConfig(tfds.core.BuilderConfig):
 def episode_features(config: EpisodeConfig) -> tfds.features.FeaturesDict:
   shapes = {}
   if config.images:
-    shapes = {"rgb_static": (config.static_size, config.static_size, 3),
-              "rgb_gripper": (config.gripper_size, config.gripper_size, 3)}
-  return rlds.episode_features(state_dim=state_dim(), metadata=METADATA,
-                               image_shapes=shapes,
-                               target_dim=playtable_env.TARGET_DIM)
+    shapes = {
+        "rgb_static": (config.static_size, config.static_size, 3),
+        "rgb_gripper": (config.gripper_size, config.gripper_size, 3),
+    }
+  return rlds.episode_features(
+      state_dim=state_dim(),
+      metadata=METADATA,
+      image_shapes=shapes,
+      target_dim=playtable_env.TARGET_DIM,
+  )
 
 
 class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -426,15 +471,23 @@ class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   for tf.data readers): they read without TensorFlow.
   """
 
-  def __init__(self, *, num_workers: int | None = None,
-               file_format: str | None = None, **kwargs):
+  def __init__(
+      self,
+      *,
+      num_workers: int | None = None,
+      file_format: str | None = None,
+      **kwargs,
+  ):
     super().__init__(file_format=file_format, **kwargs)
     # Copies of a builder (Beam's) are made from its constructor arguments.
-    self._original_state.update(num_workers=num_workers,
-                                file_format=file_format)
+    self._original_state.update(
+        num_workers=num_workers, file_format=file_format
+    )
     self.num_workers = num_workers or default_num_workers()
-    if (file_format is None
-        and not (self.data_path / "dataset_info.json").exists()):
+    if (
+        file_format is None
+        and not (self.data_path / "dataset_info.json").exists()
+    ):
       self.info.set_file_format("array_record", override=True)
     self._use_beam = False
     self._accumulators: dict[str, statistics_lib.StatisticsAccumulator] = {}
@@ -451,13 +504,17 @@ class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing is downloaded.
-    return {split: self._generate_examples(split=split, jobs=jobs)
-            for split, jobs in self.split_jobs().items() if jobs}
+    return {
+        split: self._generate_examples(split=split, jobs=jobs)
+        for split, jobs in self.split_jobs().items()
+        if jobs
+    }
 
   def _generate_examples(self, split: str, jobs: Sequence[EpisodeJob]):
     if self._use_beam:
       return _beam_examples(
-          split, jobs, self.data_path / _partial_statistics_name(split))
+          split, jobs, self.data_path / _partial_statistics_name(split)
+      )
     return self._generate_locally(split, jobs)
 
   def _generate_locally(self, split, jobs):
@@ -469,12 +526,15 @@ class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   def _download_and_prepare(self, dl_manager, download_config):
     # self.data_path is TFDS's temporary directory here, renamed into place
     # after this returns.
-    self._use_beam = (download_config.beam_runner is not None
-                      or download_config.beam_options is not None)
+    self._use_beam = (
+        download_config.beam_runner is not None
+        or download_config.beam_options is not None
+    )
     self._accumulators = {}
     super()._download_and_prepare(dl_manager, download_config)
-    by_split = {split: acc.result()
-                for split, acc in self._accumulators.items()}
+    by_split = {
+        split: acc.result() for split, acc in self._accumulators.items()
+    }
     for split in self.info.splits.keys():
       partial = self.data_path / _partial_statistics_name(split)
       if partial.exists():  # Written by the Beam pipeline.
@@ -482,10 +542,12 @@ class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         partial.unlink()
     if by_split:
       statistics_lib.save_statistics(
-          self.data_path / statistics_lib.STATISTICS_FILENAME, by_split,
+          self.data_path / statistics_lib.STATISTICS_FILENAME,
+          by_split,
           dataset=self.info.full_name,
           reservoir_size=statistics_lib.RESERVOIR_SIZE,
-          reservoir_seed=statistics_lib.RESERVOIR_SEED)
+          reservoir_seed=statistics_lib.RESERVOIR_SEED,
+      )
 
 
 def remove_stale_incomplete(version_dir: epath.PathLike) -> list[str]:
@@ -499,14 +561,20 @@ def remove_stale_incomplete(version_dir: epath.PathLike) -> list[str]:
   parent = epath.Path(version_dir).parent
   if not parent.exists():
     return []
-  stale = sorted(p for p in parent.iterdir()
-                 if p.name.startswith(_INCOMPLETE_PREFIX) and p.is_dir())
+  stale = sorted(
+      p
+      for p in parent.iterdir()
+      if p.name.startswith(_INCOMPLETE_PREFIX) and p.is_dir()
+  )
   for path in stale:
     path.rmtree()
   names = [p.name for p in stale]
   if names:
-    print(f"removed {len(names)} directories left by killed builds from "
-          f"{parent}: {', '.join(names)}", flush=True)
+    print(
+        f"removed {len(names)} directories left by killed builds from "
+        f"{parent}: {', '.join(names)}",
+        flush=True,
+    )
   return names
 
 
@@ -514,35 +582,47 @@ def _partial_statistics_name(split: str) -> str:
   return f"{split}-{statistics_lib.STATISTICS_FILENAME}.partial"
 
 
-def _write_split_statistics(acc: statistics_lib.StatisticsAccumulator,
-                            path: str, split: str):
+def _write_split_statistics(
+    acc: statistics_lib.StatisticsAccumulator, path: str, split: str
+):
   epath.Path(path).write_text(
-      json.dumps(statistics_lib.to_json({split: acc.result()})))
+      json.dumps(statistics_lib.to_json({split: acc.result()}))
+  )
 
 
-def _beam_examples(split: str, jobs: Sequence[EpisodeJob],
-                   statistics_path: epath.Path):
+def _beam_examples(
+    split: str, jobs: Sequence[EpisodeJob], statistics_path: epath.Path
+):
   """`_generate_locally` for Beam: a PTransform yielding (key, example)."""
   beam = tfds.core.lazy_imports.apache_beam
 
   @beam.ptransform_fn
   def generate(pbegin):
-    made = (pbegin
-            | "Jobs" >> beam.Create(list(jobs))
-            | "Spread" >> beam.Reshuffle()  # Over the workers.
-            | "Generate" >> beam.Map(make_example))
-    _ = (made
-         | "Summaries" >> beam.Map(operator.itemgetter(2))
-         | "Merge" >> beam.CombineGlobally(statistics_lib.merge_all)
-         | "Write" >> beam.Map(_write_split_statistics,
-                               path=os.fspath(statistics_path), split=split))
+    made = (
+        pbegin
+        | "Jobs" >> beam.Create(list(jobs))
+        | "Spread" >> beam.Reshuffle()  # Over the workers.
+        | "Generate" >> beam.Map(make_example)
+    )
+    _ = (
+        made
+        | "Summaries" >> beam.Map(operator.itemgetter(2))
+        | "Merge" >> beam.CombineGlobally(statistics_lib.merge_all)
+        | "Write"
+        >> beam.Map(
+            _write_split_statistics,
+            path=os.fspath(statistics_path),
+            split=split,
+        )
+    )
     return made | "Examples" >> beam.Map(operator.itemgetter(0, 1))
 
   return generate()
 
 
-def builder_class(name: str, datasets_dir: str | os.PathLike | None = None
-                  ) -> type[EpisodeBuilder]:
+def builder_class(
+    name: str, datasets_dir: str | os.PathLike | None = None
+) -> type[EpisodeBuilder]:
   """Imports `<datasets_dir>/<name>/<name>_dataset_builder.py` as `tfds build`.
 
   The class is not registered under `name`, so this can be called any number
@@ -554,4 +634,5 @@ def builder_class(name: str, datasets_dir: str | os.PathLike | None = None
     datasets_dir = epath.Path(__file__).parents[2] / "datasets"
   with tfds.core.utils.add_sys_path(os.fspath(datasets_dir)):
     return tfds.core.community.builder_cls_from_module(
-        f"{name}.{name}_dataset_builder")
+        f"{name}.{name}_dataset_builder"
+    )

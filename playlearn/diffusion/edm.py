@@ -5,6 +5,7 @@ so that F's input and its training target both have unit variance at every
 noise level when the data has standard deviation sigma_data. Shapes: x is
 [N, ...] (N samples); sigma is [] or [N], one noise level per sample.
 """
+
 import jax
 import jax.numpy as jnp
 
@@ -17,8 +18,12 @@ LOGNORMAL_LOC, LOGNORMAL_SCALE = -1.2, 1.2
 def preconditioning(sigma, sigma_data=SIGMA_DATA):
   """(c_skip, c_out, c_in, c_noise) at noise levels sigma (any shape, each that shape)."""
   total = sigma**2 + sigma_data**2
-  return (sigma_data**2 / total, sigma * sigma_data / jnp.sqrt(total), 1 / jnp.sqrt(total),
-          jnp.log(sigma) / 4)
+  return (
+      sigma_data**2 / total,
+      sigma * sigma_data / jnp.sqrt(total),
+      1 / jnp.sqrt(total),
+      jnp.log(sigma) / 4,
+  )
 
 
 def _per_sample(sigma, x):
@@ -29,7 +34,9 @@ def _per_sample(sigma, x):
 
 def denoise(network, x, sigma, sigma_data=SIGMA_DATA):
   """D(x; sigma). network(x_in [N, ...], c_noise [N]) -> F [N, ...]; x: [N, ...]."""
-  c_skip, c_out, c_in, c_noise = preconditioning(_per_sample(sigma, x), sigma_data)
+  c_skip, c_out, c_in, c_noise = preconditioning(
+      _per_sample(sigma, x), sigma_data
+  )
   return c_skip * x + c_out * network(c_in * x, c_noise.reshape(x.shape[:1]))
 
 
@@ -43,7 +50,11 @@ def training_pair(x0, noise, sigma, sigma_data=SIGMA_DATA):
   sigma = _per_sample(sigma, x0)
   c_skip, c_out, c_in, c_noise = preconditioning(sigma, sigma_data)
   noisy = x0 + sigma * noise
-  return c_in * noisy, c_noise.reshape(x0.shape[:1]), (x0 - c_skip * noisy) / c_out
+  return (
+      c_in * noisy,
+      c_noise.reshape(x0.shape[:1]),
+      (x0 - c_skip * noisy) / c_out,
+  )
 
 
 def loss(network, x0, noise, sigma, mask, sigma_data=SIGMA_DATA):
@@ -60,14 +71,18 @@ def loss(network, x0, noise, sigma, mask, sigma_data=SIGMA_DATA):
 
 def _logistic(sigma_data):
   loc = jnp.log(sigma_data)
-  return (lambda x: jax.nn.sigmoid((x - loc) / LOGLOGISTIC_SCALE),
-          lambda u: loc + LOGLOGISTIC_SCALE * jax.scipy.special.logit(u))
+  return (
+      lambda x: jax.nn.sigmoid((x - loc) / LOGLOGISTIC_SCALE),
+      lambda u: loc + LOGLOGISTIC_SCALE * jax.scipy.special.logit(u),
+  )
 
 
 def _normal(sigma_data):
   del sigma_data  # EDM's fixed location.
-  return (lambda x: jax.scipy.stats.norm.cdf(x, LOGNORMAL_LOC, LOGNORMAL_SCALE),
-          lambda u: jax.scipy.stats.norm.ppf(u, LOGNORMAL_LOC, LOGNORMAL_SCALE))
+  return (
+      lambda x: jax.scipy.stats.norm.cdf(x, LOGNORMAL_LOC, LOGNORMAL_SCALE),
+      lambda u: jax.scipy.stats.norm.ppf(u, LOGNORMAL_LOC, LOGNORMAL_SCALE),
+  )
 
 
 def _uniform(sigma_data):
@@ -75,12 +90,18 @@ def _uniform(sigma_data):
   return (lambda x: x, lambda u: u)
 
 
-DENSITIES = {'loglogistic': _logistic, 'lognormal': _normal, 'loguniform': _uniform}
+DENSITIES = {
+    "loglogistic": _logistic,
+    "lognormal": _normal,
+    "loguniform": _uniform,
+}
 
 
 def _density(name, sigma_data):
   if name not in DENSITIES:
-    raise KeyError(f'Unknown sigma density {name!r}; valid: {sorted(DENSITIES)}')
+    raise KeyError(
+        f"Unknown sigma density {name!r}; valid: {sorted(DENSITIES)}"
+    )
   return DENSITIES[name](sigma_data)
 
 
@@ -91,10 +112,17 @@ def sigma_cdf(sigma, name, sigma_min, sigma_max, sigma_data=SIGMA_DATA):
   return jnp.clip((cdf(jnp.log(sigma)) - lo) / (hi - lo), 0.0, 1.0)
 
 
-def sample_sigma(rng, shape, name='loglogistic', sigma_min=0.005, sigma_max=1.0,
-                 sigma_data=SIGMA_DATA):
+def sample_sigma(
+    rng,
+    shape,
+    name="loglogistic",
+    sigma_min=0.005,
+    sigma_max=1.0,
+    sigma_data=SIGMA_DATA,
+):
   """Training noise levels [shape] from the density `name`, within [sigma_min, sigma_max]."""
   cdf, inverse_cdf = _density(name, sigma_data)
-  u = jax.random.uniform(rng, shape, minval=cdf(jnp.log(sigma_min)),
-                         maxval=cdf(jnp.log(sigma_max)))
+  u = jax.random.uniform(
+      rng, shape, minval=cdf(jnp.log(sigma_min)), maxval=cdf(jnp.log(sigma_max))
+  )
   return jnp.clip(jnp.exp(inverse_cdf(u)), sigma_min, sigma_max)

@@ -3,6 +3,7 @@
 Rendering (`rendering.py`) and the gymnasium adapter (`gym_adapter.py`) are
 imported only where used, so importing this package loads no GL library.
 """
+
 from playlearn.envs.playtable import EnvConfig
 from playlearn.envs.playtable import PlayTableEnv
 from playlearn.envs.registry import load

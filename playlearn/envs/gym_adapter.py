@@ -16,6 +16,7 @@ The dm_env environment stays the reference; this adapter only translates:
   `time_limit`) it is `truncated`. The registered id adds gymnasium's
   `TimeLimit` (300 steps) on top.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,8 +39,9 @@ def register_gymnasium() -> None:
   """Registers `ENV_ID` with gymnasium; calling it again does nothing."""
   if ENV_ID in gymnasium.envs.registry:
     return
-  gymnasium.register(id=ENV_ID, entry_point=ENTRY_POINT,
-                     max_episode_steps=MAX_EPISODE_STEPS)
+  gymnasium.register(
+      id=ENV_ID, entry_point=ENTRY_POINT, max_episode_steps=MAX_EPISODE_STEPS
+  )
 
 
 def spec_to_space(spec: specs.Array) -> spaces.Box:
@@ -51,9 +53,12 @@ def spec_to_space(spec: specs.Array) -> spaces.Box:
     low, high = np.iinfo(dtype).min, np.iinfo(dtype).max
   else:
     low, high = -np.inf, np.inf
-  return spaces.Box(np.broadcast_to(np.asarray(low, dtype), spec.shape),
-                    np.broadcast_to(np.asarray(high, dtype), spec.shape),
-                    spec.shape, dtype)
+  return spaces.Box(
+      np.broadcast_to(np.asarray(low, dtype), spec.shape),
+      np.broadcast_to(np.asarray(high, dtype), spec.shape),
+      spec.shape,
+      dtype,
+  )
 
 
 class PlayTableGymEnv(gymnasium.Env):
@@ -65,21 +70,28 @@ class PlayTableGymEnv(gymnasium.Env):
     """`options` are `EnvConfig` fields (images, static_size, time_limit...)."""
     valid_modes = self.metadata["render_modes"]
     if render_mode is not None and render_mode not in valid_modes:
-      raise ValueError(f"unknown render_mode {render_mode!r}; valid: "
-                       f"{valid_modes}")
+      raise ValueError(
+          f"unknown render_mode {render_mode!r}; valid: {valid_modes}"
+      )
     self.base_env = registry.load("PlayTable", **options)
     self.render_mode = render_mode
     # A config may change the control rate; say the real one.
-    self.metadata = {**self.metadata,
-                     "render_fps": round(1.0 / self.base_env.control_dt)}
-    self.observation_space = spaces.Dict({
-        k: spec_to_space(s)
-        for k, s in self.base_env.observation_spec().items()})
+    self.metadata = {
+        **self.metadata,
+        "render_fps": round(1.0 / self.base_env.control_dt),
+    }
+    self.observation_space = spaces.Dict(
+        {
+            k: spec_to_space(s)
+            for k, s in self.base_env.observation_spec().items()
+        }
+    )
     self.action_space = spec_to_space(self.base_env.action_spec())
     self._episode_over = True
 
-  def reset(self, *, seed: int | None = None,
-            options: dict[str, Any] | None = None):
+  def reset(
+      self, *, seed: int | None = None, options: dict[str, Any] | None = None
+  ):
     del options  # No reset options.
     super().reset(seed=seed)
     if seed is None:
@@ -90,22 +102,34 @@ class PlayTableGymEnv(gymnasium.Env):
 
   def step(self, action):
     if self._episode_over:
-      raise RuntimeError("step() called before reset() or after the episode "
-                         "ended (terminated or truncated); call reset().")
+      raise RuntimeError(
+          "step() called before reset() or after the episode "
+          "ended (terminated or truncated); call reset()."
+      )
     timestep = self.base_env.step(action)
-    info = {"physics_unstable": bool(
-        self.base_env.last_info.get("physics_unstable", False))}
+    info = {
+        "physics_unstable": bool(
+            self.base_env.last_info.get("physics_unstable", False)
+        )
+    }
     terminated = timestep.last() and timestep.discount == 0.0
     truncated = timestep.last() and not terminated
     self._episode_over = timestep.last()
-    return (self._obs(timestep), float(timestep.reward), bool(terminated),
-            bool(truncated), info)
+    return (
+        self._obs(timestep),
+        float(timestep.reward),
+        bool(terminated),
+        bool(truncated),
+        info,
+    )
 
   def render(self):
     """The static camera's uint8 [S, S, 3] image of the current state."""
     if self.render_mode is None:
-      gymnasium.logger.warn("render() called with render_mode=None; pass "
-                            "render_mode='rgb_array' to the constructor.")
+      gymnasium.logger.warn(
+          "render() called with render_mode=None; pass "
+          "render_mode='rgb_array' to the constructor."
+      )
       return None
     return self.base_env.render()["rgb_static"]
 

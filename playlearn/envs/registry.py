@@ -7,6 +7,7 @@ Each name maps to a factory and its default config (a frozen dataclass such as
 with the result. Unknown names and unknown fields are errors that list the valid
 ones, so a typo never silently falls back to a default.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,8 +37,10 @@ def register(name: str, factory: Factory, default_config: Any = None) -> None:
   if default_config is None:
     default_config = playtable.EnvConfig()
   if not dataclasses.is_dataclass(default_config):
-    raise TypeError(f"default_config of {name!r} must be a dataclass "
-                    f"instance, got {type(default_config).__name__}")
+    raise TypeError(
+        f"default_config of {name!r} must be a dataclass "
+        f"instance, got {type(default_config).__name__}"
+    )
   _ENVS[name] = (factory, default_config)
 
 
@@ -55,8 +58,10 @@ def load(name: str, **options) -> dm_env.Environment:
   valid = [f.name for f in dataclasses.fields(default_config)]
   unknown = [k for k in options if k not in valid]
   if unknown:
-    raise ValueError(f"unknown option(s) {', '.join(map(repr, unknown))} for "
-                     f"environment {name!r}; valid options: {', '.join(valid)}")
+    raise ValueError(
+        f"unknown option(s) {', '.join(map(repr, unknown))} for "
+        f"environment {name!r}; valid options: {', '.join(valid)}"
+    )
   return factory(dataclasses.replace(default_config, **options))
 
 
@@ -64,10 +69,13 @@ def _lookup(name: str) -> tuple[Factory, Any]:
   try:
     return _ENVS[name]
   except KeyError:
-    raise ValueError(f"unknown environment {name!r}; valid environments: "
-                     f"{', '.join(_ENVS)}") from None
+    raise ValueError(
+        f"unknown environment {name!r}; valid environments: "
+        f"{', '.join(_ENVS)}"
+    ) from None
 
 
 register("PlayTable", playtable.PlayTableEnv, playtable.EnvConfig())
-register("PlayTableImages", playtable.PlayTableEnv,
-         playtable.EnvConfig(images=True))
+register(
+    "PlayTableImages", playtable.PlayTableEnv, playtable.EnvConfig(images=True)
+)

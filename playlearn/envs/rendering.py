@@ -26,6 +26,7 @@ depends on its size up to 128 px: it is vertex work, so the model's
 `<visual><quality numslices=... numquads=...>` (tessellation of round geoms
 and box faces) matter more than the image size.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -53,8 +54,10 @@ DEBIAN_PACKAGES = {
 }
 # Shared libraries a backend needs: one name out of each group must load.
 _LIBRARIES = {
-    "egl": (("libEGL.so.1",),
-            ("libOpenGL.so.0", "libGL.so.1", "libGLESv2.so.2")),
+    "egl": (
+        ("libEGL.so.1",),
+        ("libOpenGL.so.0", "libGL.so.1", "libGLESv2.so.2"),
+    ),
     "osmesa": (("libOSMesa.so.8", "libOSMesa.so.6"),),
 }
 
@@ -65,11 +68,15 @@ class BackendUnavailableError(RuntimeError):
 
 def _install_hint(backend: str) -> str:
   packages = " ".join(DEBIAN_PACKAGES[backend])
-  hint = (f"Install the Debian packages: apt-get install -y "
-          f"--no-install-recommends {packages} (or run `make system-deps`).")
+  hint = (
+      f"Install the Debian packages: apt-get install -y "
+      f"--no-install-recommends {packages} (or run `make system-deps`)."
+  )
   if backend == "egl":
-    hint += (" On an NVIDIA GPU, EGL comes with the driver instead "
-             "(libEGL_nvidia.so).")
+    hint += (
+        " On an NVIDIA GPU, EGL comes with the driver instead "
+        "(libEGL_nvidia.so)."
+    )
   return hint
 
 
@@ -83,8 +90,9 @@ def _loads(library: str) -> bool:
 
 def _library_present(backend: str) -> bool:
   """Whether the backend's shared libraries load (no PyOpenGL involved)."""
-  return all(any(_loads(name) for name in group)
-             for group in _LIBRARIES[backend])
+  return all(
+      any(_loads(name) for name in group) for group in _LIBRARIES[backend]
+  )
 
 
 def _pyopengl_platform() -> str | None:
@@ -153,8 +161,10 @@ def select_backend(backend: str | None = None) -> str:
     where = " (from PLAYLEARN_GL)"
   name = backend.strip().lower()
   if name not in BACKENDS + ("auto",):
-    raise ValueError(f"Unknown rendering backend {backend!r}{where}; valid "
-                     f"backends: {', '.join(('auto',) + BACKENDS)}.")
+    raise ValueError(
+        f"Unknown rendering backend {backend!r}{where}; valid "
+        f"backends: {', '.join(('auto',) + BACKENDS)}."
+    )
 
   committed = _pyopengl_platform()
   if name == "auto":
@@ -175,7 +185,8 @@ def select_backend(backend: str | None = None) -> str:
         return candidate
     raise BackendUnavailableError(
         "No offscreen GL library found (neither libEGL nor libOSMesa). "
-        + " Or: ".join(_install_hint(b) for b in candidates))
+        + " Or: ".join(_install_hint(b) for b in candidates)
+    )
 
   if committed is not None and committed != name:
     raise BackendUnavailableError(_conflict_message(committed, name))
@@ -183,7 +194,8 @@ def select_backend(backend: str | None = None) -> str:
     libraries = " and ".join(" or ".join(group) for group in _LIBRARIES[name])
     raise BackendUnavailableError(
         f"Rendering backend {name!r} needs {libraries}, which did not load. "
-        f"{_install_hint(name)}")
+        f"{_install_hint(name)}"
+    )
   return name
 
 
@@ -196,7 +208,8 @@ def _conflict_message(committed: str, wanted: str) -> str:
       "backend. Use the same backend for every Renderer in the process (leave "
       "PLAYLEARN_GL unset, or set it before anything renders), or unset "
       "PYOPENGL_PLATFORM and make sure nothing imports OpenGL before the "
-      "first Renderer.")
+      "first Renderer."
+  )
 
 
 def _gl_context_class(backend: str):
@@ -251,9 +264,14 @@ class Renderer:
     backend: 'egl' or 'osmesa', as chosen by `select_backend`.
   """
 
-  def __init__(self, model: mujoco.MjModel,
-               cameras: dict[str, tuple[int, int]],
-               backend: str | None = None, *, multisamples: int = 0):
+  def __init__(
+      self,
+      model: mujoco.MjModel,
+      cameras: dict[str, tuple[int, int]],
+      backend: str | None = None,
+      *,
+      multisamples: int = 0,
+  ):
     """Creates the GL context and the MuJoCo rendering context.
 
     Args:
@@ -283,17 +301,26 @@ class Renderer:
       camera_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, name)
       if camera_id < 0:
         known = [model.camera(i).name for i in range(model.ncam)]
-        raise ValueError(f"Camera {name!r} is not in the model; its cameras "
-                         f"are {known}.")
+        raise ValueError(
+            f"Camera {name!r} is not in the model; its cameras are {known}."
+        )
       height, width = (int(s) for s in size)
       if height <= 0 or width <= 0:
-        raise ValueError(f"Camera {name!r}: bad size {size}, expected "
-                         "(height, width) > 0.")
+        raise ValueError(
+            f"Camera {name!r}: bad size {size}, expected "
+            "(height, width) > 0."
+        )
       camera = mujoco.MjvCamera()
       camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
       camera.fixedcamid = camera_id
-      self._views.append((name, camera, mujoco.MjrRect(0, 0, width, height),
-                          np.empty((height, width, 3), np.uint8)))
+      self._views.append(
+          (
+              name,
+              camera,
+              mujoco.MjrRect(0, 0, width, height),
+              np.empty((height, width, 3), np.uint8),
+          )
+      )
     max_height = max(h for h, _ in cameras.values())
     max_width = max(w for _, w in cameras.values())
 
@@ -302,11 +329,17 @@ class Renderer:
     try:
       self._gl_context = gl_context_class(max_width, max_height)
       self._gl_context.make_current()
-    except (ImportError, RuntimeError, OSError, AttributeError,
-            ctypes.ArgumentError) as e:
+    except (
+        ImportError,
+        RuntimeError,
+        OSError,
+        AttributeError,
+        ctypes.ArgumentError,
+    ) as e:
       raise BackendUnavailableError(
           f"Cannot create an {_NAMES[self.backend]} context ({e}). "
-          f"{_install_hint(self.backend)}") from e
+          f"{_install_hint(self.backend)}"
+      ) from e
 
     # MjrContext sizes its offscreen buffer from the model: size it to the
     # largest camera, then put the model back as it was.
@@ -316,11 +349,13 @@ class Renderer:
     quality.offsamples = multisamples
     try:
       self._mjr_context = mujoco.MjrContext(
-          model, mujoco.mjtFontScale.mjFONTSCALE_100)
+          model, mujoco.mjtFontScale.mjFONTSCALE_100
+      )
     finally:
       global_.offwidth, global_.offheight, quality.offsamples = saved
-    mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN,
-                         self._mjr_context)
+    mujoco.mjr_setBuffer(
+        mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._mjr_context
+    )
 
     self._option = mujoco.MjvOption()
     self._scene = mujoco.MjvScene(model, maxgeom=10_000)
@@ -351,8 +386,15 @@ class Renderer:
     self._gl_context.make_current()
     frames = {}
     for name, camera, rect, buffer in self._views:
-      mujoco.mjv_updateScene(self._model, data, self._option, None, camera,
-                             mujoco.mjtCatBit.mjCAT_ALL, self._scene)
+      mujoco.mjv_updateScene(
+          self._model,
+          data,
+          self._option,
+          None,
+          camera,
+          mujoco.mjtCatBit.mjCAT_ALL,
+          self._scene,
+      )
       mujoco.mjr_render(rect, self._scene, self._mjr_context)
       mujoco.mjr_readPixels(buffer, None, rect, self._mjr_context)
       # OpenGL's rows run bottom to top.
@@ -386,19 +428,24 @@ class Renderer:
       pass
 
 
-def render_frames_per_second(model: mujoco.MjModel, data: mujoco.MjData,
-                             camera: str, size: tuple[int, int],
-                             seconds: float = 2.0,
-                             backend: str | None = None,
-                             multisamples: int = 0) -> float:
+def render_frames_per_second(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    camera: str,
+    size: tuple[int, int],
+    seconds: float = 2.0,
+    backend: str | None = None,
+    multisamples: int = 0,
+) -> float:
   """Measures how many frames/s one camera renders at (height, width) `size`.
 
   The rate includes scene update, drawing and read-back, not physics. The
   number of llvmpipe threads is fixed by the environment (LP_NUM_THREADS) when
   the first GL context of the process is made; set it before calling this.
   """
-  with Renderer(model, {camera: size}, backend=backend,
-                multisamples=multisamples) as renderer:
+  with Renderer(
+      model, {camera: size}, backend=backend, multisamples=multisamples
+  ) as renderer:
     renderer.render(data)  # Warm up: shader compilation, texture upload.
     frames, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds or frames < 10:
@@ -415,7 +462,8 @@ def unavailable_reason(backend: str | None = None) -> str | None:
   """
   model = mujoco.MjModel.from_xml_string(
       '<mujoco><worldbody><camera name="c" pos="0 0 1"/>'
-      '<geom type="sphere" size="0.1"/></worldbody></mujoco>')
+      '<geom type="sphere" size="0.1"/></worldbody></mujoco>'
+  )
   try:
     with Renderer(model, {"c": (8, 8)}, backend=backend) as renderer:
       renderer.render(mujoco.MjData(model))

@@ -16,7 +16,12 @@ The end-effector is driven by the mocap-weld pattern: a weld equality pins the
 tool centre point (site `tcp`) to a mocap body `target`; the arm's joints follow
 through the constraint solver. Arm links carry gravity compensation and joint
 damping, so the redundant elbow stays where it is put.
+
+Longer than 500 lines: it is one MJCF model, part after part; split, the
+dimensions that must agree (the drawer and its slot, the fingers and the
+blocks) would sit in different files.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,9 +53,13 @@ RGBA = {
 @dataclasses.dataclass(frozen=True)
 class Layout:
   """Positions and sizes of the fixtures (metres)."""
+
   # Blocks: half-sizes of three box shapes, a cube, a long bar, a flat slab.
-  block_half_sizes: tuple = ((0.02, 0.02, 0.02), (0.04, 0.0175, 0.0175),
-                             (0.03, 0.024, 0.0125))
+  block_half_sizes: tuple = (
+      (0.02, 0.02, 0.02),
+      (0.04, 0.0175, 0.0175),
+      (0.03, 0.024, 0.0125),
+  )
   block_mass: float = 0.08
   # Region where blocks are spawned: x range, y range.
   block_region: tuple = ((-0.17, 0.13), (-0.23, 0.0))
@@ -88,8 +97,9 @@ def _look_at(pos, target):
 
 
 def _box(parent, name, pos, size, rgba, **kwargs):
-  return parent.add("geom", name=name, type="box", pos=pos, size=size,
-                    rgba=rgba, **kwargs)
+  return parent.add(
+      "geom", name=name, type="box", pos=pos, size=size, rgba=rgba, **kwargs
+  )
 
 
 ARM_POSTURE_STIFFNESS = 2.0  # N m / rad
@@ -98,9 +108,17 @@ ARM_POSTURE_STIFFNESS = 2.0  # N m / rad
 def _add_arm(root, hand_parent_name="link7"):
   """A 7-DoF arm built from capsules (Panda-like axes z,y,z,y,z,y,z)."""
   base = root.worldbody.add("body", name="robot_base", pos=ROBOT_BASE)
-  base.add("geom", name="base_visual", type="cylinder", size=(0.08, 0.075),
-           pos=(0, 0, 0.075), rgba=(0.25, 0.25, 0.28, 1), contype=0,
-           conaffinity=0, group=1)
+  base.add(
+      "geom",
+      name="base_visual",
+      type="cylinder",
+      size=(0.08, 0.075),
+      pos=(0, 0, 0.075),
+      rgba=(0.25, 0.25, 0.28, 1),
+      contype=0,
+      conaffinity=0,
+      group=1,
+  )
   # (offset from parent, hinge axis, capsule length, range). The roll joints
   # 3, 5 and 7 turn without limit, as on the Kinova Gen3.
   links = [
@@ -120,14 +138,30 @@ def _add_arm(root, hand_parent_name="link7"):
     # (null-space) motion, which would otherwise drift over long episodes
     # until a joint hits its limit; the weld is far stiffer.
     limits = dict(range=rng, limited=True) if rng else dict(limited=False)
-    body.add("joint", name=f"joint{i}", type="hinge", axis=axis,
-             damping=2.0, armature=0.05, stiffness=ARM_POSTURE_STIFFNESS,
-             springref=home[i - 1], **limits)
+    body.add(
+        "joint",
+        name=f"joint{i}",
+        type="hinge",
+        axis=axis,
+        damping=2.0,
+        armature=0.05,
+        stiffness=ARM_POSTURE_STIFFNESS,
+        springref=home[i - 1],
+        **limits,
+    )
     radius = 0.045 if i <= 4 else 0.035
-    body.add("geom", name=f"link{i}_geom", type="capsule",
-             fromto=(0, 0, 0, 0, 0, length), size=(radius,),
-             rgba=(0.92, 0.92, 0.94, 1) if i % 2 else (0.3, 0.3, 0.33, 1),
-             contype=0, conaffinity=0, group=1, mass=0.6)
+    body.add(
+        "geom",
+        name=f"link{i}_geom",
+        type="capsule",
+        fromto=(0, 0, 0, 0, 0, length),
+        size=(radius,),
+        rgba=(0.92, 0.92, 0.94, 1) if i % 2 else (0.3, 0.3, 0.33, 1),
+        contype=0,
+        conaffinity=0,
+        group=1,
+        mass=0.6,
+    )
     parent = body
   return parent
 
@@ -135,26 +169,64 @@ def _add_arm(root, hand_parent_name="link7"):
 def _add_gripper(link7):
   """Parallel-jaw gripper. The hand's +z axis points from wrist to fingertips."""
   hand = link7.add("body", name="hand", pos=(0, 0, 0.05), gravcomp=1)
-  _box(hand, "hand_geom", (0, 0, 0.02), (0.02, 0.065, 0.02),
-       (0.3, 0.3, 0.33, 1), mass=0.3, contype=1, conaffinity=1)
-  hand.add("site", name="tcp", pos=(0, 0, 0.115), size=(0.005,),
-           rgba=(1, 1, 0, 0), group=5)
+  _box(
+      hand,
+      "hand_geom",
+      (0, 0, 0.02),
+      (0.02, 0.065, 0.02),
+      (0.3, 0.3, 0.33, 1),
+      mass=0.3,
+      contype=1,
+      conaffinity=1,
+  )
+  hand.add(
+      "site",
+      name="tcp",
+      pos=(0, 0, 0.115),
+      size=(0.005,),
+      rgba=(1, 1, 0, 0),
+      group=5,
+  )
   # Beside the wrist, looking along the fingers and slightly inwards.
-  hand.add("camera", name="gripper_cam", pos=(-0.06, 0, 0.02),
-           xyaxes=(0, 1, 0, 0.94, 0, -0.33), fovy=75)
-  finger_pad = dict(friction=(1.5, 0.02, 0.001), condim=4, priority=1,
-                    solref=(0.01, 1), solimp=(0.95, 0.99, 0.001))
+  hand.add(
+      "camera",
+      name="gripper_cam",
+      pos=(-0.06, 0, 0.02),
+      xyaxes=(0, 1, 0, 0.94, 0, -0.33),
+      fovy=75,
+  )
+  finger_pad = dict(
+      friction=(1.5, 0.02, 0.001),
+      condim=4,
+      priority=1,
+      solref=(0.01, 1),
+      solimp=(0.95, 0.99, 0.001),
+  )
   for side, sign in (("left", 1.0), ("right", -1.0)):
-    finger = hand.add("body", name=f"finger_{side}", pos=(0, 0, 0.04),
-                      gravcomp=1)
-    finger.add("joint", name=f"finger_{side}", type="slide",
-               axis=(0, sign, 0), range=(0.0, 0.045), limited=True,
-               damping=5.0, armature=0.01)
+    finger = hand.add(
+        "body", name=f"finger_{side}", pos=(0, 0, 0.04), gravcomp=1
+    )
+    finger.add(
+        "joint",
+        name=f"finger_{side}",
+        type="slide",
+        axis=(0, sign, 0),
+        range=(0.0, 0.045),
+        limited=True,
+        damping=5.0,
+        armature=0.01,
+    )
     # The finger: a stem and an inward-facing pad whose inner face sits at the
     # joint position plus 0.002 m from the hand's centre plane.
-    _box(finger, f"finger_{side}_geom", (0, sign * 0.012, 0.045),
-         (0.009, 0.006, 0.045), (0.15, 0.15, 0.17, 1), mass=0.05,
-         **finger_pad)
+    _box(
+        finger,
+        f"finger_{side}_geom",
+        (0, sign * 0.012, 0.045),
+        (0.009, 0.006, 0.045),
+        (0.15, 0.15, 0.17, 1),
+        mass=0.05,
+        **finger_pad,
+    )
   return hand
 
 
@@ -177,34 +249,82 @@ def _add_drawer(root, lay: Layout):
   t = 0.01
   # The drawer: a tray that slides along -y.
   drawer = cab.add("body", name="drawer", pos=(0, 0, 0))
-  drawer.add("joint", name="drawer", type="slide", axis=(0, -1, 0),
-             range=(0.0, lay.drawer_travel), limited=True, damping=8.0,
-             frictionloss=0.5, armature=0.1)
+  drawer.add(
+      "joint",
+      name="drawer",
+      type="slide",
+      axis=(0, -1, 0),
+      range=(0.0, lay.drawer_travel),
+      limited=True,
+      damping=8.0,
+      frictionloss=0.5,
+      armature=0.1,
+  )
   dx, dy, wall_h = hx - 2.2 * t, hy - 1.5 * t, 0.045
   tray = (0.78, 0.62, 0.45, 1)
-  _box(drawer, "drawer_bottom", (0, 0, 0.012), (dx, dy, 0.004), tray,
-       mass=0.4)
-  _box(drawer, "drawer_wall_left", (-dx + 0.004, 0, 0.012 + wall_h),
-       (0.004, dy, wall_h), tray, mass=0.1)
-  _box(drawer, "drawer_wall_right", (dx - 0.004, 0, 0.012 + wall_h),
-       (0.004, dy, wall_h), tray, mass=0.1)
-  _box(drawer, "drawer_wall_back", (0, dy - 0.004, 0.012 + wall_h),
-       (dx, 0.004, wall_h), tray, mass=0.1)
+  _box(drawer, "drawer_bottom", (0, 0, 0.012), (dx, dy, 0.004), tray, mass=0.4)
+  _box(
+      drawer,
+      "drawer_wall_left",
+      (-dx + 0.004, 0, 0.012 + wall_h),
+      (0.004, dy, wall_h),
+      tray,
+      mass=0.1,
+  )
+  _box(
+      drawer,
+      "drawer_wall_right",
+      (dx - 0.004, 0, 0.012 + wall_h),
+      (0.004, dy, wall_h),
+      tray,
+      mass=0.1,
+  )
+  _box(
+      drawer,
+      "drawer_wall_back",
+      (0, dy - 0.004, 0.012 + wall_h),
+      (dx, 0.004, wall_h),
+      tray,
+      mass=0.1,
+  )
   front_y = -hy - 0.004
-  _box(drawer, "drawer_front", (0, front_y, hz), (hx - 0.002, 0.006, hz - 0.004),
-       wood, mass=0.2)
+  _box(
+      drawer,
+      "drawer_front",
+      (0, front_y, hz),
+      (hx - 0.002, 0.006, hz - 0.004),
+      wood,
+      mass=0.2,
+  )
   # A horizontal bar handle held by two posts, open below for the fingers.
   handle_y = front_y - 0.056
-  _box(drawer, "drawer_handle", (0, handle_y, hz + 0.01), (0.05, 0.01, 0.01),
-       (0.7, 0.7, 0.72, 1), mass=0.05)
+  _box(
+      drawer,
+      "drawer_handle",
+      (0, handle_y, hz + 0.01),
+      (0.05, 0.01, 0.01),
+      (0.7, 0.7, 0.72, 1),
+      mass=0.05,
+  )
   for s in (-1, 1):
-    _box(drawer, f"drawer_handle_post_{'lr'[s > 0]}",
-         (s * 0.045, (front_y + handle_y) / 2, hz + 0.01),
-         (0.006, 0.028, 0.006), (0.7, 0.7, 0.72, 1), mass=0.01)
-  drawer.add("site", name="drawer_handle_site", pos=(0, handle_y, hz + 0.01),
-             size=(0.005,), group=5)
-  drawer.add("site", name="drawer_inside", pos=(0, 0, 0.02), size=(0.005,),
-             group=5)
+    _box(
+        drawer,
+        f"drawer_handle_post_{'lr'[s > 0]}",
+        (s * 0.045, (front_y + handle_y) / 2, hz + 0.01),
+        (0.006, 0.028, 0.006),
+        (0.7, 0.7, 0.72, 1),
+        mass=0.01,
+    )
+  drawer.add(
+      "site",
+      name="drawer_handle_site",
+      pos=(0, handle_y, hz + 0.01),
+      size=(0.005,),
+      group=5,
+  )
+  drawer.add(
+      "site", name="drawer_inside", pos=(0, 0, 0.02), size=(0.005,), group=5
+  )
 
 
 def _add_door(root, lay: Layout):
@@ -214,73 +334,180 @@ def _add_door(root, lay: Layout):
   cup = _add_shell(root, "cupboard", (cx, cy), (hx, hy, hz), paint)
   # The door covers half the opening and slides along x in a rail in front.
   door = cup.add("body", name="door", pos=(-hx / 2, -hy - 0.012, hz))
-  door.add("joint", name="door", type="slide", axis=(1, 0, 0),
-           range=(0.0, lay.door_travel), limited=True, damping=6.0,
-           frictionloss=0.3, armature=0.1)
-  _box(door, "door_panel", (0, 0, 0), (hx / 2 + 0.01, 0.006, hz - 0.012),
-       (0.45, 0.55, 0.7, 1), mass=0.3)
+  door.add(
+      "joint",
+      name="door",
+      type="slide",
+      axis=(1, 0, 0),
+      range=(0.0, lay.door_travel),
+      limited=True,
+      damping=6.0,
+      frictionloss=0.3,
+      armature=0.1,
+  )
+  _box(
+      door,
+      "door_panel",
+      (0, 0, 0),
+      (hx / 2 + 0.01, 0.006, hz - 0.012),
+      (0.45, 0.55, 0.7, 1),
+      mass=0.3,
+  )
   # A vertical handle standing off the panel, pushed sideways by the fingers.
-  _box(door, "door_handle", (0, -0.035, -0.02), (0.008, 0.008, 0.045),
-       (0.7, 0.7, 0.72, 1), mass=0.03)
-  _box(door, "door_handle_post", (0, -0.018, -0.02), (0.006, 0.012, 0.01),
-       (0.7, 0.7, 0.72, 1), mass=0.01)
-  door.add("site", name="door_handle_site", pos=(0, -0.035, -0.02),
-           size=(0.005,), group=5)
+  _box(
+      door,
+      "door_handle",
+      (0, -0.035, -0.02),
+      (0.008, 0.008, 0.045),
+      (0.7, 0.7, 0.72, 1),
+      mass=0.03,
+  )
+  _box(
+      door,
+      "door_handle_post",
+      (0, -0.018, -0.02),
+      (0.006, 0.012, 0.01),
+      (0.7, 0.7, 0.72, 1),
+      mass=0.01,
+  )
+  door.add(
+      "site",
+      name="door_handle_site",
+      pos=(0, -0.035, -0.02),
+      size=(0.005,),
+      group=5,
+  )
 
 
 def _add_buttons(root, lay: Layout):
   for name, x in zip(BUTTON_NAMES, lay.button_x):
-    base = root.worldbody.add("body", name=f"button_base_{name}",
-                              pos=(x, lay.button_y, 0))
-    _box(base, f"button_plinth_{name}", (0, 0, 0.01), (0.035, 0.035, 0.01),
-         (0.2, 0.2, 0.22, 1))
+    base = root.worldbody.add(
+        "body", name=f"button_base_{name}", pos=(x, lay.button_y, 0)
+    )
+    _box(
+        base,
+        f"button_plinth_{name}",
+        (0, 0, 0.01),
+        (0.035, 0.035, 0.01),
+        (0.2, 0.2, 0.22, 1),
+    )
     cap = base.add("body", name=f"button_{name}", pos=(0, 0, 0.03))
-    cap.add("joint", name=f"button_{name}", type="slide", axis=(0, 0, 1),
-            range=(-lay.button_travel, 0.0), limited=True, stiffness=300.0,
-            springref=0.0, damping=3.0, armature=0.01)
-    _box(cap, f"button_{name}_geom", (0, 0, 0), (0.022, 0.022, 0.01),
-         RGBA[name], mass=0.02)
+    cap.add(
+        "joint",
+        name=f"button_{name}",
+        type="slide",
+        axis=(0, 0, 1),
+        range=(-lay.button_travel, 0.0),
+        limited=True,
+        stiffness=300.0,
+        springref=0.0,
+        damping=3.0,
+        armature=0.01,
+    )
+    _box(
+        cap,
+        f"button_{name}_geom",
+        (0, 0, 0),
+        (0.022, 0.022, 0.01),
+        RGBA[name],
+        mass=0.02,
+    )
     # The light: a flat dome behind the button, brightened when on.
     light_rgba = tuple(0.35 * c for c in RGBA[name][:3]) + (1.0,)
-    base.add("geom", name=f"light_{name}", type="sphere", size=(0.02,),
-             pos=(0, 0.06, 0.01), rgba=light_rgba, contype=0, conaffinity=0)
+    base.add(
+        "geom",
+        name=f"light_{name}",
+        type="sphere",
+        size=(0.02,),
+        pos=(0, 0.06, 0.01),
+        rgba=light_rgba,
+        contype=0,
+        conaffinity=0,
+    )
 
 
 def _add_switch_and_lamp(root, lay: Layout):
   sx, sy = lay.switch_pos
   base = root.worldbody.add("body", name="switch_base", pos=(sx, sy, 0))
-  _box(base, "switch_plinth", (0, 0, 0.015), (0.04, 0.03, 0.015),
-       (0.2, 0.2, 0.22, 1))
+  _box(
+      base,
+      "switch_plinth",
+      (0, 0, 0.015),
+      (0.04, 0.03, 0.015),
+      (0.2, 0.2, 0.22, 1),
+  )
   lever = base.add("body", name="switch", pos=(0, 0, 0.03))
   # A lever hinged about x: tilted towards +y (away from the robot) is "on".
-  lever.add("joint", name="switch", type="hinge", axis=(-1, 0, 0),
-            range=(-0.6, 0.6), limited=True, damping=0.3, frictionloss=0.05,
-            armature=0.002)
-  lever.add("geom", name="switch_lever", type="capsule",
-            fromto=(0, 0, 0, 0, 0, 0.07), size=(0.008,),
-            rgba=(0.75, 0.75, 0.78, 1), mass=0.02)
-  lever.add("geom", name="switch_knob", type="sphere", size=(0.014,),
-            pos=(0, 0, 0.075), rgba=(0.1, 0.1, 0.1, 1), mass=0.01)
-  lever.add("site", name="switch_knob_site", pos=(0, 0, 0.075),
-            size=(0.005,), group=5)
+  lever.add(
+      "joint",
+      name="switch",
+      type="hinge",
+      axis=(-1, 0, 0),
+      range=(-0.6, 0.6),
+      limited=True,
+      damping=0.3,
+      frictionloss=0.05,
+      armature=0.002,
+  )
+  lever.add(
+      "geom",
+      name="switch_lever",
+      type="capsule",
+      fromto=(0, 0, 0, 0, 0, 0.07),
+      size=(0.008,),
+      rgba=(0.75, 0.75, 0.78, 1),
+      mass=0.02,
+  )
+  lever.add(
+      "geom",
+      name="switch_knob",
+      type="sphere",
+      size=(0.014,),
+      pos=(0, 0, 0.075),
+      rgba=(0.1, 0.1, 0.1, 1),
+      mass=0.01,
+  )
+  lever.add(
+      "site", name="switch_knob_site", pos=(0, 0, 0.075), size=(0.005,), group=5
+  )
   lx, ly = lay.lamp_pos
   lamp = root.worldbody.add("body", name="lamp", pos=(lx, ly, 0))
-  lamp.add("geom", name="lamp_post", type="capsule",
-           fromto=(0, 0, 0, 0, 0, 0.2), size=(0.01,),
-           rgba=(0.3, 0.3, 0.3, 1), contype=0, conaffinity=0)
-  lamp.add("geom", name="lamp_bulb", type="sphere", size=(0.04,),
-           pos=(0, 0, 0.22), rgba=(0.45, 0.42, 0.25, 1), contype=0,
-           conaffinity=0)
+  lamp.add(
+      "geom",
+      name="lamp_post",
+      type="capsule",
+      fromto=(0, 0, 0, 0, 0, 0.2),
+      size=(0.01,),
+      rgba=(0.3, 0.3, 0.3, 1),
+      contype=0,
+      conaffinity=0,
+  )
+  lamp.add(
+      "geom",
+      name="lamp_bulb",
+      type="sphere",
+      size=(0.04,),
+      pos=(0, 0, 0.22),
+      rgba=(0.45, 0.42, 0.25, 1),
+      contype=0,
+      conaffinity=0,
+  )
 
 
 def _add_blocks(root, lay: Layout):
   for name, half in zip(BLOCK_NAMES, lay.block_half_sizes):
-    body = root.worldbody.add("body", name=f"block_{name}",
-                              pos=(0, 0, half[2]))
+    body = root.worldbody.add("body", name=f"block_{name}", pos=(0, 0, half[2]))
     body.add("freejoint", name=f"block_{name}")
-    body.add("geom", name=f"block_{name}_geom", type="box", size=half,
-             rgba=RGBA[name], mass=lay.block_mass,
-             friction=(1.0, 0.01, 0.001), condim=4)
+    body.add(
+        "geom",
+        name=f"block_{name}_geom",
+        type="box",
+        size=half,
+        rgba=RGBA[name],
+        mass=lay.block_mass,
+        friction=(1.0, 0.01, 0.001),
+        condim=4,
+    )
 
 
 def _import_mjcf():
@@ -292,8 +519,9 @@ def _import_mjcf():
   return mjcf
 
 
-def build_mjcf(layout: Layout = LAYOUT, *, static_size: int = 96,
-               gripper_size: int = 64):
+def build_mjcf(
+    layout: Layout = LAYOUT, *, static_size: int = 96, gripper_size: int = 64
+):
   """Returns the MJCF model (`dm_control.mjcf.RootElement`) of the scene."""
   root = _import_mjcf().RootElement(model="playtable")
   root.compiler.angle = "radian"
@@ -319,40 +547,83 @@ def build_mjcf(layout: Layout = LAYOUT, *, static_size: int = 96,
   root.default.joint.solreflimit = (0.005, 1)
   root.default.joint.solimplimit = (0.95, 0.99, 0.001)
 
-  root.worldbody.add("light", name="top_light", pos=(0, -0.2, 1.5),
-                     dir=(0, 0.2, -1), diffuse=(0.5, 0.5, 0.5),
-                     castshadow=False)
-  root.worldbody.add("geom", name="floor", type="plane", size=(2, 2, 0.1),
-                     pos=(0, 0, -0.75), rgba=(0.35, 0.37, 0.4, 1),
-                     contype=0, conaffinity=0)
-  _box(root.worldbody, "table", (0, -0.05, -0.02), (0.6, 0.42, 0.02),
-       (0.78, 0.74, 0.66, 1), friction=(0.6, 0.005, 0.0001))
+  root.worldbody.add(
+      "light",
+      name="top_light",
+      pos=(0, -0.2, 1.5),
+      dir=(0, 0.2, -1),
+      diffuse=(0.5, 0.5, 0.5),
+      castshadow=False,
+  )
+  root.worldbody.add(
+      "geom",
+      name="floor",
+      type="plane",
+      size=(2, 2, 0.1),
+      pos=(0, 0, -0.75),
+      rgba=(0.35, 0.37, 0.4, 1),
+      contype=0,
+      conaffinity=0,
+  )
+  _box(
+      root.worldbody,
+      "table",
+      (0, -0.05, -0.02),
+      (0.6, 0.42, 0.02),
+      (0.78, 0.74, 0.66, 1),
+      friction=(0.6, 0.005, 0.0001),
+  )
   for sx in (-1, 1):
     for sy in (-1, 1):
-      root.worldbody.add("geom", name=f"table_leg_{sx}{sy}", type="box",
-                         pos=(0.55 * sx, -0.05 + 0.37 * sy, -0.39),
-                         size=(0.025, 0.025, 0.35), rgba=(0.4, 0.35, 0.3, 1),
-                         contype=0, conaffinity=0)
+      root.worldbody.add(
+          "geom",
+          name=f"table_leg_{sx}{sy}",
+          type="box",
+          pos=(0.55 * sx, -0.05 + 0.37 * sy, -0.39),
+          size=(0.025, 0.025, 0.35),
+          rgba=(0.4, 0.35, 0.3, 1),
+          contype=0,
+          conaffinity=0,
+      )
   # The static camera looks over the robot's right shoulder at the table.
-  root.worldbody.add("camera", name="static_cam", pos=STATIC_CAM_POS,
-                     xyaxes=_look_at(STATIC_CAM_POS, (-0.02, -0.02, 0.0)),
-                     fovy=52)
+  root.worldbody.add(
+      "camera",
+      name="static_cam",
+      pos=STATIC_CAM_POS,
+      xyaxes=_look_at(STATIC_CAM_POS, (-0.02, -0.02, 0.0)),
+      fovy=52,
+  )
 
   link7 = _add_arm(root)
   _add_gripper(link7)
-  target = root.worldbody.add("body", name="target", mocap=True,
-                              pos=HOME_TCP_POS, quat=HOME_TCP_QUAT)
-  target.add("site", name="target_site", size=(0.005,), group=5,
-             rgba=(0, 1, 0, 0))
+  target = root.worldbody.add(
+      "body", name="target", mocap=True, pos=HOME_TCP_POS, quat=HOME_TCP_QUAT
+  )
+  target.add(
+      "site", name="target_site", size=(0.005,), group=5, rgba=(0, 1, 0, 0)
+  )
   # The weld is softer than the contacts (time constant 0.03 s against 0.01 s)
   # so that pushing against a fixture never drives the fingers through it.
-  root.equality.add("weld", name="tcp_weld", site1="target_site",
-                    site2="tcp", solref=(0.03, 1), solimp=(0.9, 0.95, 0.001))
+  root.equality.add(
+      "weld",
+      name="tcp_weld",
+      site1="target_site",
+      site2="tcp",
+      solref=(0.03, 1),
+      solimp=(0.9, 0.95, 0.001),
+  )
   for side in ("left", "right"):
-    root.actuator.add("position", name=f"finger_{side}",
-                      joint=f"finger_{side}", kp=400.0, kv=10.0,
-                      ctrlrange=(0.0, 0.045), ctrllimited=True,
-                      forcerange=(-25, 25), forcelimited=True)
+    root.actuator.add(
+        "position",
+        name=f"finger_{side}",
+        joint=f"finger_{side}",
+        kp=400.0,
+        kv=10.0,
+        ctrlrange=(0.0, 0.045),
+        ctrllimited=True,
+        forcerange=(-25, 25),
+        forcelimited=True,
+    )
   _add_drawer(root, layout)
   _add_door(root, layout)
   _add_buttons(root, layout)
@@ -366,8 +637,9 @@ def build_mjcf(layout: Layout = LAYOUT, *, static_size: int = 96,
 @functools.lru_cache(maxsize=8)
 def scene_xml(static_size: int = 96, gripper_size: int = 64) -> str:
   """The compiled-ready XML string (cached per image size)."""
-  return build_mjcf(static_size=static_size,
-                    gripper_size=gripper_size).to_xml_string()
+  return build_mjcf(
+      static_size=static_size, gripper_size=gripper_size
+  ).to_xml_string()
 
 
 def home_arm_qpos() -> np.ndarray:

@@ -6,6 +6,7 @@ data and replaying what was done there (`NearestNeighbourReplay`), with no
 learning at all. Both follow the suite's `Policy` protocol (`reset`,
 `act(obs, goal)`), so they run on the same episodes as learned policies.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,9 +40,13 @@ class NearestNeighbourReplay:
   Actions are the steps' labels (the oracle's commands).
   """
 
-  def __init__(self, store: windows_lib.WindowStore,
-               horizons: tuple[int, ...] = (16, 32, 64, 96),
-               max_rows: int = 60_000, seed: int = 0):
+  def __init__(
+      self,
+      store: windows_lib.WindowStore,
+      horizons: tuple[int, ...] = (16, 32, 64, 96),
+      max_rows: int = 60_000,
+      seed: int = 0,
+  ):
     self.store = store
     self.horizons = tuple(horizons)
     rng = np.random.default_rng(seed)
@@ -70,10 +75,12 @@ class NearestNeighbourReplay:
       norm = self.store.normalization
       s = norm.normalize_observation(obs)
       g = norm.normalize_goal(goal["state"])
-      cost = (np.linalg.norm(self._from - s, axis=1)
-              + np.linalg.norm(self._to - g, axis=1))
+      cost = np.linalg.norm(self._from - s, axis=1) + np.linalg.norm(
+          self._to - g, axis=1
+      )
       best = int(np.argmin(cost))
       rows = range(self._starts[best], self._ends[best])
-      self._plan = [norm.unnormalize_action(self.store.actions[r])
-                    for r in rows][::-1]
+      self._plan = [
+          norm.unnormalize_action(self.store.actions[r]) for r in rows
+      ][::-1]
     return np.clip(self._plan.pop(), -1.0, 1.0)

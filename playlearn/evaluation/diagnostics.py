@@ -21,6 +21,7 @@ actions of recovery-rich play carry noise no policy should predict):
 Method-agnostic: only `Policy` is used, so GCBC, LMP and BESO are compared
 the same way.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,14 @@ MOVING = 0.01
 ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 
 
-def sample_windows(dataset_dir: str, split: str, num_windows: int,
-                   length: int, goal_horizon: int, seed: int):
+def sample_windows(
+    dataset_dir: str,
+    split: str,
+    num_windows: int,
+    length: int,
+    goal_horizon: int,
+    seed: int,
+):
   """Random windows of held-out play: (observations {'state': [N, L, D] and,
   where recorded, 'target': [N, L, 6]}, actions [N, L, A], goals [N, D]); the
   goal is the state 0..goal_horizon steps after the window."""
@@ -44,11 +51,16 @@ def sample_windows(dataset_dir: str, split: str, num_windows: int,
   rng = np.random.default_rng(seed)
   # The last step holds the final observation and no action, so a window
   # needs length + 1 steps.
-  episodes = [steps for steps in (source[i]["steps"] for i in range(len(source)))
-              if len(steps["action"]) > length + 1]
+  episodes = [
+      steps
+      for steps in (source[i]["steps"] for i in range(len(source)))
+      if len(steps["action"]) > length + 1
+  ]
   if not episodes:
-    raise ValueError(f"no episode of {dataset_dir} ({split}) is longer than "
-                     f"length={length} + 1 steps")
+    raise ValueError(
+        f"no episode of {dataset_dir} ({split}) is longer than "
+        f"length={length} + 1 steps"
+    )
   obs, actions, goals = [], [], []
   for _ in range(num_windows):
     steps = episodes[rng.integers(len(episodes))]
@@ -56,23 +68,36 @@ def sample_windows(dataset_dir: str, split: str, num_windows: int,
     start = rng.integers(0, len(s) - 1 - length)
     end = start + length
     goal_index = min(end - 1 + rng.integers(0, goal_horizon + 1), len(s) - 1)
-    obs.append({k: v[start:end] for k, v in steps["observation"].items()
-                if k in ("state", "target")})
+    obs.append(
+        {
+            k: v[start:end]
+            for k, v in steps["observation"].items()
+            if k in ("state", "target")
+        }
+    )
     actions.append(a[start:end])
     goals.append(s[goal_index])
   obs = {k: np.stack([o[k] for o in obs]).astype(np.float32) for k in obs[0]}
-  return (obs, np.stack(actions).astype(np.float32),
-          np.stack(goals).astype(np.float32))
+  return (
+      obs,
+      np.stack(actions).astype(np.float32),
+      np.stack(goals).astype(np.float32),
+  )
 
 
-def rollout_actions(policy: policy_lib.Policy, obs: dict[str, np.ndarray],
-                    goals: np.ndarray) -> np.ndarray:
+def rollout_actions(
+    policy: policy_lib.Policy, obs: dict[str, np.ndarray], goals: np.ndarray
+) -> np.ndarray:
   """The policy's actions [N, L, A] along demonstrated observations [N, L, ...]."""
   n, length = obs["state"].shape[:2]
   policy.reset(n)
-  return np.stack([policy.act({k: v[:, t] for k, v in obs.items()},
-                              {"state": goals})
-                   for t in range(length)], axis=1)
+  return np.stack(
+      [
+          policy.act({k: v[:, t] for k, v in obs.items()}, {"state": goals})
+          for t in range(length)
+      ],
+      axis=1,
+  )
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -83,22 +108,35 @@ def _correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
   return np.where(denom > 0, (x * y).sum(0) / np.maximum(denom, 1e-12), 0.0)
 
 
-def diagnose(policy: policy_lib.Policy, dataset_dir: str, *,
-             split: str = "validation", num_windows: int = 256,
-             length: int = 32, goal_horizon: int = 0, seed: int = 0) -> dict:
+def diagnose(
+    policy: policy_lib.Policy,
+    dataset_dir: str,
+    *,
+    split: str = "validation",
+    num_windows: int = 256,
+    length: int = 32,
+    goal_horizon: int = 0,
+    seed: int = 0,
+) -> dict:
   """Imitation and goal-use figures of `policy` on held-out play (see module doc)."""
-  obs, actions, goals = sample_windows(dataset_dir, split, num_windows,
-                                       length, goal_horizon, seed)
+  obs, actions, goals = sample_windows(
+      dataset_dir, split, num_windows, length, goal_horizon, seed
+  )
   predicted = rollout_actions(policy, obs, goals)
   shuffled = rollout_actions(
-      policy, obs, goals[np.random.default_rng(seed + 1).permutation(len(goals))])
+      policy,
+      obs,
+      goals[np.random.default_rng(seed + 1).permutation(len(goals))],
+  )
   flat = lambda x: x.reshape(-1, x.shape[-1])
   a, p, q = flat(actions), flat(predicted), flat(shuffled)
   corr, corr_shuffled = _correlation(p, a), _correlation(q, a)
   return {
-      "num_windows": num_windows, "length": length,
-      "goal_horizon": goal_horizon, "split": split,
-      "dims": list(ACTION_NAMES[:a.shape[-1]]),
+      "num_windows": num_windows,
+      "length": length,
+      "goal_horizon": goal_horizon,
+      "split": split,
+      "dims": list(ACTION_NAMES[: a.shape[-1]]),
       "corr": corr.tolist(),
       "corr_shuffled_goal": corr_shuffled.tolist(),
       "goal_use": float(np.mean(corr - corr_shuffled)),
@@ -111,13 +149,18 @@ def diagnose(policy: policy_lib.Policy, dataset_dir: str, *,
 
 def table(result: dict) -> str:
   """A markdown table of `diagnose`'s figures, one row per action dimension."""
-  lines = ["| dim | corr | corr (shuffled goal) | mse | moving (policy) | moving (data) |",
-           "|---|---|---|---|---|---|"]
+  lines = [
+      "| dim | corr | corr (shuffled goal) | mse | moving (policy) | moving (data) |",
+      "|---|---|---|---|---|---|",
+  ]
   for i, name in enumerate(result["dims"]):
     lines.append(
         f"| {name} | {result['corr'][i]:+.2f} | {result['corr_shuffled_goal'][i]:+.2f} "
         f"| {result['mse'][i]:.3f} | {result['moving_share'][i]:.0%} "
-        f"| {result['moving_share_data'][i]:.0%} |")
-  lines.append(f"\ngoal use (mean drop in correlation with shuffled goals): "
-               f"{result['goal_use']:+.3f}")
+        f"| {result['moving_share_data'][i]:.0%} |"
+    )
+  lines.append(
+      f"\ngoal use (mean drop in correlation with shuffled goals): "
+      f"{result['goal_use']:+.3f}"
+  )
   return "\n".join(lines)

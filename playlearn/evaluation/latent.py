@@ -17,6 +17,7 @@ Windows (per episode, from `episode_metadata['segments']`, a JSON list of
 Normalisation: the policy's own (`Policy.normalization`, saved with it), for
 states and actions alike, never the dataset's: the network saw those inputs.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,11 +42,15 @@ def _load(policy_dir_or_model):
   if isinstance(policy, (str, os.PathLike)):
     policy = policy_lib.Policy.load(os.fspath(policy))
   if not isinstance(policy, policy_lib.Policy):
-    raise TypeError("plan_embeddings wants a saved policy directory or a "
-                    f"playlearn Policy, got {type(policy).__name__}")
+    raise TypeError(
+        "plan_embeddings wants a saved policy directory or a "
+        f"playlearn Policy, got {type(policy).__name__}"
+    )
   if policy.method_name != "lmp":
-    raise ValueError(f"the policy is {policy.method_name!r}: only 'lmp' has "
-                     "a plan recognition network to embed windows with")
+    raise ValueError(
+        f"the policy is {policy.method_name!r}: only 'lmp' has "
+        "a plan recognition network to embed windows with"
+    )
   return policy.model, policy.normalization
 
 
@@ -65,10 +70,14 @@ def segment_windows(episode: dict, window: int) -> tuple[np.ndarray, list[str]]:
   return np.concatenate(starts), tasks
 
 
-def plan_embeddings(policy_dir_or_model, dataset_dir: str | os.PathLike,
-                    split: str = "validation", window: int = 32,
-                    max_windows: int = 2000,
-                    seed: int = 0) -> tuple[np.ndarray, list[str]]:
+def plan_embeddings(
+    policy_dir_or_model,
+    dataset_dir: str | os.PathLike,
+    split: str = "validation",
+    window: int = 32,
+    max_windows: int = 2000,
+    seed: int = 0,
+) -> tuple[np.ndarray, list[str]]:
   """Posterior means of q(z | tau) for windows inside task segments.
 
   Args:
@@ -93,9 +102,11 @@ def plan_embeddings(policy_dir_or_model, dataset_dir: str | os.PathLike,
     observation = episode["steps"]["observation"]
     s = np.asarray(observation["state"], np.float32)
     if features_lib.dim(normalization.features, s.shape[-1]) != obs_dim:
-      raise ValueError(f"{dataset_dir} has states of size {s.shape[-1]}, the "
-                       f"policy's features {normalization.features!r} need "
-                       f"size {obs_dim} from them")
+      raise ValueError(
+          f"{dataset_dir} has states of size {s.shape[-1]}, the "
+          f"policy's features {normalization.features!r} need "
+          f"size {obs_dim} from them"
+      )
     starts, tasks = segment_windows(episode, window)
     states.append(normalization.normalize_observation(observation))
     actions.append(normalization.normalize_action(episode["steps"]["action"]))
@@ -104,11 +115,16 @@ def plan_embeddings(policy_dir_or_model, dataset_dir: str | os.PathLike,
     offset += len(s)
   rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
   if not len(rows):
-    raise ValueError(f"no task segment of {dataset_dir} split {split!r} is "
-                     f"{window} steps long or longer")
+    raise ValueError(
+        f"no task segment of {dataset_dir} split {split!r} is "
+        f"{window} steps long or longer"
+    )
   if len(rows) > max_windows:
-    keep = np.sort(np.random.default_rng(seed).choice(
-        len(rows), max_windows, replace=False))
+    keep = np.sort(
+        np.random.default_rng(seed).choice(
+            len(rows), max_windows, replace=False
+        )
+    )
     rows, labels = rows[keep], [labels[k] for k in keep]
   states, actions = np.concatenate(states), np.concatenate(actions)
   index = rows[:, None] + np.arange(window)  # [N, window]
@@ -132,17 +148,22 @@ def _recognize(model, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
 
   n, out = len(obs), []
   for begin in range(0, n, BATCH_SIZE):
-    o, a = obs[begin:begin + BATCH_SIZE], actions[begin:begin + BATCH_SIZE]
+    o, a = obs[begin : begin + BATCH_SIZE], actions[begin : begin + BATCH_SIZE]
     pad = BATCH_SIZE - len(o)
     if pad:
       o = np.concatenate([o, np.zeros((pad,) + o.shape[1:], o.dtype)])
       a = np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)])
-    out.append(np.asarray(means(state, o, a))[:BATCH_SIZE - pad])
+    out.append(np.asarray(means(state, o, a))[: BATCH_SIZE - pad])
   return np.concatenate(out).astype(np.float32)
 
 
-def tsne_plot(z: np.ndarray, labels: list[str], path: str | os.PathLike,
-              perplexity: float = 30, seed: int = 0) -> np.ndarray:
+def tsne_plot(
+    z: np.ndarray,
+    labels: list[str],
+    path: str | os.PathLike,
+    perplexity: float = 30,
+    seed: int = 0,
+) -> np.ndarray:
   """Embeds z [N, Z] in 2-D with t-SNE and writes a PNG coloured by label.
 
   The perplexity is capped at (N - 1) / 3 (t-SNE needs N > 3 * perplexity
@@ -156,22 +177,34 @@ def tsne_plot(z: np.ndarray, labels: list[str], path: str | os.PathLike,
     from sklearn import manifold  # pylint: disable=g-import-not-at-top
     import threadpoolctl  # pylint: disable=g-import-not-at-top  # sklearn's
   except ImportError as e:
-    raise ImportError("tsne_plot needs scikit-learn for t-SNE: "
-                      "pip install scikit-learn") from e
+    raise ImportError(
+        "tsne_plot needs scikit-learn for t-SNE: pip install scikit-learn"
+    ) from e
   from matplotlib import figure  # pylint: disable=g-import-not-at-top
 
   z = np.asarray(z, np.float32)
   if z.ndim != 2 or len(z) != len(labels):
-    raise ValueError(f"z must be [N, Z] with one label per row; got z "
-                     f"{z.shape} and {len(labels)} labels")
+    raise ValueError(
+        f"z must be [N, Z] with one label per row; got z "
+        f"{z.shape} and {len(labels)} labels"
+    )
   if len(z) < 2:
     raise ValueError(f"t-SNE needs at least 2 points, got {len(z)}")
   capped = max(min(float(perplexity), (len(z) - 1) / 3), 1e-3)
   if capped < perplexity:
-    logging.info("t-SNE: %d points, perplexity %s capped to %.2f", len(z),
-                 perplexity, capped)
-  tsne = manifold.TSNE(n_components=2, perplexity=capped, init="pca",
-                       learning_rate="auto", random_state=seed)
+    logging.info(
+        "t-SNE: %d points, perplexity %s capped to %.2f",
+        len(z),
+        perplexity,
+        capped,
+    )
+  tsne = manifold.TSNE(
+      n_components=2,
+      perplexity=capped,
+      init="pca",
+      learning_rate="auto",
+      random_state=seed,
+  )
   with threadpoolctl.threadpool_limits(limits=1):
     xy = tsne.fit_transform(z)
 
@@ -183,13 +216,19 @@ def tsne_plot(z: np.ndarray, labels: list[str], path: str | os.PathLike,
   for i, task in enumerate(tasks):
     colour, marker = _style(i)
     pts = xy[labels_arr == task]
-    ax.scatter(pts[:, 0], pts[:, 1], s=8, color=colour, marker=marker,
-               label=task)
+    ax.scatter(
+        pts[:, 0], pts[:, 1], s=8, color=colour, marker=marker, label=task
+    )
   ax.set_xticks([])
   ax.set_yticks([])
   ax.set_title(f"Latent plans q(z|τ): t-SNE of {len(z)} play windows")
-  ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7,
-            markerscale=2, frameon=False)
+  ax.legend(
+      loc="center left",
+      bbox_to_anchor=(1.0, 0.5),
+      fontsize=7,
+      markerscale=2,
+      frameon=False,
+  )
   fig.savefig(os.fspath(path), bbox_inches="tight")
   return xy.astype(np.float32)
 
@@ -198,4 +237,5 @@ def _style(i: int) -> tuple:
   """Colour and marker of the i-th task: 10 colours x 5 markers tell 50 tasks
   apart (PlayTable has 27), where one colour map of 27 shades does not."""
   from matplotlib import colormaps  # pylint: disable=g-import-not-at-top
+
   return colormaps["tab10"](i % 10), "os^Dv"[(i // 10) % 5]

@@ -14,6 +14,7 @@ and the snapshot moves to the current scene, so the next completion is
 measured from there: opening and closing the drawer counts two tasks, holding
 it open counts one. Completions within the same check are all counted.
 """
+
 from __future__ import annotations
 
 import collections
@@ -46,9 +47,13 @@ class TaskCounter:
     return done
 
 
-def run_stream(env: playtable.PlayTableEnv, reset_seed: int,
-               act: Callable[[dict], np.ndarray], num_steps: int,
-               check_every: int = 5) -> dict:
+def run_stream(
+    env: playtable.PlayTableEnv,
+    reset_seed: int,
+    act: Callable[[dict], np.ndarray],
+    num_steps: int,
+    check_every: int = 5,
+) -> dict:
   """Steps the env from `reset_seed` with `act(observation)` and counts tasks.
 
   Runs `num_steps` steps, or fewer if the episode ends (physics unstable).
@@ -63,8 +68,11 @@ def run_stream(env: playtable.PlayTableEnv, reset_seed: int,
       counter.update(env.scene_state())
     if timestep.last():
       break
-  return {"counts": dict(counter.counts), "steps": steps,
-          "unstable": bool(env.last_info.get("physics_unstable", False))}
+  return {
+      "counts": dict(counter.counts),
+      "steps": steps,
+      "unstable": bool(env.last_info.get("physics_unstable", False)),
+  }
 
 
 def _summary(runs: list[dict], seconds: float) -> dict:
@@ -74,19 +82,29 @@ def _summary(runs: list[dict], seconds: float) -> dict:
   steps = sum(run["steps"] for run in runs)
   minutes = steps / STEPS_PER_MINUTE
   return {
-      "runs": len(runs), "steps": steps, "sim_minutes": minutes,
+      "runs": len(runs),
+      "steps": steps,
+      "sim_minutes": minutes,
       "wall_seconds": seconds,
       "unstable_runs": sum(run["unstable"] for run in runs),
       "tasks_per_minute": sum(counts.values()) / max(minutes, 1e-9),
       "distinct_tasks": len(counts),
-      "per_task": {task: {"count": n, "per_minute": n / max(minutes, 1e-9)}
-                   for task, n in sorted(counts.items(), key=lambda kv: -kv[1])},
+      "per_task": {
+          task: {"count": n, "per_minute": n / max(minutes, 1e-9)}
+          for task, n in sorted(counts.items(), key=lambda kv: -kv[1])
+      },
   }
 
 
-def policy_play(policy, *, num_runs: int, steps_per_run: int, seed: int = 0,
-                check_every: int = 5,
-                progress: Callable[[str], None] | None = None) -> dict:
+def policy_play(
+    policy,
+    *,
+    num_runs: int,
+    steps_per_run: int,
+    seed: int = 0,
+    check_every: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
   """Lets a policy play from `num_runs` resets (seeds seed, seed + 1, ...).
 
   The policy's goal is the current observation: a goal-free policy ignores it
@@ -100,18 +118,26 @@ def policy_play(policy, *, num_runs: int, steps_per_run: int, seed: int = 0,
 
     def act(obs):
       return policy.act(obs, obs)
+
     runs.append(run_stream(env, seed + i, act, steps_per_run, check_every))
     if progress:
-      progress(f"play run {i + 1}/{num_runs}: {sum(runs[-1]['counts'].values())} "
-               f"tasks in {runs[-1]['steps']} steps "
-               f"({time.perf_counter() - tic:.0f} s)")
+      progress(
+          f"play run {i + 1}/{num_runs}: {sum(runs[-1]['counts'].values())} "
+          f"tasks in {runs[-1]['steps']} steps "
+          f"({time.perf_counter() - tic:.0f} s)"
+      )
   env.close()
   return _summary(runs, time.perf_counter() - tic)
 
 
-def scripted_play(dataset_dir: str, *, split: str = "validation",
-                  num_runs: int | None = None, steps_per_run: int | None = None,
-                  check_every: int = 5) -> dict:
+def scripted_play(
+    dataset_dir: str,
+    *,
+    split: str = "validation",
+    num_runs: int | None = None,
+    steps_per_run: int | None = None,
+    check_every: int = 5,
+) -> dict:
   """The same count for the scripted play agent, by replaying recorded play.
 
   Each episode of `split` is re-simulated from its reset seed with its
@@ -126,8 +152,15 @@ def scripted_play(dataset_dir: str, *, split: str = "validation",
     actions = episode["steps"]["action"][:-1]  # The last step has no action.
     limit = min(steps_per_run or len(actions), len(actions))
     recorded = iter(actions[:limit])
-    runs.append(run_stream(env, int(episode["episode_metadata"]["reset_seed"]),
-                           lambda obs, it=recorded: next(it), limit, check_every))
+    runs.append(
+        run_stream(
+            env,
+            int(episode["episode_metadata"]["reset_seed"]),
+            lambda obs, it=recorded: next(it),
+            limit,
+            check_every,
+        )
+    )
   env.close()
   return _summary(runs, time.perf_counter() - tic)
 
@@ -135,19 +168,38 @@ def scripted_play(dataset_dir: str, *, split: str = "validation",
 def table(results: dict[str, dict]) -> str:
   """Markdown: one column per player, rows = tasks per minute."""
   names = list(results)
-  tasks = sorted({t for r in results.values() for t in r["per_task"]},
-                 key=lambda t: -max(r["per_task"].get(t, {"per_minute": 0})["per_minute"]
-                                    for r in results.values()))
-  lines = ["| task | " + " | ".join(names) + " |",
-           "|---|" + "---|" * len(names)]
+  tasks = sorted(
+      {t for r in results.values() for t in r["per_task"]},
+      key=lambda t: -max(
+          r["per_task"].get(t, {"per_minute": 0})["per_minute"]
+          for r in results.values()
+      ),
+  )
+  lines = [
+      "| task | " + " | ".join(names) + " |",
+      "|---|" + "---|" * len(names),
+  ]
   for task in tasks:
-    cells = [f"{r['per_task'][task]['per_minute']:.2f}" if task in r["per_task"] else "0"
-             for r in results.values()]
+    cells = [
+        f"{r['per_task'][task]['per_minute']:.2f}"
+        if task in r["per_task"]
+        else "0"
+        for r in results.values()
+    ]
     lines.append(f"| {task} | " + " | ".join(cells) + " |")
-  lines.append("| **all tasks / min** | " + " | ".join(
-      f"**{r['tasks_per_minute']:.2f}**" for r in results.values()) + " |")
-  lines.append("| distinct tasks | " + " | ".join(
-      str(r["distinct_tasks"]) for r in results.values()) + " |")
-  lines.append("| simulated minutes | " + " | ".join(
-      f"{r['sim_minutes']:.1f}" for r in results.values()) + " |")
+  lines.append(
+      "| **all tasks / min** | "
+      + " | ".join(f"**{r['tasks_per_minute']:.2f}**" for r in results.values())
+      + " |"
+  )
+  lines.append(
+      "| distinct tasks | "
+      + " | ".join(str(r["distinct_tasks"]) for r in results.values())
+      + " |"
+  )
+  lines.append(
+      "| simulated minutes | "
+      + " | ".join(f"{r['sim_minutes']:.1f}" for r in results.values())
+      + " |"
+  )
   return "\n".join(lines)

@@ -4,6 +4,7 @@ Each input is the JSON that `scripts/evaluate.py` writes: 'tasks' (from
 `suite.evaluate_over_seeds`), optionally 'perturbed' (the same, perturbed
 starts) and 'chains' (`chains.evaluate_chains`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -24,8 +25,10 @@ def load(paths: Mapping[str, str]) -> dict[str, dict]:
         raise ValueError(f"{path} ({name}) is not JSON: {e}") from None
     tasks = r.get("tasks") if isinstance(r, dict) else None
     if not isinstance(tasks, dict) or "per_task" not in tasks:
-      raise ValueError(f"{path} ({name}) is not a scripts/evaluate.py result: "
-                       "it has no 'tasks' with 'per_task'")
+      raise ValueError(
+          f"{path} ({name}) is not a scripts/evaluate.py result: "
+          "it has no 'tasks' with 'per_task'"
+      )
     results[name] = r
   return results
 
@@ -41,27 +44,58 @@ def table(results: Mapping[str, dict]) -> str:
   tasks = list(next(iter(results.values()))["tasks"]["per_task"])
   for name, r in results.items():
     if list(r["tasks"]["per_task"]) != tasks:
-      raise ValueError(f"{name} was evaluated on other tasks than "
-                       f"{names[0]}: the columns would not compare")
-  lines = ["| task | " + " | ".join(names) + " |",
-           "|---|" + "---|" * len(names)]
+      raise ValueError(
+          f"{name} was evaluated on other tasks than "
+          f"{names[0]}: the columns would not compare"
+      )
+  lines = [
+      "| task | " + " | ".join(names) + " |",
+      "|---|" + "---|" * len(names),
+  ]
   for task in tasks:
-    lines.append(f"| `{task}` | " + " | ".join(
-        _cell(results[n]["tasks"]["per_task"][task]) for n in names) + " |")
-  lines.append("| **average** | " + " | ".join(
-      f"**{_cell(results[n]['tasks'])}**" for n in names) + " |")
+    lines.append(
+        f"| `{task}` | "
+        + " | ".join(
+            _cell(results[n]["tasks"]["per_task"][task]) for n in names
+        )
+        + " |"
+    )
+  lines.append(
+      "| **average** | "
+      + " | ".join(f"**{_cell(results[n]['tasks'])}**" for n in names)
+      + " |"
+  )
   if any("perturbed" in r for r in results.values()):
-    lines.append("| average, perturbed start | " + " | ".join(
-        _cell(results[n]["perturbed"]) if "perturbed" in results[n] else "–"
-        for n in names) + " |")
+    lines.append(
+        "| average, perturbed start | "
+        + " | ".join(
+            _cell(results[n]["perturbed"]) if "perturbed" in results[n] else "–"
+            for n in names
+        )
+        + " |"
+    )
   if any("chains" in r for r in results.values()):
     for k in range(5):
-      lines.append(f"| chains: {k + 1}+ of 5 done | " + " | ".join(
-          f"{100 * results[n]['chains']['success_rates'][k]:.0f}%"
-          if "chains" in results[n] else "–" for n in names) + " |")
-    lines.append("| chains: average length | " + " | ".join(
-        f"{results[n]['chains']['avg_len']:.2f}" if "chains" in results[n]
-        else "–" for n in names) + " |")
+      lines.append(
+          f"| chains: {k + 1}+ of 5 done | "
+          + " | ".join(
+              f"{100 * results[n]['chains']['success_rates'][k]:.0f}%"
+              if "chains" in results[n]
+              else "–"
+              for n in names
+          )
+          + " |"
+      )
+    lines.append(
+        "| chains: average length | "
+        + " | ".join(
+            f"{results[n]['chains']['avg_len']:.2f}"
+            if "chains" in results[n]
+            else "–"
+            for n in names
+        )
+        + " |"
+    )
   return "\n".join(lines)
 
 
@@ -80,9 +114,14 @@ def plot(results: Mapping[str, dict], path: str) -> None:
   for i, name in enumerate(names):
     r = results[name]["tasks"]
     rows = [r["per_task"][t] for t in tasks[:-1]] + [r]
-    ax.bar(x + (i - (len(names) - 1) / 2) * width,
-           [100 * row["mean"] for row in rows], width,
-           yerr=[100 * row["std"] for row in rows], capsize=2, label=name)
+    ax.bar(
+        x + (i - (len(names) - 1) / 2) * width,
+        [100 * row["mean"] for row in rows],
+        width,
+        yerr=[100 * row["std"] for row in rows],
+        capsize=2,
+        label=name,
+    )
   ax.set_xticks(x, tasks, rotation=60, ha="right", fontsize=8)
   ax.set_ylabel("success (%)")
   ax.set_ylim(0, 100)
@@ -105,14 +144,18 @@ def read_jsonl(path: str) -> list[dict]:
   with open(path, encoding="utf-8", errors="replace") as f:
     lines = f.read().split("\n")
   last = lines.pop()  # After the final newline: '' unless a write was cut.
-  rows = [_parse(line, path, i) for i, line in enumerate(lines, 1)
-          if line.strip()]
+  rows = [
+      _parse(line, path, i) for i, line in enumerate(lines, 1) if line.strip()
+  ]
   if last.strip():
     try:
       rows.append(_parse(last, path, len(lines) + 1))
     except ValueError:
-      logging.warning("%s: skipped line %d, half-written by a killed run",
-                      path, len(lines) + 1)
+      logging.warning(
+          "%s: skipped line %d, half-written by a killed run",
+          path,
+          len(lines) + 1,
+      )
   return rows
 
 
@@ -121,7 +164,8 @@ def _parse(line: str, path: str, number: int) -> dict:
     row = json.loads(line)
   except json.JSONDecodeError as e:
     raise ValueError(
-        f"{path}:{number}: not JSON ({e}): {line[:80]!r}") from None
+        f"{path}:{number}: not JSON ({e}): {line[:80]!r}"
+    ) from None
   if not isinstance(row, dict):
     raise ValueError(f"{path}:{number}: not a JSON object: {line[:80]!r}")
   return row
@@ -143,12 +187,14 @@ def read_metrics(workdir: str) -> dict[str, np.ndarray]:
   for step in sorted(by_step):
     for name, value in by_step[step].items():
       series.setdefault(name, []).append((step, value))
-  return {name: np.asarray(points, np.float64)
-          for name, points in series.items()}
+  return {
+      name: np.asarray(points, np.float64) for name, points in series.items()
+  }
 
 
-def plot_curves(workdirs: Mapping[str, str], key: str, path: str,
-                smooth: int = 10) -> None:
+def plot_curves(
+    workdirs: Mapping[str, str], key: str, path: str, smooth: int = 10
+) -> None:
   """`key` against the step for each run (raw, faint; moving average over
   `smooth` logged points, solid) to a PNG."""
   # A bare Figure draws with Agg and leaves the process's pyplot backend as
@@ -160,14 +206,19 @@ def plot_curves(workdirs: Mapping[str, str], key: str, path: str,
   for name, workdir in workdirs.items():
     series = read_metrics(workdir)
     if key not in series:
-      raise KeyError(f"{workdir}/metrics.jsonl has no {key!r}; it has "
-                     f"{sorted(series)}")
+      raise KeyError(
+          f"{workdir}/metrics.jsonl has no {key!r}; it has {sorted(series)}"
+      )
     steps, values = series[key].T
-    line, = ax.plot(steps, values, alpha=0.25)
+    (line,) = ax.plot(steps, values, alpha=0.25)
     if len(values) >= smooth > 1:
       kernel = np.ones(smooth) / smooth
-      ax.plot(steps[smooth - 1:], np.convolve(values, kernel, "valid"),
-              color=line.get_color(), label=name)
+      ax.plot(
+          steps[smooth - 1 :],
+          np.convolve(values, kernel, "valid"),
+          color=line.get_color(),
+          label=name,
+      )
     else:
       line.set_label(name)
   ax.set_xlabel("step")

@@ -17,7 +17,11 @@ A policy (an `Actor`) is any object with `reset()` and
 `act(obs, goal) -> float[7]`, where `obs` and `goal` are the env's observation dicts (`{'state': float32[42]}`,
 plus images for an env made with `images=True`). Learned policies wrap their
 jit-compiled networks; nothing here imports JAX.
+
+Longer than 500 lines: the protocol's steps above, their aggregation over
+seeds and its table are one contract, which every policy's figures obey.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,17 +38,28 @@ from playlearn.envs import tasks as tasks_lib
 from playlearn.play import oracle as oracle_lib
 
 EVAL_TASKS = (
-    "open_drawer", "close_drawer", "slide_door_left", "slide_door_right",
-    "press_red_button", "press_green_button", "press_blue_button",
-    "turn_on_lamp", "turn_off_lamp",
-    "lift_red_block", "lift_green_block", "lift_blue_block",
-    "push_red_block_left", "push_red_block_right",
-    "rotate_red_block_left", "rotate_red_block_right",
-    "stack_block", "place_in_drawer",
+    "open_drawer",
+    "close_drawer",
+    "slide_door_left",
+    "slide_door_right",
+    "press_red_button",
+    "press_green_button",
+    "press_blue_button",
+    "turn_on_lamp",
+    "turn_off_lamp",
+    "lift_red_block",
+    "lift_green_block",
+    "lift_blue_block",
+    "push_red_block_left",
+    "push_red_block_right",
+    "rotate_red_block_left",
+    "rotate_red_block_right",
+    "stack_block",
+    "place_in_drawer",
 )
 MAX_STEPS = 300
 BUDGET_FACTOR = 2.0
-_MAX_RESETS = 200       # reset seeds tried per wanted episode
+_MAX_RESETS = 200  # reset seeds tried per wanted episode
 _MAX_PERTURB_TRIES = 20
 # The tool moves no lower than this in a perturbation: above every fixture.
 _PERTURB_Z = (0.18, 0.38)
@@ -52,23 +67,29 @@ _PERTURB_XY = ((-0.45, 0.45), (-0.4, 0.25))
 
 
 class Actor(Protocol):
-  def reset(self) -> None: ...
-  def act(self, obs: dict, goal: dict) -> np.ndarray: ...
+
+  def reset(self) -> None:
+    ...
+
+  def act(self, obs: dict, goal: dict) -> np.ndarray:
+    ...
 
 
 @dataclasses.dataclass
 class Episode:
   """One evaluation start: where the policy begins and what it must reach."""
+
   task: str
   reset_seed: int
-  start: dict          # env.get_state() at the reset (before the oracle)
-  start_obs: dict      # observation at the reset
-  goal: dict           # observation the oracle reached
+  start: dict  # env.get_state() at the reset (before the oracle)
+  start_obs: dict  # observation at the reset
+  goal: dict  # observation the oracle reached
   oracle_steps: int
 
 
-def budget_for(oracle_steps: int, step_budget: int | None,
-               max_steps: int = MAX_STEPS) -> int:
+def budget_for(
+    oracle_steps: int, step_budget: int | None, max_steps: int = MAX_STEPS
+) -> int:
   """`step_budget` if given, else twice the oracle's steps, capped."""
   if step_budget is not None:
     return int(step_budget)
@@ -79,9 +100,13 @@ def copy_obs(obs: dict) -> dict:
   return {k: np.array(v, copy=True) for k, v in obs.items()}
 
 
-def run_oracle(env: playtable.PlayTableEnv, task: str,
-               rng: np.random.Generator, style: oracle_lib.Style,
-               start_scene: playtable.SceneState):
+def run_oracle(
+    env: playtable.PlayTableEnv,
+    task: str,
+    rng: np.random.Generator,
+    style: oracle_lib.Style,
+    start_scene: playtable.SceneState,
+):
   """Runs the oracle on `task` from the current state.
 
   Returns (success, goal observation, steps); the env is left at the end.
@@ -93,13 +118,17 @@ def run_oracle(env: playtable.PlayTableEnv, task: str,
     if timestep.last():
       done = True
       break
-  ok = (obs is not None and not done
-        and tasks_lib.get(task).success(start_scene, env.scene_state()))
+  ok = (
+      obs is not None
+      and not done
+      and tasks_lib.get(task).success(start_scene, env.scene_state())
+  )
   return ok, (copy_obs(obs) if obs is not None else None), steps
 
 
-def iter_episodes(env: playtable.PlayTableEnv, task: str, seed: int,
-                  task_index: int) -> Iterator[Episode]:
+def iter_episodes(
+    env: playtable.PlayTableEnv, task: str, seed: int, task_index: int
+) -> Iterator[Episode]:
   """Feasible starts of `task` with oracle goals, deterministic in
   (seed, task_index). Each `next` resets the env; the env is left at the
   oracle's end. Raises if the oracle finds no start in many resets."""
@@ -123,12 +152,19 @@ def iter_episodes(env: playtable.PlayTableEnv, task: str, seed: int,
       continue
     misses = 0
     yield Episode(task, reset_seed, snapshot, start_obs, goal, steps)
-  raise RuntimeError(f"no start for {task!r} (seed {seed}) where it is "
-                     f"feasible and the oracle succeeds in {_MAX_RESETS} resets")
+  raise RuntimeError(
+      f"no start for {task!r} (seed {seed}) where it is "
+      f"feasible and the oracle succeeds in {_MAX_RESETS} resets"
+  )
 
 
-def cached_episodes(env: playtable.PlayTableEnv, task: str, seed: int,
-                    task_index: int, cache: dict | None) -> Iterator[Episode]:
+def cached_episodes(
+    env: playtable.PlayTableEnv,
+    task: str,
+    seed: int,
+    task_index: int,
+    cache: dict | None,
+) -> Iterator[Episode]:
   """`iter_episodes`, remembered in `cache` (a dict the caller keeps).
 
   Starts and oracle goals cost more than most rollouts; evaluating several
@@ -138,33 +174,44 @@ def cached_episodes(env: playtable.PlayTableEnv, task: str, seed: int,
   if cache is None:
     yield from iter_episodes(env, task, seed, task_index)
     return
-  done, fresh = cache.setdefault((id(env), task, seed, task_index),
-                                 ([], iter_episodes(env, task, seed, task_index)))
+  done, fresh = cache.setdefault(
+      (id(env), task, seed, task_index),
+      ([], iter_episodes(env, task, seed, task_index)),
+  )
   for i in itertools.count():
     if i == len(done):
       done.append(next(fresh))
     yield done[i]
 
 
-def sample_episodes(env: playtable.PlayTableEnv, task: str, num: int,
-                    seed: int, task_index: int) -> list[Episode]:
+def sample_episodes(
+    env: playtable.PlayTableEnv, task: str, num: int, seed: int, task_index: int
+) -> list[Episode]:
   """The first `num` episodes of `iter_episodes`."""
   return list(itertools.islice(iter_episodes(env, task, seed, task_index), num))
 
 
 def _scene_unchanged(a: playtable.SceneState, b: playtable.SceneState) -> bool:
   """Nothing but the arm moved (fixtures, lights, lamp, blocks)."""
-  return (abs(a.drawer - b.drawer) < 0.005 and abs(a.door - b.door) < 0.005
-          and np.array_equal(a.lights, b.lights) and a.lamp == b.lamp
-          and abs(a.switch - b.switch) < 0.05
-          and np.max(np.abs(a.block_pos - b.block_pos)) < 0.005
-          and np.max(np.abs(a.block_yaw - b.block_yaw)) < 0.05
-          and not b.block_held.any())
+  return (
+      abs(a.drawer - b.drawer) < 0.005
+      and abs(a.door - b.door) < 0.005
+      and np.array_equal(a.lights, b.lights)
+      and a.lamp == b.lamp
+      and abs(a.switch - b.switch) < 0.05
+      and np.max(np.abs(a.block_pos - b.block_pos)) < 0.005
+      and np.max(np.abs(a.block_yaw - b.block_yaw)) < 0.05
+      and not b.block_held.any()
+  )
 
 
-def perturb_tool(env: playtable.PlayTableEnv, distance: float,
-                 rng: np.random.Generator, task: str,
-                 max_tries: int = _MAX_PERTURB_TRIES) -> dict | None:
+def perturb_tool(
+    env: playtable.PlayTableEnv,
+    distance: float,
+    rng: np.random.Generator,
+    task: str,
+    max_tries: int = _MAX_PERTURB_TRIES,
+) -> dict | None:
   """Moves the tool about `distance` metres away by stepping the env.
 
   The direction is random in the horizontal plane with a random height
@@ -186,8 +233,14 @@ def perturb_tool(env: playtable.PlayTableEnv, distance: float,
     target = _perturb_target(tcp0, distance, rng)
     if target is None:
       continue
-    wp = oracle_lib.Waypoint(target, oracle.tool_yaw(), oracle_lib.OPEN,
-                             tol=0.01, hold=3, max_steps=int(distance / 0.015) + 30)
+    wp = oracle_lib.Waypoint(
+        target,
+        oracle.tool_yaw(),
+        oracle_lib.OPEN,
+        tol=0.01,
+        hold=3,
+        max_steps=int(distance / 0.015) + 30,
+    )
     steps, broke, obs = 0, False, None
     for action in oracle.follow([wp]):
       steps += 1
@@ -198,11 +251,20 @@ def perturb_tool(env: playtable.PlayTableEnv, distance: float,
         break
     end = env.scene_state()
     offset = float(np.linalg.norm(end.tcp_pos - tcp0))
-    if (obs is not None and not broke and _scene_unchanged(start_scene, end)
+    if (
+        obs is not None
+        and not broke
+        and _scene_unchanged(start_scene, end)
         and abs(offset - distance) <= 0.15 * distance
-        and spec.feasible(end) and not spec.success(start_scene, end)):
-      return {"offset": offset, "steps": steps, "tries": attempt,
-              "obs": copy_obs(obs)}
+        and spec.feasible(end)
+        and not spec.success(start_scene, end)
+    ):
+      return {
+          "offset": offset,
+          "steps": steps,
+          "tries": attempt,
+          "obs": copy_obs(obs),
+      }
     env.set_state(snapshot)
   return None
 
@@ -223,9 +285,16 @@ def _perturb_target(tcp0, distance, rng) -> np.ndarray | None:
   return None
 
 
-def rollout(env: playtable.PlayTableEnv, policy: Actor, obs: dict,
-            goal: dict, task: str, start_scene: playtable.SceneState,
-            budget: int, frames: list | None = None) -> dict:
+def rollout(
+    env: playtable.PlayTableEnv,
+    policy: Actor,
+    obs: dict,
+    goal: dict,
+    task: str,
+    start_scene: playtable.SceneState,
+    budget: int,
+    frames: list | None = None,
+) -> dict:
   """Runs the policy from the current state; stops when `task` is done.
 
   Returns {'success', 'steps' (to success or the budget), 'unstable', 'obs'
@@ -246,8 +315,12 @@ def rollout(env: playtable.PlayTableEnv, policy: Actor, obs: dict,
     if spec.success(start_scene, env.scene_state()):
       return {"success": True, "steps": t + 1, "unstable": False, "obs": obs}
     if timestep.last():
-      return {"success": False, "steps": t + 1, "obs": obs,
-              "unstable": bool(env.last_info.get("physics_unstable", False))}
+      return {
+          "success": False,
+          "steps": t + 1,
+          "obs": obs,
+          "unstable": bool(env.last_info.get("physics_unstable", False)),
+      }
   return {"success": False, "steps": budget, "unstable": False, "obs": obs}
 
 
@@ -259,19 +332,27 @@ def _frame(env: playtable.PlayTableEnv, obs: dict) -> dict:
 
 def write_frames(path: str, frames: list[dict]) -> None:
   from playlearn.play import replay  # pylint: disable=g-import-not-at-top
+
   static = np.stack([f["rgb_static"] for f in frames])
   gripper = np.stack([f["rgb_gripper"] for f in frames])
   replay.write_video(path, replay.side_by_side(static, gripper))
 
 
-def evaluate_tasks(policy: Actor, tasks: Sequence[str] = EVAL_TASKS, *,
-                   episodes_per_task: int = 10, seed: int = 0,
-                   step_budget: int | None = None, max_steps: int = MAX_STEPS,
-                   perturb: float = 0.0, video_dir: str | None = None,
-                   videos_per_task: int = 1,
-                   env: playtable.PlayTableEnv | None = None,
-                   progress: Callable[[str], None] | None = None,
-                   episode_cache: dict | None = None) -> dict:
+def evaluate_tasks(
+    policy: Actor,
+    tasks: Sequence[str] = EVAL_TASKS,
+    *,
+    episodes_per_task: int = 10,
+    seed: int = 0,
+    step_budget: int | None = None,
+    max_steps: int = MAX_STEPS,
+    perturb: float = 0.0,
+    video_dir: str | None = None,
+    videos_per_task: int = 1,
+    env: playtable.PlayTableEnv | None = None,
+    progress: Callable[[str], None] | None = None,
+    episode_cache: dict | None = None,
+) -> dict:
   """Success of `policy` per task from oracle-goal starts (module docstring).
 
   Args:
@@ -306,11 +387,17 @@ def evaluate_tasks(policy: Actor, tasks: Sequence[str] = EVAL_TASKS, *,
   per_task, env_steps = {}, 0
   for k, task in enumerate(tasks):
     episodes = cached_episodes(env, task, seed, k, episode_cache)
-    perturb_rng = np.random.default_rng(
-        np.random.SeedSequence([seed, k, 1]))
-    row = {"successes": [], "steps": [], "budgets": [], "reset_seeds": [],
-           "oracle_steps": [], "perturb_offsets": [], "unstable": 0,
-           "perturb_skipped": 0}
+    perturb_rng = np.random.default_rng(np.random.SeedSequence([seed, k, 1]))
+    row = {
+        "successes": [],
+        "steps": [],
+        "budgets": [],
+        "reset_seeds": [],
+        "oracle_steps": [],
+        "perturb_offsets": [],
+        "unstable": 0,
+        "perturb_skipped": 0,
+    }
     while len(row["successes"]) < episodes_per_task:
       j, ep = len(row["successes"]), next(episodes)
       env.set_state(ep.start)
@@ -326,8 +413,9 @@ def evaluate_tasks(policy: Actor, tasks: Sequence[str] = EVAL_TASKS, *,
         start_scene = env.scene_state()
       budget = budget_for(ep.oracle_steps, step_budget, max_steps)
       frames = [] if video_dir and j < videos_per_task else None
-      result = rollout(env, policy, obs, ep.goal, task, start_scene, budget,
-                       frames)
+      result = rollout(
+          env, policy, obs, ep.goal, task, start_scene, budget, frames
+      )
       if frames:
         write_frames(os.path.join(video_dir, f"{task}_{j}.mp4"), frames)
       env_steps += result["steps"]
@@ -345,14 +433,22 @@ def evaluate_tasks(policy: Actor, tasks: Sequence[str] = EVAL_TASKS, *,
       # Policy steps per second of the whole loop: the oracle's goals, resets
       # and videos included (the policy and env alone are ~1.3 ms a step).
       rate = env_steps / elapsed
-      progress(f"[{k + 1}/{len(tasks)}] {task}: {sum(row['successes'])}/"
-               f"{len(row['successes'])} ({rate:.0f} policy steps/s overall,"
-               f" eta {int(left // 60)}m{int(left % 60):02d}s)")
+      progress(
+          f"[{k + 1}/{len(tasks)}] {task}: {sum(row['successes'])}/"
+          f"{len(row['successes'])} ({rate:.0f} policy steps/s overall,"
+          f" eta {int(left // 60)}m{int(left % 60):02d}s)"
+      )
   return {
-      "config": {"tasks": list(tasks), "episodes_per_task": episodes_per_task,
-                 "seed": seed, "step_budget": step_budget,
-                 "max_steps": max_steps, "budget_factor": BUDGET_FACTOR,
-                 "perturb": perturb, "env": dataclasses.asdict(env.config)},
+      "config": {
+          "tasks": list(tasks),
+          "episodes_per_task": episodes_per_task,
+          "seed": seed,
+          "step_budget": step_budget,
+          "max_steps": max_steps,
+          "budget_factor": BUDGET_FACTOR,
+          "perturb": perturb,
+          "env": dataclasses.asdict(env.config),
+      },
       "hardware": hardware.describe(),
       "tasks": per_task,
       "mean": float(np.mean([r["rate"] for r in per_task.values()])),
@@ -361,8 +457,9 @@ def evaluate_tasks(policy: Actor, tasks: Sequence[str] = EVAL_TASKS, *,
   }
 
 
-def wilson_interval(successes: int, trials: int,
-                    z: float = 1.959964) -> tuple[float, float]:
+def wilson_interval(
+    successes: int, trials: int, z: float = 1.959964
+) -> tuple[float, float]:
   """95% Wilson score interval of a success rate (Wilson 1927).
 
   Unlike the normal approximation it stays inside [0, 1] and is not empty at
@@ -373,12 +470,15 @@ def wilson_interval(successes: int, trials: int,
   p = successes / trials
   denominator = 1 + z * z / trials
   centre = (p + z * z / (2 * trials)) / denominator
-  half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials**2)) / denominator
+  half = (
+      z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials**2)) / denominator
+  )
   return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
 
 
-def evaluate_over_seeds(policy_factory: Callable[[], Actor],
-                        seeds: Sequence[int], **kwargs) -> dict:
+def evaluate_over_seeds(
+    policy_factory: Callable[[], Actor], seeds: Sequence[int], **kwargs
+) -> dict:
   """`evaluate_tasks` once per seed (a fresh policy each); mean and std.
 
   `kwargs` go to `evaluate_tasks`; videos (`video_dir`) are of the first
@@ -392,8 +492,15 @@ def evaluate_over_seeds(policy_factory: Callable[[], Actor],
   runs = []
   for i, s in enumerate(seeds):
     log = (lambda line, s=s: progress(f"seed {s} {line}")) if progress else None
-    runs.append(evaluate_tasks(policy_factory(), seed=s, progress=log,
-                               video_dir=None if i else video_dir, **kwargs))
+    runs.append(
+        evaluate_tasks(
+            policy_factory(),
+            seed=s,
+            progress=log,
+            video_dir=None if i else video_dir,
+            **kwargs,
+        )
+    )
   means = [r["mean"] for r in runs]
   per_task = {}
   for t in runs[0]["tasks"]:
@@ -402,28 +509,42 @@ def evaluate_over_seeds(policy_factory: Callable[[], Actor],
     per_task[t] = {
         "mean": float(np.mean([r["tasks"][t]["rate"] for r in runs])),
         "std": float(np.std([r["tasks"][t]["rate"] for r in runs])),
-        "successes": int(wins), "episodes": int(trials),
-        "wilson95": wilson_interval(wins, trials)}
+        "successes": int(wins),
+        "episodes": int(trials),
+        "wilson95": wilson_interval(wins, trials),
+    }
   wins = sum(r["successes"] for r in per_task.values())
   trials = sum(r["episodes"] for r in per_task.values())
-  return {"seeds": list(seeds), "runs": runs, "mean": float(np.mean(means)),
-          "std": float(np.std(means)), "successes": int(wins),
-          "episodes": int(trials), "wilson95": wilson_interval(wins, trials),
-          "per_task": per_task, "hardware": hardware.describe()}
+  return {
+      "seeds": list(seeds),
+      "runs": runs,
+      "mean": float(np.mean(means)),
+      "std": float(np.std(means)),
+      "successes": int(wins),
+      "episodes": int(trials),
+      "wilson95": wilson_interval(wins, trials),
+      "per_task": per_task,
+      "hardware": hardware.describe(),
+  }
 
 
 def format_table(results: dict) -> str:
   """A markdown table of `evaluate_tasks` or `evaluate_over_seeds` results."""
   if "runs" in results:
     n = len(results["seeds"])
-    lines = [f"| task | success (mean ± std over {n} seeds) | successes | "
-             "95% interval (Wilson) |", "|---|---|---|---|"]
+    lines = [
+        f"| task | success (mean ± std over {n} seeds) | successes | "
+        "95% interval (Wilson) |",
+        "|---|---|---|---|",
+    ]
 
     def row(name, r):
       lo, hi = r["wilson95"]
-      return (f"| {name} | {100 * r['mean']:.1f}% ± {100 * r['std']:.1f} | "
-              f"{r['successes']}/{r['episodes']} | "
-              f"{100 * lo:.1f}-{100 * hi:.1f}% |")
+      return (
+          f"| {name} | {100 * r['mean']:.1f}% ± {100 * r['std']:.1f} | "
+          f"{r['successes']}/{r['episodes']} | "
+          f"{100 * lo:.1f}-{100 * hi:.1f}% |"
+      )
 
     for task, r in results["per_task"].items():
       lines.append(row(f"`{task}`", r))
@@ -432,7 +553,9 @@ def format_table(results: dict) -> str:
   lines = ["| task | success | rate | mean steps |", "|---|---|---|---|"]
   for task, r in results["tasks"].items():
     wins = sum(r["successes"])
-    lines.append(f"| `{task}` | {wins}/{len(r['successes'])} | "
-                 f"{100 * r['rate']:.1f}% | {np.mean(r['steps']):.0f} |")
+    lines.append(
+        f"| `{task}` | {wins}/{len(r['successes'])} | "
+        f"{100 * r['rate']:.1f}% | {np.mean(r['steps']):.0f} |"
+    )
   lines.append(f"| **average** | | **{100 * results['mean']:.1f}%** | |")
   return "\n".join(lines)

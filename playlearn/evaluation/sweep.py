@@ -5,6 +5,7 @@ denoising steps and guidance weight) are compared on the same evaluation
 episodes (starts and oracle goals computed once, `suite.cached_episodes`),
 each with its success on the task suite and its `Policy.act` latency.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -18,9 +19,14 @@ from playlearn.evaluation import suite
 # BESO's ablation: DDIM over step counts, the other samplers at 3 steps, and
 # the guidance weight (0: goal-free, 1: conditional, 2: extrapolated).
 BESO_VARIANTS = (
-    *({"sampler": "ddim", "num_steps": n, "guidance": 1.0} for n in (1, 3, 5, 10)),
-    *({"sampler": s, "num_steps": 3, "guidance": 1.0}
-      for s in ("euler", "euler_ancestral", "heun", "dpmpp_2m")),
+    *(
+        {"sampler": "ddim", "num_steps": n, "guidance": 1.0}
+        for n in (1, 3, 5, 10)
+    ),
+    *(
+        {"sampler": s, "num_steps": 3, "guidance": 1.0}
+        for s in ("euler", "euler_ancestral", "heun", "dpmpp_2m")
+    ),
     *({"sampler": "ddim", "num_steps": 3, "guidance": g} for g in (0.0, 2.0)),
 )
 
@@ -51,16 +57,24 @@ def typed(policy: policy_lib.Policy, variant: dict) -> dict:
   return out
 
 
-def act_latency_ms(policy: policy_lib.Policy, obs: dict, calls: int = 50) -> float:
+def act_latency_ms(
+    policy: policy_lib.Policy, obs: dict, calls: int = 50
+) -> float:
   """Median ms of one `Policy.act` at batch 1 (compile excluded)."""
   policy.reset()
   return timing.time_calls(lambda: policy.act(obs, obs), calls)["median_ms"]
 
 
-def run(policy: policy_lib.Policy, variants: Sequence[dict], *,
-        tasks: Sequence[str] = suite.EVAL_TASKS, episodes_per_task: int = 3,
-        seed: int = 0, latency_calls: int = 50,
-        progress: Callable[[str], None] | None = None) -> list[dict]:
+def run(
+    policy: policy_lib.Policy,
+    variants: Sequence[dict],
+    *,
+    tasks: Sequence[str] = suite.EVAL_TASKS,
+    episodes_per_task: int = 3,
+    seed: int = 0,
+    latency_calls: int = 50,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
   """Each variant's suite success and act latency, on shared episodes."""
   env = playtable.PlayTableEnv()
   cache: dict = {}
@@ -72,27 +86,49 @@ def run(policy: policy_lib.Policy, variants: Sequence[dict], *,
     changed = policy.with_config(**typed(policy, variant))
     fields = {k: getattr(changed.model.config, k) for k in keys}
     tic = time.perf_counter()
-    result = suite.evaluate_tasks(changed, tasks, episodes_per_task=episodes_per_task,
-                                  seed=seed, env=env, episode_cache=cache)
+    result = suite.evaluate_tasks(
+        changed,
+        tasks,
+        episodes_per_task=episodes_per_task,
+        seed=seed,
+        env=env,
+        episode_cache=cache,
+    )
     latency = act_latency_ms(changed, obs, latency_calls)
-    rows.append({**fields, "success": result["mean"],
-                 "per_task": {t: r["rate"] for t, r in result["tasks"].items()},
-                 "episodes": episodes_per_task * len(tasks),
-                 "act_ms": latency, "seconds": time.perf_counter() - tic})
+    rows.append(
+        {
+            **fields,
+            "success": result["mean"],
+            "per_task": {t: r["rate"] for t, r in result["tasks"].items()},
+            "episodes": episodes_per_task * len(tasks),
+            "act_ms": latency,
+            "seconds": time.perf_counter() - tic,
+        }
+    )
     if progress:
-      progress(f"[{i + 1}/{len(variants)}] {fields}: {100 * result['mean']:.1f}% "
-               f"success, {latency:.2f} ms/action ({rows[-1]['seconds']:.0f} s)")
+      progress(
+          f"[{i + 1}/{len(variants)}] {fields}: {100 * result['mean']:.1f}% "
+          f"success, {latency:.2f} ms/action ({rows[-1]['seconds']:.0f} s)"
+      )
   env.close()
   return rows
 
 
 def table(rows: list[dict]) -> str:
   """Markdown: one row per variant (its fields), success and latency."""
-  keys = [k for k in rows[0] if k not in ("success", "per_task", "episodes",
-                                          "act_ms", "seconds")]
-  lines = ["| " + " | ".join(keys) + " | success | ms/action (B=1) |",
-           "|" + "---|" * (len(keys) + 2)]
+  keys = [
+      k
+      for k in rows[0]
+      if k not in ("success", "per_task", "episodes", "act_ms", "seconds")
+  ]
+  lines = [
+      "| " + " | ".join(keys) + " | success | ms/action (B=1) |",
+      "|" + "---|" * (len(keys) + 2),
+  ]
   for row in rows:
-    lines.append("| " + " | ".join(str(row[k]) for k in keys)
-                 + f" | {100 * row['success']:.1f}% | {row['act_ms']:.2f} |")
+    lines.append(
+        "| "
+        + " | ".join(str(row[k]) for k in keys)
+        + f" | {100 * row['success']:.1f}% | {row['act_ms']:.2f} |"
+    )
   return "\n".join(lines)

@@ -10,16 +10,26 @@ and the policy use:
 Shared pieces live in `layers.py` (MLP, scan_rnn, masked_nll), `heads.py`
 (action distributions) and `configure.py` (acting with other config fields).
 """
+
 from playlearn.models import beso, configure, gcbc, heads, layers, lmp
 
-METHODS = {'beso': beso, 'gcbc': gcbc, 'lmp': lmp}
+METHODS = {"beso": beso, "gcbc": gcbc, "lmp": lmp}
 
 
 def get(name):
   """The method module called `name`."""
   if name not in METHODS:
-    raise KeyError(f'Unknown method {name!r}; valid: {sorted(METHODS)}')
+    raise KeyError(f"Unknown method {name!r}; valid: {sorted(METHODS)}")
   return METHODS[name]
 
 
-__all__ = ['METHODS', 'beso', 'configure', 'gcbc', 'get', 'heads', 'layers', 'lmp']
+__all__ = [
+    "METHODS",
+    "beso",
+    "configure",
+    "gcbc",
+    "get",
+    "heads",
+    "layers",
+    "lmp",
+]

@@ -18,6 +18,7 @@ Acting uses D = D(null) + lambda (D(goal) - D(null)) with lambda = `guidance`
 call), 0 the goal-independent policy of the same network (`goal_free(model)`),
 above 1 extrapolates away from the goal-free prediction.
 """
+
 import dataclasses
 from typing import NamedTuple
 
@@ -34,39 +35,63 @@ GREEDY_SEED = 0  # act(greedy=True) draws its noise from this fixed key.
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-  network: str = 'transformer'  # One of NETWORKS.
-  width: int = 360  # The reference's kitchen sizes: width 360, 6 layers, 6 heads, window 4.
+  network: str = "transformer"  # One of NETWORKS.
+  width: int = (
+      360  # The reference's kitchen sizes: width 360, 6 layers, 6 heads, window 4.
+  )
   layers: int = 6
   heads: int = 6  # Transformer only.
   goal_tokens: int = 2  # Transformer only: the goal enters as this many tokens.
   attention_dropout: float = 0.3  # Transformer only, in training.
   obs_window: int = 4  # W: observations (and denoised actions) per sample.
-  chunk: int = 1  # Actions per action token; act executes the first of the newest.
-  samples_per_window: int = 4  # Sub-windows per batch window: 256 windows give 1024 samples.
+  chunk: int = (
+      1  # Actions per action token; act executes the first of the newest.
+  )
+  samples_per_window: int = (
+      4  # Sub-windows per batch window: 256 windows give 1024 samples.
+  )
   sigma_min: float = 0.005
   sigma_max: float = 1.0
   sigma_data: float = edm.SIGMA_DATA
-  sigma_density: str = 'loglogistic'  # One of edm.DENSITIES (training noise levels).
-  sampler: str = 'ddim'  # One of samplers.SAMPLERS.
-  schedule: str = 'exponential'  # One of samplers.SCHEDULES.
+  sigma_density: str = (
+      "loglogistic"  # One of edm.DENSITIES (training noise levels).
+  )
+  sampler: str = "ddim"  # One of samplers.SAMPLERS.
+  schedule: str = "exponential"  # One of samplers.SCHEDULES.
   rho: float = 5.0  # Karras schedule only (BESO's value).
   num_steps: int = 3
   cond_drop_prob: float = 0.1  # 0: C-BESO, no null goal is learned.
-  guidance: float = 1.0  # lambda (module docstring); other than 1 needs cond_drop_prob > 0.
+  guidance: float = (
+      1.0  # lambda (module docstring); other than 1 needs cond_drop_prob > 0.
+  )
 
   def __post_init__(self):
-    for name, registry in (('network', NETWORKS), ('sigma_density', edm.DENSITIES),
-                           ('sampler', samplers.SAMPLERS), ('schedule', samplers.SCHEDULES)):
+    for name, registry in (
+        ("network", NETWORKS),
+        ("sigma_density", edm.DENSITIES),
+        ("sampler", samplers.SAMPLERS),
+        ("schedule", samplers.SCHEDULES),
+    ):
       if getattr(self, name) not in registry:
-        raise ValueError(f'Unknown {name} {getattr(self, name)!r}; valid: {sorted(registry)}')
+        raise ValueError(
+            f"Unknown {name} {getattr(self, name)!r}; valid: {sorted(registry)}"
+        )
     if self.guidance != 1.0 and not self.cond_drop_prob:
-      raise ValueError(f'guidance={self.guidance} needs a null goal (the goal-free '
-                       'denoiser): set cond_drop_prob > 0, or guidance=1')
+      raise ValueError(
+          f"guidance={self.guidance} needs a null goal (the goal-free "
+          "denoiser): set cond_drop_prob > 0, or guidance=1"
+      )
 
   @classmethod
   def tiny(cls):
-    return cls(width=8, layers=1, heads=2, obs_window=2, samples_per_window=2,
-               attention_dropout=0.0)
+    return cls(
+        width=8,
+        layers=1,
+        heads=2,
+        obs_window=2,
+        samples_per_window=2,
+        attention_dropout=0.0,
+    )
 
 
 class Context(NamedTuple):
@@ -75,6 +100,7 @@ class Context(NamedTuple):
   obs: [N, W, D]; valid: [N, W] bool, False where a step precedes the episode
   or the window; goal: [N, D]; drop: [N] bool, True where the goal is dropped.
   """
+
   obs: jax.Array
   valid: jax.Array
   goal: jax.Array
@@ -115,8 +141,14 @@ class Block(nnx.Module):
 
   def __init__(self, width, heads, attention_dropout, *, rngs):
     self.attention_norm = nnx.LayerNorm(width, rngs=rngs)
-    self.attention = nnx.MultiHeadAttention(heads, width, decode=False, keep_rngs=False,
-                                            dropout_rate=attention_dropout, rngs=rngs)
+    self.attention = nnx.MultiHeadAttention(
+        heads,
+        width,
+        decode=False,
+        keep_rngs=False,
+        dropout_rate=attention_dropout,
+        rngs=rngs,
+    )
     self.mlp_norm = nnx.LayerNorm(width, rngs=rngs)
     self.mlp_in = nnx.Linear(width, 4 * width, rngs=rngs)
     self.mlp_out = nnx.Linear(4 * width, width, rngs=rngs)
@@ -141,9 +173,15 @@ class Transformer(nnx.Module):
     self.obs_in = nnx.Linear(obs_dim, width, rngs=rngs)
     self.action_in = nnx.Linear(x_dim, width, rngs=rngs)
     num_tokens = 1 + self.goal_tokens + 2 * config.obs_window
-    self.position = nnx.Param(0.02 * jax.random.normal(rngs.params(), (num_tokens, width)))
-    self.blocks = nnx.List([Block(width, config.heads, config.attention_dropout, rngs=rngs)
-                            for _ in range(config.layers)])
+    self.position = nnx.Param(
+        0.02 * jax.random.normal(rngs.params(), (num_tokens, width))
+    )
+    self.blocks = nnx.List(
+        [
+            Block(width, config.heads, config.attention_dropout, rngs=rngs)
+            for _ in range(config.layers)
+        ]
+    )
     self.norm = nnx.LayerNorm(width, rngs=rngs)
     self.out = nnx.Linear(width, x_dim, rngs=rngs)
 
@@ -151,17 +189,22 @@ class Transformer(nnx.Module):
     """x: [N, W, X], c_noise: [N] -> F [N, W, X]. rngs: attention dropout's (training)."""
     n, window = context.valid.shape
     prefix = 1 + self.goal_tokens
-    steps = jnp.stack([self.obs_in(context.obs), self.action_in(x)], 2).reshape(n, 2 * window, -1)
-    goal = self.goal(context.goal, context.drop).reshape(n, self.goal_tokens, -1)
+    steps = jnp.stack([self.obs_in(context.obs), self.action_in(x)], 2).reshape(
+        n, 2 * window, -1
+    )
+    goal = self.goal(context.goal, context.drop).reshape(
+        n, self.goal_tokens, -1
+    )
     tokens = jnp.concatenate([self.sigma(c_noise)[:, None], goal, steps], 1)
     tokens = tokens + self.position[...]
-    keys = jnp.concatenate([jnp.ones((n, prefix), bool),
-                            jnp.repeat(context.valid, 2, axis=1)], 1)
+    keys = jnp.concatenate(
+        [jnp.ones((n, prefix), bool), jnp.repeat(context.valid, 2, axis=1)], 1
+    )
     causal = jnp.tril(jnp.ones((tokens.shape[1],) * 2, bool))
     mask = causal[None, None] & keys[:, None, None, :]
     for block in self.blocks:
       tokens = block(tokens, mask, rngs)
-    return self.out(self.norm(tokens[:, prefix + 1::2]))  # The action tokens.
+    return self.out(self.norm(tokens[:, prefix + 1 :: 2]))  # The action tokens.
 
 
 class MLP(nnx.Module):
@@ -171,8 +214,11 @@ class MLP(nnx.Module):
     width, window = config.width, config.obs_window
     self.sigma = SigmaEmbedding(width, rngs=rngs)
     self.goal = GoalEmbedding(obs_dim, width, rngs=rngs)
-    self.body = layers.MLP(2 * width + window * (obs_dim + x_dim + 1), (width,) * config.layers,
-                         rngs=rngs)
+    self.body = layers.MLP(
+        2 * width + window * (obs_dim + x_dim + 1),
+        (width,) * config.layers,
+        rngs=rngs,
+    )
     self.out = nnx.Linear(width, window * x_dim, rngs=rngs)
 
   def __call__(self, x, c_noise, context, rngs=None):
@@ -180,12 +226,19 @@ class MLP(nnx.Module):
     del rngs
     n = x.shape[0]
     features = jnp.concatenate(
-        [self.sigma(c_noise), self.goal(context.goal, context.drop),
-         context.obs.reshape(n, -1), x.reshape(n, -1), context.valid.astype(x.dtype)], -1)
+        [
+            self.sigma(c_noise),
+            self.goal(context.goal, context.drop),
+            context.obs.reshape(n, -1),
+            x.reshape(n, -1),
+            context.valid.astype(x.dtype),
+        ],
+        -1,
+    )
     return self.out(self.body(features)).reshape(x.shape)
 
 
-NETWORKS = {'transformer': Transformer, 'mlp': MLP}
+NETWORKS = {"transformer": Transformer, "mlp": MLP}
 
 
 class Model(nnx.Module):
@@ -194,8 +247,9 @@ class Model(nnx.Module):
   def __init__(self, config, obs_dim, action_dim, *, rngs):
     self.config = config
     self.obs_dim, self.action_dim = obs_dim, action_dim
-    self.network = NETWORKS[config.network](config, obs_dim, config.chunk * action_dim,
-                                            rngs=rngs)
+    self.network = NETWORKS[config.network](
+        config, obs_dim, config.chunk * action_dim, rngs=rngs
+    )
 
   def score(self, x, c_noise, context, rngs=None):
     """F(x, c_noise | context). x: [N, W, chunk * A], c_noise: [N] -> [N, W, chunk * A].
@@ -213,19 +267,28 @@ class Model(nnx.Module):
     cfg = self.config
 
     def denoise(context, x, sigma):
-      return edm.denoise(lambda x_in, c: self.score(x_in, c, context), x, sigma, cfg.sigma_data)
+      return edm.denoise(
+          lambda x_in, c: self.score(x_in, c, context), x, sigma, cfg.sigma_data
+      )
 
-    if cfg.guidance in (0.0, 1.0):  # One network call: goal-free or conditional.
+    if cfg.guidance in (
+        0.0,
+        1.0,
+    ):  # One network call: goal-free or conditional.
       if not cfg.guidance:
         context = context._replace(drop=jnp.ones_like(context.drop))
       return lambda x, sigma: denoise(context, x, sigma)
     # Conditional and unconditional in one call of the network, on 2N samples.
-    both = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), context,
-                        context._replace(drop=jnp.ones_like(context.drop)))
+    both = jax.tree.map(
+        lambda a, b: jnp.concatenate([a, b]),
+        context,
+        context._replace(drop=jnp.ones_like(context.drop)),
+    )
 
     def guided(x, sigma):
       cond, uncond = jnp.split(denoise(both, jnp.concatenate([x, x]), sigma), 2)
       return uncond + cfg.guidance * (cond - uncond)
+
     return guided
 
 
@@ -248,21 +311,35 @@ def training_samples(config, batch, rng):
   depend on T, so padding a batch changes nothing.
   """
   t_rng, drop_rng = jax.random.split(rng)
-  b, k, window = batch['mask'].shape[0], config.samples_per_window, config.obs_window
-  length = batch['mask'].sum(-1).astype(jnp.int32)  # [B]
-  t = jnp.floor(jax.random.uniform(t_rng, (b, k)) * length[:, None]).astype(jnp.int32)
+  b, k, window = (
+      batch["mask"].shape[0],
+      config.samples_per_window,
+      config.obs_window,
+  )
+  length = batch["mask"].sum(-1).astype(jnp.int32)  # [B]
+  t = jnp.floor(jax.random.uniform(t_rng, (b, k)) * length[:, None]).astype(
+      jnp.int32
+  )
   steps = t[..., None] - window + 1 + jnp.arange(window)  # [B, k, W]
   valid = (steps >= 0) & (length[:, None, None] > 0)
   chunk_steps = steps[..., None] + jnp.arange(config.chunk)  # [B, k, W, chunk]
   chunk_valid = valid[..., None] & (chunk_steps < length[:, None, None, None])
-  actions = jnp.where(chunk_valid[..., None], _gather(batch['actions'], chunk_steps), 0.0)
+  actions = jnp.where(
+      chunk_valid[..., None], _gather(batch["actions"], chunk_steps), 0.0
+  )
   n = b * k
   action_mask = jnp.broadcast_to(chunk_valid[..., None], actions.shape)
-  context = Context(obs=_gather(batch['obs'], steps).reshape(n, window, -1),
-                    valid=valid.reshape(n, window),
-                    goal=jnp.repeat(batch['goal'], k, axis=0),
-                    drop=jax.random.bernoulli(drop_rng, config.cond_drop_prob, (n,)))
-  return (actions.reshape(n, window, -1), action_mask.reshape(n, window, -1), context)
+  context = Context(
+      obs=_gather(batch["obs"], steps).reshape(n, window, -1),
+      valid=valid.reshape(n, window),
+      goal=jnp.repeat(batch["goal"], k, axis=0),
+      drop=jax.random.bernoulli(drop_rng, config.cond_drop_prob, (n,)),
+  )
+  return (
+      actions.reshape(n, window, -1),
+      action_mask.reshape(n, window, -1),
+      context,
+  )
 
 
 def loss(model, batch, rng, step):
@@ -276,11 +353,23 @@ def loss(model, batch, rng, step):
   sample_rng, sigma_rng, noise_rng, dropout_rng = jax.random.split(rng, 4)
   rngs = nnx.Rngs(dropout=dropout_rng)
   x0, mask, context = training_samples(cfg, batch, sample_rng)
-  sigma = edm.sample_sigma(sigma_rng, x0.shape[:1], cfg.sigma_density, cfg.sigma_min,
-                           cfg.sigma_max, cfg.sigma_data)
-  mse = edm.loss(lambda x_in, c: model.score(x_in, c, context, rngs), x0,
-                 jax.random.normal(noise_rng, x0.shape), sigma, mask, cfg.sigma_data)
-  return mse, {'mse': mse}
+  sigma = edm.sample_sigma(
+      sigma_rng,
+      x0.shape[:1],
+      cfg.sigma_density,
+      cfg.sigma_min,
+      cfg.sigma_max,
+      cfg.sigma_data,
+  )
+  mse = edm.loss(
+      lambda x_in, c: model.score(x_in, c, context, rngs),
+      x0,
+      jax.random.normal(noise_rng, x0.shape),
+      sigma,
+      mask,
+      cfg.sigma_data,
+  )
+  return mse, {"mse": mse}
 
 
 # ---------------------------------------------------------------- acting
@@ -288,19 +377,24 @@ def loss(model, batch, rng, step):
 
 def initial_state(model, batch_size):
   """The last obs_window observations (zeros before the episode) and the step count."""
-  return {'obs': jnp.zeros((batch_size, model.config.obs_window, model.obs_dim)),
-          'step': jnp.zeros((), jnp.int32)}
+  return {
+      "obs": jnp.zeros((batch_size, model.config.obs_window, model.obs_dim)),
+      "step": jnp.zeros((), jnp.int32),
+  }
 
 
 def sample_actions(model, context, rng):
   """Denoised actions [N, W, chunk * A] of the sampler in config, from noise drawn from rng."""
   cfg = model.config
   noise_rng, sampler_rng = jax.random.split(rng)
-  sigmas = samplers.schedule(cfg.schedule, cfg.num_steps, cfg.sigma_min, cfg.sigma_max,
-                             cfg.rho)
+  sigmas = samplers.schedule(
+      cfg.schedule, cfg.num_steps, cfg.sigma_min, cfg.sigma_max, cfg.rho
+  )
   shape = context.valid.shape + (cfg.chunk * model.action_dim,)
   x = sigmas[0] * jax.random.normal(noise_rng, shape)
-  return samplers.get(cfg.sampler)(model.denoiser(context), x, sigmas, sampler_rng)
+  return samplers.get(cfg.sampler)(
+      model.denoiser(context), x, sigmas, sampler_rng
+  )
 
 
 def act(model, obs_history, goal, rng, state, greedy=False):
@@ -312,13 +406,17 @@ def act(model, obs_history, goal, rng, state, greedy=False):
   """
   cfg = model.config
   obs = obs_history[:, -1] if obs_history.ndim == 3 else obs_history
-  window = jnp.concatenate([state['obs'][:, 1:], obs[:, None]], 1)
+  window = jnp.concatenate([state["obs"][:, 1:], obs[:, None]], 1)
   # Right-aligned, as in training: the newest step is last; those before step 0 are invalid.
-  valid = jnp.arange(cfg.obs_window) >= cfg.obs_window - 1 - state['step']
+  valid = jnp.arange(cfg.obs_window) >= cfg.obs_window - 1 - state["step"]
   batch_size = obs.shape[0]
-  context = Context(window, jnp.broadcast_to(valid, (batch_size, cfg.obs_window)), goal,
-                    jnp.zeros((batch_size,), bool))
+  context = Context(
+      window,
+      jnp.broadcast_to(valid, (batch_size, cfg.obs_window)),
+      goal,
+      jnp.zeros((batch_size,), bool),
+  )
   rng = jax.random.key(GREEDY_SEED) if greedy else rng
   actions = sample_actions(model, context, rng)
-  action = jnp.clip(actions[:, -1, :model.action_dim], -1.0, 1.0)
-  return action, {'obs': window, 'step': state['step'] + 1}
+  action = jnp.clip(actions[:, -1, : model.action_dim], -1.0, 1.0)
+  return action, {"obs": window, "step": state["step"] + 1}

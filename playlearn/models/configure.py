@@ -1,4 +1,5 @@
 """Acting variants of a trained model: the same weights, other config fields."""
+
 import dataclasses
 
 from flax import nnx
@@ -13,8 +14,10 @@ def with_config(model, **changes):
   valid = {f.name for f in dataclasses.fields(model.config)}
   unknown = sorted(set(changes) - valid)
   if unknown:
-    raise ValueError(f'{type(model.config).__module__} config has no field {unknown}; '
-                     f'valid: {sorted(valid)}')
+    raise ValueError(
+        f"{type(model.config).__module__} config has no field {unknown}; "
+        f"valid: {sorted(valid)}"
+    )
   graphdef, state = nnx.split(model)
   variant = nnx.merge(graphdef, state)
   variant.config = dataclasses.replace(model.config, **changes)

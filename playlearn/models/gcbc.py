@@ -3,6 +3,7 @@
 The same policy, given a latent plan as extra conditioning, is Play-LMP's
 (`lmp.py` builds on `PolicyNetwork` from here).
 """
+
 import dataclasses
 import jax
 import jax.numpy as jnp
@@ -16,10 +17,12 @@ from playlearn.models import layers
 class Config:
   encoder: tuple[int, ...] = (256, 256)  # MLP widths over [s_t, condition].
   rnn: int = 256  # GRU width.
-  head: str = 'logistic'  # One of heads.HEADS.
+  head: str = "logistic"  # One of heads.HEADS.
   mixtures: int = 10
   bins: int = 256
-  reset_every: int = 32  # act() restarts the GRU this often: training windows start from zero.
+  reset_every: int = (
+      32  # act() restarts the GRU this often: training windows start from zero.
+  )
   # Action chunking (ACT, Zhao et al. 2023): each step predicts the next
   # `chunk` actions; acting averages every prediction made for the current
   # step (temporal ensembling), an older one weighing exp(ensemble_decay)
@@ -30,9 +33,9 @@ class Config:
   def __post_init__(self):
     # Configs come from ml_collections as lists; nnx keeps the config in the
     # graph definition, which must be hashable.
-    object.__setattr__(self, 'encoder', tuple(self.encoder))
+    object.__setattr__(self, "encoder", tuple(self.encoder))
     if self.chunk < 1:
-      raise ValueError(f'chunk must be >= 1, got {self.chunk}')
+      raise ValueError(f"chunk must be >= 1, got {self.chunk}")
 
   @classmethod
   def tiny(cls):
@@ -50,14 +53,22 @@ class PolicyNetwork(nnx.Module):
   def __init__(self, config, obs_dim, cond_dim, action_dim, *, rngs):
     self.encoder = layers.MLP(obs_dim + cond_dim, config.encoder, rngs=rngs)
     self.cell = nnx.GRUCell(config.encoder[-1], config.rnn, rngs=rngs)
-    self.head = heads.make(config.head, config.rnn, action_dim,
-                           mixtures=config.mixtures, bins=config.bins, rngs=rngs)
+    self.head = heads.make(
+        config.head,
+        config.rnn,
+        action_dim,
+        mixtures=config.mixtures,
+        bins=config.bins,
+        rngs=rngs,
+    )
     self.rnn = config.rnn
     self.chunk = config.chunk
     self.ensemble_decay = config.ensemble_decay
     self.action_dim = action_dim
     if config.chunk > 1:
-      self.chunk_proj = nnx.Linear(config.rnn, config.chunk * config.rnn, rngs=rngs)
+      self.chunk_proj = nnx.Linear(
+          config.rnn, config.chunk * config.rnn, rngs=rngs
+      )
 
   def initial_carry(self, batch_size):
     return jnp.zeros((batch_size, self.rnn))
@@ -74,7 +85,9 @@ class PolicyNetwork(nnx.Module):
     ([B, T, k, A] with chunks)."""
     cond = jnp.broadcast_to(cond[:, None], obs.shape[:2] + cond.shape[-1:])
     x = self.encoder(jnp.concatenate([obs, cond], -1))
-    _, ys = layers.scan_rnn(self.cell, self.initial_carry(obs.shape[0]), x, mask)
+    _, ys = layers.scan_rnn(
+        self.cell, self.initial_carry(obs.shape[0]), x, mask
+    )
     return self._head(ys)
 
   def step(self, carry, obs, cond):
@@ -91,8 +104,10 @@ class PolicyNetwork(nnx.Module):
 
   def initial_ensemble(self, batch_size):
     k = self.chunk
-    return {'sum': jnp.zeros((batch_size, k, self.action_dim)),
-            'weight': jnp.zeros((batch_size, k))}
+    return {
+        "sum": jnp.zeros((batch_size, k, self.action_dim)),
+        "weight": jnp.zeros((batch_size, k)),
+    }
 
   def choose(self, dist, rng, greedy, ensemble):
     """(action [B, A], ensemble) from one step's distribution: its action, or
@@ -101,11 +116,11 @@ class PolicyNetwork(nnx.Module):
     if self.chunk == 1:
       return action, ensemble
     w = jnp.exp(self.ensemble_decay * jnp.arange(self.chunk, dtype=jnp.float32))
-    total = ensemble['sum'] + w[None, :, None] * action
-    weight = ensemble['weight'] + w[None]
+    total = ensemble["sum"] + w[None, :, None] * action
+    weight = ensemble["weight"] + w[None]
     now = total[:, 0] / weight[:, :1]
     shift = lambda x: jnp.concatenate([x[:, 1:], jnp.zeros_like(x[:, :1])], 1)
-    return now, {'sum': shift(total), 'weight': shift(weight)}
+    return now, {"sum": shift(total), "weight": shift(weight)}
 
 
 def chunk_targets(actions, mask, k):
@@ -133,23 +148,31 @@ def loss(model, batch, rng, step):
   the last two.
   """
   del rng, step
-  dist = model.policy(batch['obs'], batch['goal'], batch['mask'])
-  nll = model.policy.nll(dist, batch['actions'], batch['mask'])
-  return nll, {'nll': nll}
+  dist = model.policy(batch["obs"], batch["goal"], batch["mask"])
+  nll = model.policy.nll(dist, batch["actions"], batch["mask"])
+  return nll, {"nll": nll}
 
 
 def initial_state(model, batch_size):
-  return {'carry': model.policy.initial_carry(batch_size),
-          'ensemble': model.policy.initial_ensemble(batch_size),
-          'step': jnp.zeros((), jnp.int32)}
+  return {
+      "carry": model.policy.initial_carry(batch_size),
+      "ensemble": model.policy.initial_ensemble(batch_size),
+      "step": jnp.zeros((), jnp.int32),
+  }
 
 
 def act(model, obs_history, goal, rng, state, greedy=False):
   """obs_history: [B, T, D] or [B, D] (only the newest step is read; the GRU carry
   in `state` holds the past), goal: [B, D] -> (action [B, A], state)."""
   obs = obs_history[:, -1] if obs_history.ndim == 3 else obs_history
-  reset = state['step'] % model.config.reset_every == 0
-  carry = jnp.where(reset, model.policy.initial_carry(obs.shape[0]), state['carry'])
+  reset = state["step"] % model.config.reset_every == 0
+  carry = jnp.where(
+      reset, model.policy.initial_carry(obs.shape[0]), state["carry"]
+  )
   carry, dist = model.policy.step(carry, obs, goal)
-  action, ensemble = model.policy.choose(dist, rng, greedy, state['ensemble'])
-  return action, {'carry': carry, 'ensemble': ensemble, 'step': state['step'] + 1}
+  action, ensemble = model.policy.choose(dist, rng, greedy, state["ensemble"])
+  return action, {
+      "carry": carry,
+      "ensemble": ensemble,
+      "step": state["step"] + 1,
+  }

@@ -6,13 +6,16 @@ distribution over actions `[..., A]` with the same three methods:
 `sample(rng) -> [..., A]` and `mode() -> [..., A]`, both inside [-1, 1].
 Methods pick a head by name with `make`, so the choice is a config field.
 """
+
 import dataclasses
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-LOG_SCALE_MIN = -7.0  # CALVIN's floor: keeps a component from collapsing onto one bin.
+LOG_SCALE_MIN = (
+    -7.0
+)  # CALVIN's floor: keeps a component from collapsing onto one bin.
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 INIT_LOG_SCALE = -4.0  # A logistic of scale e^-4 = 0.018 spans a few bins.
 
@@ -23,19 +26,28 @@ def _log_sigmoid_difference(a, b):
   sigmoid(a) - sigmoid(b) = sigmoid(a) * sigmoid(-b) * (1 - exp(b - a)), so no
   two nearly equal numbers are ever subtracted, even for very sharp scales.
   """
-  return (jax.nn.log_sigmoid(a) + jax.nn.log_sigmoid(-b)
-          + jnp.log(-jnp.expm1(b - a)))
+  return (
+      jax.nn.log_sigmoid(a)
+      + jax.nn.log_sigmoid(-b)
+      + jnp.log(-jnp.expm1(b - a))
+  )
 
 
 def _pytree(*meta_fields):
   """Registers a distribution as a pytree, so jitted code can take and return it."""
+
   def register(cls):
-    data = [f.name for f in dataclasses.fields(cls) if f.name not in meta_fields]
-    return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=list(meta_fields))
+    data = [
+        f.name for f in dataclasses.fields(cls) if f.name not in meta_fields
+    ]
+    return jax.tree_util.register_dataclass(
+        cls, data_fields=data, meta_fields=list(meta_fields)
+    )
+
   return register
 
 
-@_pytree('bins')
+@_pytree("bins")
 @dataclasses.dataclass(frozen=True)
 class DiscretizedLogisticMixture:
   """Per action dimension, a mixture of logistics discretised into `bins` bins.
@@ -44,6 +56,7 @@ class DiscretizedLogisticMixture:
   [-1, 1] (spacing 2 / (bins - 1)); the two edge bins take all the mass beyond
   the range (their CDF runs to -inf or +inf), so the bins sum to one.
   """
+
   logits: jax.Array
   means: jax.Array
   log_scales: jax.Array
@@ -61,13 +74,18 @@ class DiscretizedLogisticMixture:
     upper = (x - self.means + half) * inv_s
     lower = (x - self.means - half) * inv_s
     inner = _log_sigmoid_difference(upper, lower)
-    log_p = jnp.where(x < -1 + half, jax.nn.log_sigmoid(upper),
-                      jnp.where(x > 1 - half, jax.nn.log_sigmoid(-lower), inner))
+    log_p = jnp.where(
+        x < -1 + half,
+        jax.nn.log_sigmoid(upper),
+        jnp.where(x > 1 - half, jax.nn.log_sigmoid(-lower), inner),
+    )
     return jax.nn.logsumexp(jax.nn.log_softmax(self.logits) + log_p, axis=-1)
 
   def _to_bin(self, x):
     step = 2.0 / (self.bins - 1)
-    return jnp.clip(jnp.round((jnp.clip(x, -1, 1) + 1) / step) * step - 1, -1, 1)
+    return jnp.clip(
+        jnp.round((jnp.clip(x, -1, 1) + 1) / step) * step - 1, -1, 1
+    )
 
   def sample(self, rng):
     """Gumbel-max picks a component, inverse CDF draws from it; snapped to a bin."""
@@ -75,7 +93,8 @@ class DiscretizedLogisticMixture:
     k = jax.random.categorical(k_rng, self.logits)[..., None]
     mean = jnp.take_along_axis(self.means, k, -1)[..., 0]
     log_s = jnp.take_along_axis(
-        jnp.maximum(self.log_scales, LOG_SCALE_MIN), k, -1)[..., 0]
+        jnp.maximum(self.log_scales, LOG_SCALE_MIN), k, -1
+    )[..., 0]
     u = jax.random.uniform(u_rng, mean.shape, minval=1e-5, maxval=1 - 1e-5)
     return self._to_bin(mean + jnp.exp(log_s) * (jnp.log(u) - jnp.log1p(-u)))
 
@@ -88,8 +107,9 @@ class DiscretizedLogisticMixture:
     """
     centres = jnp.linspace(-1.0, 1.0, self.bins)
     shape = (self.bins,) + self.means.shape[:-1]
-    grid = jnp.broadcast_to(centres.reshape((-1,) + (1,) * (len(shape) - 1)),
-                            shape)
+    grid = jnp.broadcast_to(
+        centres.reshape((-1,) + (1,) * (len(shape) - 1)), shape
+    )
     best = jnp.argmax(self._log_prob_per_dim(grid), axis=0)
     return centres[best]
 
@@ -102,6 +122,7 @@ class ClippedGaussian:
   Clipped rather than tanh-squashed: demonstrated actions sit exactly on +-1
   (saturated gripper), where atanh is infinite. mean, log_std: [..., A].
   """
+
   mean: jax.Array
   log_std: jax.Array
 
@@ -121,6 +142,7 @@ class ClippedGaussian:
 @dataclasses.dataclass(frozen=True)
 class Deterministic:
   """A point prediction; log_prob is minus the squared error, so -log_prob is the MSE loss."""
+
   mean: jax.Array
 
   def log_prob(self, actions):
@@ -150,13 +172,19 @@ class LogisticMixtureHead(nnx.Module):
     bias = bias.at[:, 1].set(jnp.linspace(-1, 1, mixtures + 2)[1:-1])
     bias = bias.at[:, 2].set(INIT_LOG_SCALE).reshape(-1)
     self.linear = nnx.Linear(
-        in_features, 3 * action_dim * mixtures, rngs=rngs,
-        bias_init=jax.nn.initializers.constant(bias))
+        in_features,
+        3 * action_dim * mixtures,
+        rngs=rngs,
+        bias_init=jax.nn.initializers.constant(bias),
+    )
 
   def __call__(self, features):
     p = self.linear(features).reshape(
-        features.shape[:-1] + (self.action_dim, 3, self.mixtures))
-    return DiscretizedLogisticMixture(p[..., 0, :], p[..., 1, :], p[..., 2, :], self.bins)
+        features.shape[:-1] + (self.action_dim, 3, self.mixtures)
+    )
+    return DiscretizedLogisticMixture(
+        p[..., 0, :], p[..., 1, :], p[..., 2, :], self.bins
+    )
 
 
 class GaussianHead(nnx.Module):
@@ -182,11 +210,17 @@ class MSEHead(nnx.Module):
     return Deterministic(self.linear(features))
 
 
-HEADS = {'logistic': LogisticMixtureHead, 'gaussian': GaussianHead, 'mse': MSEHead}
+HEADS = {
+    "logistic": LogisticMixtureHead,
+    "gaussian": GaussianHead,
+    "mse": MSEHead,
+}
 
 
 def make(name, in_features, action_dim, *, mixtures=10, bins=256, rngs):
   """Builds the head called `name` (one of HEADS)."""
   if name not in HEADS:
-    raise KeyError(f'Unknown action head {name!r}; valid: {sorted(HEADS)}')
-  return HEADS[name](in_features, action_dim, mixtures=mixtures, bins=bins, rngs=rngs)
+    raise KeyError(f"Unknown action head {name!r}; valid: {sorted(HEADS)}")
+  return HEADS[name](
+      in_features, action_dim, mixtures=mixtures, bins=bins, rngs=rngs
+  )

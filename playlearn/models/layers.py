@@ -1,4 +1,5 @@
 """Layers and losses that several methods share (GCBC, LMP, BESO)."""
+
 import itertools
 
 import jax
@@ -12,7 +13,8 @@ class MLP(nnx.Module):
   def __init__(self, in_features, widths, *, rngs):
     sizes = (in_features,) + tuple(widths)
     self.layers = nnx.List(
-        [nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(sizes)])
+        [nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(sizes)]
+    )
 
   def __call__(self, x):
     for layer in self.layers:
@@ -27,13 +29,15 @@ def scan_rnn(cell, carry, xs, mask, reverse=False):
   steps, so padding never leaks into it: the final carry is the state at the
   last valid step (or, reversed, at the first), whatever the padding holds.
   """
+
   def step(carry, inputs):
     x, m = inputs
     new_carry, y = cell(carry, x)
     return jnp.where(m[:, None] > 0, new_carry, carry), y
 
-  carry, ys = jax.lax.scan(step, carry, (xs.swapaxes(0, 1), mask.swapaxes(0, 1)),
-                           reverse=reverse)
+  carry, ys = jax.lax.scan(
+      step, carry, (xs.swapaxes(0, 1), mask.swapaxes(0, 1)), reverse=reverse
+  )
   return carry, ys.swapaxes(0, 1)
 
 

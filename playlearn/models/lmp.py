@@ -4,6 +4,7 @@ Training encodes the whole window into q(z | tau) and teaches the proposal
 p(z | s_0, s_g) to match it (KL); at test time only the proposal exists, so
 `act` samples z from it and re-plans every `replan_every` steps.
 """
+
 import dataclasses
 
 import jax
@@ -23,19 +24,26 @@ class Config:
   recognition: int = 256  # Width of each direction of the recognition GRU.
   proposal: tuple[int, ...] = (256, 256)
   beta: float = 0.01  # < 1 against posterior collapse; CALVIN uses 0.001.
-  kl_warmup_steps: int = 0  # Linear warm-up of beta over the first training steps.
+  kl_warmup_steps: int = (
+      0  # Linear warm-up of beta over the first training steps.
+  )
   replan_every: int = 16  # kappa: steps between re-plans at test time.
 
   def __post_init__(self):
     # Overrides may arrive as a dict and lists (ml_collections); keep it hashable.
     if isinstance(self.policy, dict):
-      object.__setattr__(self, 'policy', gcbc.Config(**self.policy))
-    object.__setattr__(self, 'proposal', tuple(self.proposal))
+      object.__setattr__(self, "policy", gcbc.Config(**self.policy))
+    object.__setattr__(self, "proposal", tuple(self.proposal))
 
   @classmethod
   def tiny(cls):
-    return cls(policy=gcbc.Config.tiny(), latent=4, recognition=8, proposal=(8,),
-               replan_every=4)
+    return cls(
+        policy=gcbc.Config.tiny(),
+        latent=4,
+        recognition=8,
+        proposal=(8,),
+        replan_every=4,
+    )
 
 
 def beta_at(step, beta, warmup_steps):
@@ -47,8 +55,11 @@ def beta_at(step, beta, warmup_steps):
 
 def kl_diag_gaussians(mean_q, std_q, mean_p, std_p):
   """KL(q || p) of diagonal Gaussians, summed over the last axis. All [..., Z] -> [...]."""
-  return (jnp.log(std_p / std_q)
-          + (std_q**2 + (mean_q - mean_p) ** 2) / (2 * std_p**2) - 0.5).sum(-1)
+  return (
+      jnp.log(std_p / std_q)
+      + (std_q**2 + (mean_q - mean_p) ** 2) / (2 * std_p**2)
+      - 0.5
+  ).sum(-1)
 
 
 def _gaussian(params):
@@ -69,7 +80,9 @@ class Model(nnx.Module):
     self.recognition_out = nnx.Linear(2 * h, 2 * z, rngs=rngs)
     self.proposal = layers.MLP(2 * obs_dim, config.proposal, rngs=rngs)
     self.proposal_out = nnx.Linear(config.proposal[-1], 2 * z, rngs=rngs)
-    self.policy = gcbc.PolicyNetwork(config.policy, obs_dim, obs_dim + z, action_dim, rngs=rngs)
+    self.policy = gcbc.PolicyNetwork(
+        config.policy, obs_dim, obs_dim + z, action_dim, rngs=rngs
+    )
 
   def recognize(self, obs, actions, mask):
     """q(z | tau). obs: [B, T, D], actions: [B, T, A], mask: [B, T] -> (mean, std) [B, Z].
@@ -85,7 +98,9 @@ class Model(nnx.Module):
 
   def propose(self, obs0, goal):
     """p(z | s_0, s_g). obs0, goal: [B, D] -> (mean, std) [B, Z]."""
-    return _gaussian(self.proposal_out(self.proposal(jnp.concatenate([obs0, goal], -1))))
+    return _gaussian(
+        self.proposal_out(self.proposal(jnp.concatenate([obs0, goal], -1)))
+    )
 
 
 def loss(model, batch, rng, step):
@@ -95,7 +110,12 @@ def loss(model, batch, rng, step):
   past it, to see the objective proper).
   """
   cfg = model.config
-  obs, actions, goal, mask = batch['obs'], batch['actions'], batch['goal'], batch['mask']
+  obs, actions, goal, mask = (
+      batch["obs"],
+      batch["actions"],
+      batch["goal"],
+      batch["mask"],
+  )
   mean_q, std_q = model.recognize(obs, actions, mask)
   mean_p, std_p = model.propose(obs[:, 0], goal)
   z = mean_q + std_q * jax.random.normal(rng, mean_q.shape)  # Reparameterised.
@@ -103,14 +123,16 @@ def loss(model, batch, rng, step):
   nll = model.policy.nll(dist, actions, mask)
   kl = kl_diag_gaussians(mean_q, std_q, mean_p, std_p).mean()
   beta = beta_at(step, cfg.beta, cfg.kl_warmup_steps)
-  return nll + beta * kl, {'nll': nll, 'kl': kl, 'beta': beta}
+  return nll + beta * kl, {"nll": nll, "kl": kl, "beta": beta}
 
 
 def initial_state(model, batch_size):
-  return {'carry': model.policy.initial_carry(batch_size),
-          'ensemble': model.policy.initial_ensemble(batch_size),
-          'z': jnp.zeros((batch_size, model.config.latent)),
-          'step': jnp.zeros((), jnp.int32)}
+  return {
+      "carry": model.policy.initial_carry(batch_size),
+      "ensemble": model.policy.initial_ensemble(batch_size),
+      "z": jnp.zeros((batch_size, model.config.latent)),
+      "step": jnp.zeros((), jnp.int32),
+  }
 
 
 def act(model, obs_history, goal, rng, state, greedy=False):
@@ -120,12 +142,22 @@ def act(model, obs_history, goal, rng, state, greedy=False):
   restarts, as each training window did."""
   obs = obs_history[:, -1] if obs_history.ndim == 3 else obs_history
   z_rng, a_rng = jax.random.split(rng)
-  replan = state['step'] % model.config.replan_every == 0
+  replan = state["step"] % model.config.replan_every == 0
   mean_p, std_p = model.propose(obs, goal)
-  z_new = mean_p if greedy else mean_p + std_p * jax.random.normal(z_rng, mean_p.shape)
-  z = jnp.where(replan, z_new, state['z'])
-  carry = jnp.where(replan, model.policy.initial_carry(obs.shape[0]), state['carry'])
+  z_new = (
+      mean_p
+      if greedy
+      else mean_p + std_p * jax.random.normal(z_rng, mean_p.shape)
+  )
+  z = jnp.where(replan, z_new, state["z"])
+  carry = jnp.where(
+      replan, model.policy.initial_carry(obs.shape[0]), state["carry"]
+  )
   carry, dist = model.policy.step(carry, obs, jnp.concatenate([goal, z], -1))
-  action, ensemble = model.policy.choose(dist, a_rng, greedy, state['ensemble'])
-  return action, {'carry': carry, 'ensemble': ensemble, 'z': z,
-                  'step': state['step'] + 1}
+  action, ensemble = model.policy.choose(dist, a_rng, greedy, state["ensemble"])
+  return action, {
+      "carry": carry,
+      "ensemble": ensemble,
+      "z": z,
+      "step": state["step"] + 1,
+  }

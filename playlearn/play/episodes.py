@@ -18,6 +18,7 @@ the episode bitwise, and it is what RLDS readers expect there), and
 `action_label` is the oracle's command at that state, the label a policy
 learns. Without noise the two are equal.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,9 @@ class _Recorder:
   def add(self, obs, action, instruction, label=None):
     self.obs.append(obs)
     self.actions.append(np.asarray(action, np.float32))
-    self.labels.append(np.asarray(action if label is None else label,
-                                  np.float32))
+    self.labels.append(
+        np.asarray(action if label is None else label, np.float32)
+    )
     self.instructions.append(instruction)
 
   def __len__(self):
@@ -79,28 +81,41 @@ class _Recorder:
 
 
 def _make_env(images, static_size, gripper_size):
-  return playtable.PlayTableEnv(playtable.EnvConfig(
-      images=images, static_size=static_size, gripper_size=gripper_size))
+  return playtable.PlayTableEnv(
+      playtable.EnvConfig(
+          images=images, static_size=static_size, gripper_size=gripper_size
+      )
+  )
 
 
 def _metadata(kind, seed, reset_seed, segments, noise):
-  return {"seed": int(seed), "reset_seed": int(reset_seed), "kind": kind,
-          "scene_version": SCENE_VERSION,
-          "generator_version": GENERATOR_VERSION,
-          "episode_id": f"{kind}-{seed}", "segments": json.dumps(segments),
-          "noise": noise.to_json()}
+  return {
+      "seed": int(seed),
+      "reset_seed": int(reset_seed),
+      "kind": kind,
+      "scene_version": SCENE_VERSION,
+      "generator_version": GENERATOR_VERSION,
+      "episode_id": f"{kind}-{seed}",
+      "segments": json.dumps(segments),
+      "noise": noise.to_json(),
+  }
 
 
-def _noise(config: noise_lib.NoiseConfig | None, seed: int
-           ) -> noise_lib.ActionNoise:
+def _noise(
+    config: noise_lib.NoiseConfig | None, seed: int
+) -> noise_lib.ActionNoise:
   # Its own random stream: the oracle's choices do not depend on it.
-  return noise_lib.ActionNoise(config or noise_lib.NoiseConfig(),
-                               np.random.default_rng([seed, 7]))
+  return noise_lib.ActionNoise(
+      config or noise_lib.NoiseConfig(), np.random.default_rng([seed, 7])
+  )
 
 
-def play_episode(env: playtable.PlayTableEnv, seed: int, num_steps: int,
-                 noise: noise_lib.NoiseConfig | None = None,
-                 ) -> tuple[dict, list]:
+def play_episode(
+    env: playtable.PlayTableEnv,
+    seed: int,
+    num_steps: int,
+    noise: noise_lib.NoiseConfig | None = None,
+) -> tuple[dict, list]:
   """Runs the play agent for `num_steps` steps; returns (steps, segments)."""
   rng = np.random.default_rng(seed)
   style = oracle_lib.Style.sample(rng)
@@ -140,18 +155,27 @@ def play_episode(env: playtable.PlayTableEnv, seed: int, num_steps: int,
     task = feasible[rng.choice(len(feasible), p=weights / weights.sum())]
     start = len(rec)
     execute(oracle.run(task), tasks_lib.TASKS[task].instruction)
-    segments.append({
-        "task": task, "start": start, "end": len(rec),
-        "success": bool(tasks_lib.TASKS[task].success(
-            state, env.scene_state())),
-        "noise_scale": perturb.segment_scale})
+    segments.append(
+        {
+            "task": task,
+            "start": start,
+            "end": len(rec),
+            "success": bool(
+                tasks_lib.TASKS[task].success(state, env.scene_state())
+            ),
+            "noise_scale": perturb.segment_scale,
+        }
+    )
   terminal = done and env.last_info.get("physics_unstable", False)
   return rec.steps(timestep.observation, terminal), segments
 
 
-def demo_episode(env: playtable.PlayTableEnv, seed: int, task: str,
-                 noise: noise_lib.NoiseConfig | None = None,
-                 ) -> tuple[dict, dict]:
+def demo_episode(
+    env: playtable.PlayTableEnv,
+    seed: int,
+    task: str,
+    noise: noise_lib.NoiseConfig | None = None,
+) -> tuple[dict, dict]:
   """One successful demonstration of `task` from a random feasible start.
 
   With `noise`, a try whose perturbed execution fails is discarded too.
@@ -176,20 +200,39 @@ def demo_episode(env: playtable.PlayTableEnv, seed: int, task: str,
       if timestep.last():
         break
     if not timestep.last() and spec.success(start, env.scene_state()):
-      segment = {"task": task, "start": 0, "end": len(rec), "success": True,
-                 "noise_scale": perturb.segment_scale}
-      return (rec.steps(timestep.observation, False),
-              {"reset_seed": reset_seed, "attempts": attempt + 1,
-               "segments": [segment]})
-  raise RuntimeError(f"no successful demonstration of {task!r} from seed "
-                     f"{seed} in {_MAX_DEMO_TRIES} attempts")
+      segment = {
+          "task": task,
+          "start": 0,
+          "end": len(rec),
+          "success": True,
+          "noise_scale": perturb.segment_scale,
+      }
+      return (
+          rec.steps(timestep.observation, False),
+          {
+              "reset_seed": reset_seed,
+              "attempts": attempt + 1,
+              "segments": [segment],
+          },
+      )
+  raise RuntimeError(
+      f"no successful demonstration of {task!r} from seed "
+      f"{seed} in {_MAX_DEMO_TRIES} attempts"
+  )
 
 
-def generate_episode(kind: str, seed: int, *, num_steps: int = 1500,
-                     task: str | None = None, images: bool = False,
-                     static_size: int = 96, gripper_size: int = 64,
-                     env: playtable.PlayTableEnv | None = None,
-                     noise: noise_lib.NoiseConfig | None = None) -> dict:
+def generate_episode(
+    kind: str,
+    seed: int,
+    *,
+    num_steps: int = 1500,
+    task: str | None = None,
+    images: bool = False,
+    static_size: int = 96,
+    gripper_size: int = 64,
+    env: playtable.PlayTableEnv | None = None,
+    noise: noise_lib.NoiseConfig | None = None,
+) -> dict:
   """Generates one RLDS episode as numpy arrays.
 
   Args:
@@ -224,11 +267,18 @@ def generate_episode(kind: str, seed: int, *, num_steps: int = 1500,
     if num_steps < 2:
       raise ValueError(f"num_steps must be at least 2, got {num_steps}")
     steps, segments = play_episode(env, seed, num_steps, noise)
-    return {"steps": steps,
-            "episode_metadata": _metadata(kind, seed, seed, segments, noise)}
+    return {
+        "steps": steps,
+        "episode_metadata": _metadata(kind, seed, seed, segments, noise),
+    }
   if task is None:
-    raise ValueError("kind='demo' needs a task; valid tasks: "
-                     + ", ".join(TASKS))
+    raise ValueError(
+        "kind='demo' needs a task; valid tasks: " + ", ".join(TASKS)
+    )
   steps, info = demo_episode(env, seed, task, noise)
-  return {"steps": steps, "episode_metadata": _metadata(
-      kind, seed, info["reset_seed"], info["segments"], noise)}
+  return {
+      "steps": steps,
+      "episode_metadata": _metadata(
+          kind, seed, info["reset_seed"], info["segments"], noise
+      ),
+  }

@@ -1,4 +1,5 @@
 """Measuring the scripted oracle: per-task success from random feasible starts."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -11,8 +12,9 @@ from playlearn.envs import tasks as tasks_lib
 from playlearn.play import oracle as oracle_lib
 
 
-def attempt_task(env: playtable.PlayTableEnv, task: str, seed: int,
-                 random_style: bool = True) -> dict | None:
+def attempt_task(
+    env: playtable.PlayTableEnv, task: str, seed: int, random_style: bool = True
+) -> dict | None:
   """One oracle attempt from the reset of `seed`; None if infeasible there."""
   spec = tasks_lib.get(task)
   env.reset(seed=seed)
@@ -26,9 +28,12 @@ def attempt_task(env: playtable.PlayTableEnv, task: str, seed: int,
     steps += 1
     if env.step(action).last():
       break
-  return {"seed": seed, "steps": steps,
-          "success": bool(spec.success(start, env.scene_state())),
-          "unstable": bool(env.last_info.get("physics_unstable", False))}
+  return {
+      "seed": seed,
+      "steps": steps,
+      "success": bool(spec.success(start, env.scene_state())),
+      "unstable": bool(env.last_info.get("physics_unstable", False)),
+  }
 
 
 def _task_worker(args) -> dict:
@@ -41,19 +46,29 @@ def _task_worker(args) -> dict:
     if result is not None:
       results.append(result)
   steps = sum(r["steps"] for r in results)
-  return {"task": task, "attempts": len(results),
-          "successes": sum(r["success"] for r in results),
-          "unstable": sum(r["unstable"] for r in results),
-          "mean_steps": steps / len(results),
-          "failed_seeds": [r["seed"] for r in results if not r["success"]],
-          "seconds": time.perf_counter() - tic}
+  return {
+      "task": task,
+      "attempts": len(results),
+      "successes": sum(r["success"] for r in results),
+      "unstable": sum(r["unstable"] for r in results),
+      "mean_steps": steps / len(results),
+      "failed_seeds": [r["seed"] for r in results if not r["success"]],
+      "seconds": time.perf_counter() - tic,
+  }
 
 
-def oracle_success(task_names, attempts: int, first_seed: int = 0,
-                   workers: int | None = None, progress=None) -> list[dict]:
+def oracle_success(
+    task_names,
+    attempts: int,
+    first_seed: int = 0,
+    workers: int | None = None,
+    progress=None,
+) -> list[dict]:
   """Success of the oracle per task, tasks spread over worker processes."""
-  jobs = [(t, attempts, first_seed + 1_000_000 * k)
-          for k, t in enumerate(task_names)]
+  jobs = [
+      (t, attempts, first_seed + 1_000_000 * k)
+      for k, t in enumerate(task_names)
+  ]
   ctx = multiprocessing.get_context("spawn")
   with ctx.Pool(workers or multiprocessing.cpu_count()) as pool:
     rows = []

@@ -26,6 +26,7 @@ recoveries.
 The executed action is clipped to [-1, 1], as the environment would clip it,
 so the recorded executed action replays the episode bitwise.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,6 +43,7 @@ _NUDGE_STEPS = (3, 8)
 @dataclasses.dataclass(frozen=True)
 class NoiseConfig:
   """How the executed action departs from the oracle's; sigma 0: none."""
+
   sigma: float = 0.0
   kind: str = "ou"
   ou_theta: float = 0.5  # OU mean reversion per step; 1 is white noise.
@@ -56,9 +58,10 @@ class NoiseConfig:
     checks = {
         "sigma": self.sigma >= 0,
         "ou_theta": 0 < self.ou_theta <= 1,
-        "episode_scale": (len(self.episode_scale) == 2
-                          and 0 <= self.episode_scale[0]
-                          <= self.episode_scale[1]),
+        "episode_scale": (
+            len(self.episode_scale) == 2
+            and 0 <= self.episode_scale[0] <= self.episode_scale[1]
+        ),
         "clean_fraction": 0 <= self.clean_fraction <= 1,
         "nudge_rate": 0 <= self.nudge_rate <= 1,
         "nudge_size": 0 <= self.nudge_size <= 1,
@@ -66,11 +69,13 @@ class NoiseConfig:
     }
     for name, ok in checks.items():
       if not ok:
-        raise ValueError(f"NoiseConfig.{name}: invalid value "
-                         f"{getattr(self, name)!r}")
+        raise ValueError(
+            f"NoiseConfig.{name}: invalid value {getattr(self, name)!r}"
+        )
     if self.kind not in KINDS:
-      raise ValueError(f"NoiseConfig.kind must be one of {KINDS}, got "
-                       f"{self.kind!r}")
+      raise ValueError(
+          f"NoiseConfig.kind must be one of {KINDS}, got {self.kind!r}"
+      )
 
   @property
   def enabled(self) -> bool:
@@ -86,8 +91,9 @@ class NoiseConfig:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(fields) - names)
     if unknown:
-      raise ValueError(f"NoiseConfig: unknown fields {unknown}; valid: "
-                       f"{sorted(names)}")
+      raise ValueError(
+          f"NoiseConfig: unknown fields {unknown}; valid: {sorted(names)}"
+      )
     return cls(**fields)
 
 
@@ -95,9 +101,15 @@ class NoiseConfig:
 # on all six motion dimensions, and the correlated variant with varying
 # levels, clean segments and nudges, which did worse for GCBC.
 WHITE_NOISE = NoiseConfig(sigma=0.3, kind="gaussian", rotation_scale=1.0)
-OU_NOISE = NoiseConfig(sigma=0.3, kind="ou", ou_theta=0.5,
-                       episode_scale=(0.5, 1.5), clean_fraction=0.15,
-                       nudge_rate=0.005, nudge_size=0.8)
+OU_NOISE = NoiseConfig(
+    sigma=0.3,
+    kind="ou",
+    ou_theta=0.5,
+    episode_scale=(0.5, 1.5),
+    clean_fraction=0.15,
+    nudge_rate=0.005,
+    nudge_size=0.8,
+)
 PLAY_NOISE = WHITE_NOISE  # What the dataset builders use.
 
 
@@ -107,8 +119,9 @@ class ActionNoise:
   def __init__(self, config: NoiseConfig, rng: np.random.Generator):
     self.config = config
     self.rng = rng
-    self.episode_scale = (rng.uniform(*config.episode_scale)
-                          if config.enabled else 0.0)
+    self.episode_scale = (
+        rng.uniform(*config.episode_scale) if config.enabled else 0.0
+    )
     self._dim_scale = np.array([1.0] * 3 + [config.rotation_scale] * 3)
     self._ou = np.zeros(MOTION_DIMS)
     self._segment_scale = self.episode_scale
@@ -142,13 +155,17 @@ class ActionNoise:
       theta = cfg.ou_theta
       self._ou = (1 - theta) * self._ou + np.sqrt(2 * theta - theta**2) * eps
       motion = sigma * self._ou
-    if self._nudge_left == 0 and self._segment_scale > 0 and (
-        self.rng.random() < cfg.nudge_rate):
+    if (
+        self._nudge_left == 0
+        and self._segment_scale > 0
+        and (self.rng.random() < cfg.nudge_rate)
+    ):
       direction = self.rng.standard_normal(3)
       self._nudge = np.zeros(MOTION_DIMS)
       self._nudge[:3] = cfg.nudge_size * direction / np.linalg.norm(direction)
-      self._nudge_left = int(self.rng.integers(_NUDGE_STEPS[0],
-                                               _NUDGE_STEPS[1] + 1))
+      self._nudge_left = int(
+          self.rng.integers(_NUDGE_STEPS[0], _NUDGE_STEPS[1] + 1)
+      )
     if self._nudge_left > 0:
       motion = motion + self._nudge
       self._nudge_left -= 1

@@ -9,6 +9,7 @@ exits. `restore_latest` verifies a step before using it: a corrupt one is
 moved to `checkpoints_corrupt/` (kept, not deleted) and the previous step is
 tried instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,23 +25,37 @@ from playlearn import manifest
 
 def manager(workdir: str, keep: int, save_every: int) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=keep, save_interval_steps=save_every, enable_async_checkpointing=True,
-      create=True)
+      max_to_keep=keep,
+      save_interval_steps=save_every,
+      enable_async_checkpointing=True,
+      create=True,
+  )
   return ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), "checkpoints"), options=options,
-      item_names=("state", "data"))
+      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      options=options,
+      item_names=("state", "data"),
+  )
 
 
 def step_dir(mgr: ocp.CheckpointManager, step: int) -> str:
   return os.path.join(os.fspath(mgr.directory), str(step))
 
 
-def save(mgr: ocp.CheckpointManager, step: int, state, data_state: dict,
-         force: bool = False) -> bool:
+def save(
+    mgr: ocp.CheckpointManager,
+    step: int,
+    state,
+    data_state: dict,
+    force: bool = False,
+) -> bool:
   seal(mgr)  # The previous save is long finished: this rarely waits.
-  return mgr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)),
-                  force=force)
+  return mgr.save(
+      step,
+      args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)
+      ),
+      force=force,
+  )
 
 
 def seal(mgr: ocp.CheckpointManager) -> None:
@@ -56,8 +71,9 @@ def seal(mgr: ocp.CheckpointManager) -> None:
 
 def _quarantine(mgr: ocp.CheckpointManager, step: int) -> str:
   """Moves a bad step aside (nothing is deleted); returns where it went."""
-  root = os.path.join(os.path.dirname(os.fspath(mgr.directory)),
-                      "checkpoints_corrupt")
+  root = os.path.join(
+      os.path.dirname(os.fspath(mgr.directory)), "checkpoints_corrupt"
+  )
   os.makedirs(root, exist_ok=True)
   target = os.path.join(root, str(step))
   suffix = 0
@@ -85,11 +101,16 @@ def restore_latest(mgr: ocp.CheckpointManager, abstract_state):
       if sealed:
         manifest.verify(directory)
       else:
-        logging.warning("checkpoint %s has no manifest: it cannot be "
-                        "checked", directory)
-      restored = mgr.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract_state),
-          data=ocp.args.JsonRestore()))
+        logging.warning(
+            "checkpoint %s has no manifest: it cannot be checked", directory
+        )
+      restored = mgr.restore(
+          step,
+          args=ocp.args.Composite(
+              state=ocp.args.StandardRestore(abstract_state),
+              data=ocp.args.JsonRestore(),
+          ),
+      )
     except Exception as e:  # pylint: disable=broad-except
       # A verified step that Orbax cannot read is a bug (or another config),
       # not rot: that error is the user's to see.
@@ -97,14 +118,18 @@ def restore_latest(mgr: ocp.CheckpointManager, abstract_state):
         raise
       where = _quarantine(mgr, step) if not jax.process_index() else "-"
       quarantined.append(where)
-      print(f"checkpoint at step {step} is unusable ({e}); moved to "
-            f"{where}; trying the previous one", flush=True)
+      print(
+          f"checkpoint at step {step} is unusable ({e}); moved to "
+          f"{where}; trying the previous one",
+          flush=True,
+      )
       continue
     return step, restored["state"], restored["data"]
   if quarantined:  # Never restart from step 0 without being told to.
     raise RuntimeError(
         f"no usable checkpoint in {mgr.directory}: every step was set aside "
-        f"({', '.join(quarantined)}). Use a new --workdir to start again.")
+        f"({', '.join(quarantined)}). Use a new --workdir to start again."
+    )
   return None
 
 

@@ -5,6 +5,7 @@ model state is replicated. The same code runs on one CPU, on several (fake
 ones with --xla_force_host_platform_device_count), on GPUs and TPUs, and
 across hosts once `jax.distributed.initialize()` has been called.
 """
+
 from __future__ import annotations
 
 import jax
@@ -41,7 +42,8 @@ def shard_batch(batch, mesh: Mesh):
     if x.shape[0] % jax.local_device_count():
       raise ValueError(
           f"batch dimension {x.shape[0]} does not divide over "
-          f"{jax.local_device_count()} local devices")
+          f"{jax.local_device_count()} local devices"
+      )
     return jax.make_array_from_process_local_data(sharding, x)
 
   return jax.tree.map(put, batch)

@@ -5,6 +5,7 @@ A run killed while writing leaves a half-written last line: the reader
 (`playlearn.evaluation.report.read_jsonl`) skips it and `Writer` cuts it off
 before appending, so that a resumed run's first row does not land on it.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,11 @@ def _end_last_line(path: str) -> None:
       f.write(b"\n")
     else:
       f.truncate(start)
-      print(f"{path}: removed a half-written last line ({len(data) - start} "
-            "bytes) left by a killed run", flush=True)
+      print(
+          f"{path}: removed a half-written last line ({len(data) - start} "
+          "bytes) left by a killed run",
+          flush=True,
+      )
 
 
 class Writer:
@@ -42,11 +46,13 @@ class Writer:
   prints nothing, so the hosts do not write over each other.
   """
 
-  def __init__(self, workdir: str, total_steps: int, start_step: int,
-               active: bool = True):
+  def __init__(
+      self, workdir: str, total_steps: int, start_step: int, active: bool = True
+  ):
     self._active = active
     if active:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+
       self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
       path = os.path.join(workdir, "metrics.jsonl")
       _end_last_line(path)
@@ -60,8 +66,10 @@ class Writer:
     for name, value in metrics.items():
       self._tb.add_scalar(name, float(value), step)
     self._tb.flush()
-    self._jsonl.write(json.dumps({"step": step, **{k: float(v) for k, v in
-                                                   metrics.items()}}) + "\n")
+    self._jsonl.write(
+        json.dumps({"step": step, **{k: float(v) for k, v in metrics.items()}})
+        + "\n"
+    )
     self._jsonl.flush()
 
   def progress(self, step: int, metrics: dict) -> float:
@@ -71,8 +79,10 @@ class Writer:
     self._last_step, self._last_time = step, now
     eta = (self._total - step) / max(rate, 1e-9)
     shown = " ".join(f"{k}={float(v):.4g}" for k, v in sorted(metrics.items()))
-    line = (f"[{step}/{self._total}] {rate:.1f} steps/s "
-            f"eta {int(eta // 60)}m{int(eta % 60):02d}s {shown}")
+    line = (
+        f"[{step}/{self._total}] {rate:.1f} steps/s "
+        f"eta {int(eta // 60)}m{int(eta % 60):02d}s {shown}"
+    )
     if self._active:
       print(line, flush=True)
     return rate

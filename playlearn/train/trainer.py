@@ -4,9 +4,9 @@ Sections, in order: logging -> mesh -> data -> model/optimizer -> step
 function -> restore -> evaluators -> loop. The method (GCBC, LMP, ...) is only
 seen through `playlearn.models.get(name)`: its `Model`, `Config` and `loss`.
 """
+
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
@@ -20,203 +20,41 @@ import optax
 from playlearn import manifest
 from playlearn import models
 from playlearn import policy as policy_lib
-from playlearn.data import features as features_lib
 from playlearn.data import pipeline
 from playlearn.data import reading
-from playlearn.data import rlds
 from playlearn.data import statistics as statistics_lib
 from playlearn.data import windows
 from playlearn.train import checkpoints
 from playlearn.train import mesh as mesh_lib
 from playlearn.train import metrics as metrics_lib
+from playlearn.train import run_config
 
 
 class NonFiniteLossError(FloatingPointError):
   pass
 
 
-def _replace(base, overrides: dict, where: str):
-  """`base` (a frozen dataclass) with the non-None `overrides`, recursively."""
-  fields = {f.name for f in dataclasses.fields(base)}
-  unknown = sorted(set(overrides) - fields)
-  if unknown:
-    raise ValueError(f"{where} has unknown fields {unknown}; valid: "
-                     f"{sorted(fields)}")
-  changes = {}
-  for name, value in overrides.items():
-    current = getattr(base, name)
-    if isinstance(value, dict) and dataclasses.is_dataclass(current):
-      changes[name] = _replace(current, value, f"{where}.{name}")
-    elif value is not None:
-      changes[name] = tuple(value) if isinstance(value, list) else value
-  return dataclasses.replace(base, **changes)
-
-
-def model_config(config: ml_collections.ConfigDict):
-  """The method's frozen `Config`: its defaults (or `Config.tiny()` with
-  `tiny_model`) with the fields of `config.model` that are set."""
-  method = models.get(config.method)
-  base = method.Config.tiny() if config.get("tiny_model") else method.Config()
-  return _replace(base, config.model.to_dict(),
-                  f"config.model (method {config.method!r})")
-
-
-def check_dataset(config, statistics: dict) -> tuple[int, int]:
-  """(obs_dim, action_dim) of the dataset, checked against the config."""
-  obs_dim = int(np.asarray(statistics["state"]["mean"]).shape[-1])
-  action_dim = int(np.asarray(statistics["action"]["mean"]).shape[-1])
-  for field, have in (("obs_dim", obs_dim), ("action_dim", action_dim)):
-    want = config.get(field)
-    if want is not None and want != have:
-      raise ValueError(f"config.{field}={want} but the dataset at "
-                       f"{config.dataset_dir} has {field}={have}")
-  return obs_dim, action_dim
-
-
-def validate_config(config: ml_collections.ConfigDict) -> None:
-  """Raises ValueError naming the first invalid field, before any work."""
-  def need(ok, field, rule):
-    if not ok:
-      raise ValueError(f"config.{field}={_get(config, field)!r}: {rule}")
-
-  def integer(field, low):
-    value = _get(config, field)
-    need(isinstance(value, int) and not isinstance(value, bool)
-         and value >= low, field, f"must be an integer >= {low}")
-
-  models.get(config.method)  # Raises, listing the registered methods.
-  integer("total_steps", 1)
-  integer("log_every", 1)
-  integer("checkpoint_every", 1)
-  integer("keep_checkpoints", 1)
-  integer("val_every", 0)
-  integer("val_batches", 0)  # 0: no val/ metrics
-  integer("eval_every", 0)
-  integer("seed", 0)
-  integer("data.batch_size", 1)
-  integer("data.kappa_min", 1)
-  integer("data.kappa_max", 1)
-  integer("data.goal_horizon", 0)
-  integer("optimizer.warmup_steps", 0)
-  for field in ("obs_dim", "action_dim"):
-    if _get(config, field) is not None:
-      integer(field, 1)
-  opt = config.optimizer
-  need(opt.lr > 0, "optimizer.lr", "must be > 0")
-  need(0 <= opt.final_lr_fraction <= 1, "optimizer.final_lr_fraction",
-       "must be in [0, 1]")
-  need(opt.weight_decay >= 0, "optimizer.weight_decay", "must be >= 0")
-  need(opt.grad_clip >= 0, "optimizer.grad_clip", "must be >= 0 (0: off)")
-  need(0 <= _get(config, "ema_decay") < 1, "ema_decay",
-       "must be in [0, 1) (0: off)")
-  need(_get(config, "data.obs_noise") >= 0, "data.obs_noise",
-       "must be >= 0 (0: off)")
-  need(config.data.kappa_min <= config.data.kappa_max, "data.kappa_min",
-       f"must not exceed data.kappa_max={config.data.kappa_max}")
-  for field, valid in (("data.actions", tuple(rlds.ACTION_FIELDS)),
-                       ("data.action_norm", windows.ACTION_NORMS),
-                       ("data.features", features_lib.FEATURES),
-                       ("data.goals", features_lib.GOALS)):
-    need(_get(config, field) in valid, field,
-         f"valid: {', '.join(map(str, valid))}")
-  model_config(config)  # Raises on model fields the method does not have.
-
-
-def _get(config, dotted: str):
-  """config's field `dotted` ('data.goals'); ADDED_FIELDS' value if absent."""
-  value = config
-  for key in dotted.split("."):
-    if key not in value:
-      if dotted not in ADDED_FIELDS:
-        raise ValueError(f"config has no field {dotted!r}")
-      return ADDED_FIELDS[dotted]
-    value = value[key]
-  return value
-
-
-# Optional config fields, with the value that behaves as the code did
-# before each was added: the one place their defaults live for configs and
-# saved runs that lack them (`_get`, `check_resumable`).
-ADDED_FIELDS = {"ema_decay": 0.0, "val_every": 0, "val_batches": 0,
-                "data.actions": "label", "data.features": "raw",
-                "data.goals": "full", "data.obs_noise": 0.0}
-
-
-# Fields that may differ when a run resumes: they change what is logged or
-# kept, not what is learned.
-RESUMABLE_CHANGES = ("log_every", "eval_every", "eval", "checkpoint_every",
-                     "keep_checkpoints", "val_every", "val_batches")
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-  out = {}
-  for key, value in d.items():
-    if isinstance(value, dict):
-      out.update(_flatten(value, f"{prefix}{key}."))
-    else:
-      out[f"{prefix}{key}"] = value
-  return out
-
-
-def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Refuses to resume a workdir's checkpoints under a different config.
-
-  Rerunning the same command resumes; a changed batch size, learning rate,
-  model or dataset would silently continue someone else's run instead.
-  """
-  saved_path = os.path.join(workdir, "config.json")
-  if not (os.path.exists(saved_path) and
-          os.path.isdir(os.path.join(workdir, "checkpoints")) and
-          os.listdir(os.path.join(workdir, "checkpoints"))):
-    return
-  with open(saved_path) as f:
-    saved = _flatten(json.load(f))
-  now = _flatten(json.loads(config.to_json_best_effort()))
-  # A field added since the run was saved, at the value that reproduces the
-  # old behaviour, is no change.
-  saved = {**{k: v for k, v in ADDED_FIELDS.items() if k in now}, **saved}
-  changed = sorted(k for k in set(saved) | set(now)
-                   if saved.get(k) != now.get(k)
-                   and k.split(".")[0] not in RESUMABLE_CHANGES)
-  if changed:
-    diffs = "; ".join(f"{k}: {saved.get(k)!r} in the saved run, {now.get(k)!r} "
-                      "now" for k in changed)
-    raise ValueError(
-        f"{workdir} holds checkpoints of a run with another config ({diffs}). "
-        "Use a new --workdir, or the saved config (config.json) to resume.")
-
-
-def finished_run(config: ml_collections.ConfigDict, workdir: str):
-  """The final metrics of a finished run of `config` in `workdir`, or None.
-
-  Finished: `final_metrics.json` says `config.total_steps` were done and the
-  policy is saved (check_resumable has already refused another config).
-  """
-  path = os.path.join(workdir, "final_metrics.json")
-  if not (os.path.exists(path) and
-          os.path.exists(os.path.join(workdir, "policy", "policy.json"))):
-    return None
-  try:
-    with open(path) as f:
-      metrics = json.load(f)
-  except json.JSONDecodeError:
-    return None  # Written before saves were atomic: finish the run again.
-  return metrics if metrics.get("step") == config.total_steps else None
-
-
 def make_optimizer(config) -> optax.GradientTransformation:
   opt = config.optimizer
   schedule = optax.warmup_cosine_decay_schedule(
-      0.0, opt.lr, opt.warmup_steps, max(config.total_steps, opt.warmup_steps + 1),
-      end_value=opt.lr * opt.final_lr_fraction)
+      0.0,
+      opt.lr,
+      opt.warmup_steps,
+      max(config.total_steps, opt.warmup_steps + 1),
+      end_value=opt.lr * opt.final_lr_fraction,
+  )
   adamw = optax.adamw(schedule, weight_decay=opt.weight_decay)
   if not opt.grad_clip:
     return adamw
   return optax.chain(optax.clip_by_global_norm(opt.grad_clip), adamw)
 
 
-def make_train_step(method, graphdef: nnx.GraphDef, ema_decay: float = 0.0,
-                    obs_noise: float = 0.0):
+def make_train_step(
+    method,
+    graphdef: nnx.GraphDef,
+    ema_decay: float = 0.0,
+    obs_noise: float = 0.0,
+):
   """The jitted step (state, batch, rng, step) -> (state, metrics).
 
   `state` is `nnx.state((model, optimizer))` of `graphdef`; it is donated. With
@@ -225,6 +63,7 @@ def make_train_step(method, graphdef: nnx.GraphDef, ema_decay: float = 0.0,
   standard deviation (in normalised feature units) is added to the window's
   observations, not to its goal or actions (see `add_obs_noise`).
   """
+
   def train_step(state, batch, rng, step):
     model, optimizer = nnx.merge(graphdef, state[0] if ema_decay else state)
     model.train()
@@ -240,8 +79,12 @@ def make_train_step(method, graphdef: nnx.GraphDef, ema_decay: float = 0.0,
     metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
     new_state = nnx.state((model, optimizer))
     if ema_decay:
-      new_state = (new_state, optax.incremental_update(
-          nnx.state(model, nnx.Param), state[1], 1.0 - ema_decay))
+      new_state = (
+          new_state,
+          optax.incremental_update(
+              nnx.state(model, nnx.Param), state[1], 1.0 - ema_decay
+          ),
+      )
     return new_state, metrics
 
   return jax.jit(train_step, donate_argnums=0)
@@ -262,6 +105,7 @@ def make_eval_step(method, model_graphdef: nnx.GraphDef):
 
   `params` is `nnx.state(model)` of the acting model (see `acting_model`).
   """
+
   def eval_step(params, batch, rng):
     model = nnx.merge(model_graphdef, params)
     model.eval()
@@ -273,8 +117,11 @@ def make_eval_step(method, model_graphdef: nnx.GraphDef):
   return jax.jit(eval_step)
 
 
-def validation_batches(config, window_config: windows.WindowConfig,
-                       normalization: windows.Normalization) -> list[dict]:
+def validation_batches(
+    config,
+    window_config: windows.WindowConfig,
+    normalization: windows.Normalization,
+) -> list[dict]:
   """Fixed windows of the validation split for the `val/` metrics.
 
   Up to `config.val_batches` batches of `config.data.batch_size` windows
@@ -282,23 +129,28 @@ def validation_batches(config, window_config: windows.WindowConfig,
   batches' worth), cut with seed 0: the same windows at every step and in
   every run. [] when val_batches is 0 or the dataset has no validation split.
   """
-  num_batches = _get(config, "val_batches")
+  num_batches = run_config.value_of(config, "val_batches")
   if not num_batches:
     return []
   try:
     source = reading.EpisodeSource(config.dataset_dir, "validation")
   except ValueError:  # tfds: unknown split
-    print(f"no validation split in {config.dataset_dir}: no val/ metrics",
-          flush=True)
+    print(
+        f"no validation split in {config.dataset_dir}: no val/ metrics",
+        flush=True,
+    )
     return []
-  store = windows.WindowStore((source[i] for i in range(len(source))),
-                              normalization, window_config)
+  store = windows.WindowStore(
+      (source[i] for i in range(len(source))), normalization, window_config
+  )
   size = min(config.data.batch_size, store.num_windows)
   size -= size % jax.device_count()
   num_batches = min(num_batches, store.num_windows // size) if size else 0
   ids = np.linspace(0, store.num_windows - 1, num_batches * size).astype(int)
-  return [store.batch(ids[i::num_batches], seed=0, epoch=0)
-          for i in range(num_batches)]
+  return [
+      store.batch(ids[i::num_batches], seed=0, epoch=0)
+      for i in range(num_batches)
+  ]
 
 
 def acting_model(graphdef: nnx.GraphDef, state, ema_decay: float = 0.0):
@@ -320,68 +172,89 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   Returns the last logged metrics.
   """
   # --- logging --------------------------------------------------------------
-  validate_config(config)
+  run_config.validate_config(config)
   os.makedirs(workdir, exist_ok=True)
-  check_resumable(config, workdir)
-  finished = finished_run(config, workdir)
+  run_config.check_resumable(config, workdir)
+  finished = run_config.finished_run(config, workdir)
   if finished is not None:
-    print(f"{workdir} holds a finished run of this config (step "
-          f"{finished['step']}, its policy and final_metrics.json): nothing "
-          "to do. Use a new --workdir to train again.", flush=True)
+    print(
+        f"{workdir} holds a finished run of this config (step "
+        f"{finished['step']}, its policy and final_metrics.json): nothing "
+        "to do. Use a new --workdir to train again.",
+        flush=True,
+    )
     return finished
   if jax.process_index() == 0:
-    manifest.atomic_write_text(os.path.join(workdir, "config.json"),
-                               config.to_json_best_effort(indent=1))
+    manifest.atomic_write_text(
+        os.path.join(workdir, "config.json"),
+        config.to_json_best_effort(indent=1),
+    )
 
   # --- mesh -----------------------------------------------------------------
   mesh = mesh_lib.make_mesh()
   if config.data.batch_size % jax.device_count():
-    raise ValueError(f"config.data.batch_size={config.data.batch_size} must "
-                     f"divide over {jax.device_count()} devices")
+    raise ValueError(
+        f"config.data.batch_size={config.data.batch_size} must "
+        f"divide over {jax.device_count()} devices"
+    )
 
   # --- data -----------------------------------------------------------------
   statistics = statistics_lib.load_statistics(config.dataset_dir)
-  _, action_dim = check_dataset(config, statistics)  # Raises on a mismatch.
+  _, action_dim = run_config.check_dataset(
+      config, statistics
+  )  # Raises on a mismatch.
   window_config = windows.WindowConfig(
-      kappa_min=config.data.kappa_min, kappa_max=config.data.kappa_max,
+      kappa_min=config.data.kappa_min,
+      kappa_max=config.data.kappa_max,
       goal_horizon=config.data.goal_horizon,
       action_norm=config.data.action_norm,
-      actions=_get(config, "data.actions"),
-      features=_get(config, "data.features"),
-      goals=_get(config, "data.goals"))
+      actions=run_config.value_of(config, "data.actions"),
+      features=run_config.value_of(config, "data.features"),
+      goals=run_config.value_of(config, "data.goals"),
+  )
   # The store normalises the training windows; the saved policy reuses its
   # normalisation, so training and acting cannot disagree.
-  store = windows.WindowStore.from_dataset(config.dataset_dir, "train",
-                                           window_config)
+  store = windows.WindowStore.from_dataset(
+      config.dataset_dir, "train", window_config
+  )
   normalization = store.normalization
   # Each host cuts its own rows of every global batch.
   data_iter = pipeline.make_iterator(
-      store, batch_size=config.data.batch_size // jax.process_count(),
-      seed=config.seed, shard_index=jax.process_index(),
-      shard_count=jax.process_count())
+      store,
+      batch_size=config.data.batch_size // jax.process_count(),
+      seed=config.seed,
+      shard_index=jax.process_index(),
+      shard_count=jax.process_count(),
+  )
   validation = validation_batches(config, window_config, normalization)
 
   # --- model / optimizer ----------------------------------------------------
   method = models.get(config.method)
   # The model sees the observation features (store.state_dim of them).
-  model = method.Model(model_config(config), store.state_dim, action_dim,
-                       rngs=nnx.Rngs(config.seed))
+  model = method.Model(
+      run_config.model_config(config),
+      store.state_dim,
+      action_dim,
+      rngs=nnx.Rngs(config.seed),
+  )
   optimizer = nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
   graphdef, state = nnx.split((model, optimizer))
   # An exponential moving average of the weights, for acting (config.ema_decay,
   # off when absent or 0); it is a copy, since the state is donated.
-  ema_decay = _get(config, "ema_decay")
+  ema_decay = run_config.value_of(config, "ema_decay")
   if ema_decay:
     state = (state, jax.tree.map(jnp.copy, nnx.state(model, nnx.Param)))
   state = jax.device_put(state, mesh_lib.replicated(mesh))
 
   # --- step function --------------------------------------------------------
-  train_step = make_train_step(method, graphdef, ema_decay,
-                               _get(config, "data.obs_noise"))
+  train_step = make_train_step(
+      method, graphdef, ema_decay, run_config.value_of(config, "data.obs_noise")
+  )
 
   # --- restore --------------------------------------------------------------
-  mgr = checkpoints.manager(workdir, config.keep_checkpoints,
-                            config.checkpoint_every)
+  mgr = checkpoints.manager(
+      workdir, config.keep_checkpoints, config.checkpoint_every
+  )
   start_step = 0
   restored = checkpoints.restore_latest(mgr, state)
   if restored is not None:
@@ -393,22 +266,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   def evaluate(step: int) -> dict:
     """Task-suite rollouts of the current weights; success rates."""
     from playlearn import evaluation  # pylint: disable=g-import-not-at-top
-    policy = policy_lib.Policy(config.method,
-                               acting_model(graphdef, state, ema_decay),
-                               normalization)
+
+    policy = policy_lib.Policy(
+        config.method, acting_model(graphdef, state, ema_decay), normalization
+    )
     results = evaluation.evaluate_tasks(
-        policy, tasks=config.eval.tasks or evaluation.EVAL_TASKS,
-        episodes_per_task=config.eval.episodes_per_task, seed=config.eval.seed,
+        policy,
+        tasks=config.eval.tasks or evaluation.EVAL_TASKS,
+        episodes_per_task=config.eval.episodes_per_task,
+        seed=config.eval.seed,
         video_dir=os.path.join(workdir, "eval", str(step)),
-        videos_per_task=config.eval.videos_per_task)
-    with open(os.path.join(workdir, "eval", str(step), "results.json"),
-              "w") as f:
+        videos_per_task=config.eval.videos_per_task,
+    )
+    with open(
+        os.path.join(workdir, "eval", str(step), "results.json"), "w"
+    ) as f:
       json.dump(results, f, indent=1)
-    scalars = {f"eval/{task}": r["rate"] for task, r in results["tasks"].items()}
+    scalars = {
+        f"eval/{task}": r["rate"] for task, r in results["tasks"].items()
+    }
     scalars["eval/mean"] = results["mean"]
     writer.scalars(step, scalars)
-    print(f"[{step}] evaluation: mean success {100 * results['mean']:.1f}% "
-          f"over {len(results['tasks'])} tasks", flush=True)
+    print(
+        f"[{step}] evaluation: mean success {100 * results['mean']:.1f}% "
+        f"over {len(results['tasks'])} tasks",
+        flush=True,
+    )
     return scalars
 
   eval_step = make_eval_step(method, nnx.split(model)[0])
@@ -416,20 +299,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   def validate(step: int) -> dict:
     """Mean loss metrics over the fixed validation windows, as val/<name>."""
     params = nnx.state(acting_model(graphdef, state, ema_decay))
-    rows = [eval_step(params, mesh_lib.shard_batch(b, mesh),
-                      jax.random.key(i)) for i, b in enumerate(validation)]
-    scalars = {f"val/{k}": float(np.mean([r[k] for r in rows]))
-               for k in rows[0]}
+    rows = [
+        eval_step(params, mesh_lib.shard_batch(b, mesh), jax.random.key(i))
+        for i, b in enumerate(validation)
+    ]
+    scalars = {
+        f"val/{k}": float(np.mean([r[k] for r in rows])) for k in rows[0]
+    }
     writer.scalars(step, scalars)
     return scalars
 
-  writer = metrics_lib.Writer(workdir, config.total_steps, start_step,
-                              active=jax.process_index() == 0)
+  writer = metrics_lib.Writer(
+      workdir, config.total_steps, start_step, active=jax.process_index() == 0
+  )
 
   # --- loop -----------------------------------------------------------------
   rng = jax.random.key(config.seed)
   last, interval = {}, []  # interval: this log period's step metrics
-  val_every = _get(config, "val_every")
+  val_every = run_config.value_of(config, "val_every")
   step = start_step
 
   def check_finite(step: int) -> None:
@@ -441,30 +328,35 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       raise NonFiniteLossError(
           f"loss is {losses[bad[0]]} at step {step - len(losses) + bad[0] + 1}"
           f"; stopped, the last good checkpoint (step {mgr.latest_step()}) "
-          f"is kept in {workdir}")
+          f"is kept in {workdir}"
+      )
 
   with checkpoints.StopRequest() as stop:
     while step < config.total_steps:
       batch = mesh_lib.shard_batch(next(data_iter), mesh)
       # No host sync here: the next batch is cut while this step computes.
       # Losses are checked (and read) only where something is written.
-      state, metrics = train_step(state, batch,
-                                  jax.random.fold_in(rng, step), step)
+      state, metrics = train_step(
+          state, batch, jax.random.fold_in(rng, step), step
+      )
       step += 1
       interval.append(metrics)
       final = stop.requested or step == config.total_steps
-      validating = bool(validation and val_every and
-                        (step % val_every == 0 or final))
+      validating = bool(
+          validation and val_every and (step % val_every == 0 or final)
+      )
       evaluating = config.eval_every > 0 and (
-          step % config.eval_every == 0 or step == config.total_steps)
+          step % config.eval_every == 0 or step == config.total_steps
+      )
       saving = final or mgr.should_save(step)
       logging = step % config.log_every == 0 or final
       if logging or validating or evaluating or saving:
         check_finite(step)
       if logging:
         # Means over the period: one batch's loss is too noisy to read.
-        last = {k: float(np.mean([m[k] for m in interval]))
-                for k in interval[0]}
+        last = {
+            k: float(np.mean([m[k] for m in interval])) for k in interval[0]
+        }
         interval = []
         last["steps_per_s"] = writer.progress(step, last)
         writer.scalars(step, last)
@@ -473,16 +365,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       if evaluating:
         last.update(evaluate(step))
       if saving:
-        checkpoints.save(mgr, step, state, pipeline.get_state(data_iter),
-                         force=final)
+        checkpoints.save(
+            mgr, step, state, pipeline.get_state(data_iter), force=final
+        )
       if final:
         break
   checkpoints.seal(mgr)
   writer.close()
-  policy_lib.Policy(config.method, acting_model(graphdef, state, ema_decay),
-                    normalization).save(
-      os.path.join(workdir, "policy"))
+  policy_lib.Policy(
+      config.method, acting_model(graphdef, state, ema_decay), normalization
+  ).save(os.path.join(workdir, "policy"))
   if jax.process_index() == 0:
-    manifest.atomic_write_text(os.path.join(workdir, "final_metrics.json"),
-                               json.dumps({"step": step, **last}, indent=1))
+    manifest.atomic_write_text(
+        os.path.join(workdir, "final_metrics.json"),
+        json.dumps({"step": step, **last}, indent=1),
+    )
   return {"step": step, **last}

@@ -1,0 +1,238 @@
+"""What a run's config means, and whether it may run in a workdir.
+
+The model's frozen `Config` from `config.model`, the dataset's dimensions,
+every field checked before any work (`validate_config`), the defaults of
+fields added after runs were saved (`ADDED_FIELDS`, read through `value_of`),
+and the workdir checks: a config that differs from the saved run's is
+refused, a finished run is not redone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import ml_collections
+import numpy as np
+
+from playlearn import models
+from playlearn.data import features as features_lib
+from playlearn.data import rlds
+from playlearn.data import windows
+
+
+def _replace(base, overrides: dict, where: str):
+  """`base` (a frozen dataclass) with the non-None `overrides`, recursively."""
+  fields = {f.name for f in dataclasses.fields(base)}
+  unknown = sorted(set(overrides) - fields)
+  if unknown:
+    raise ValueError(
+        f"{where} has unknown fields {unknown}; valid: {sorted(fields)}"
+    )
+  changes = {}
+  for name, value in overrides.items():
+    current = getattr(base, name)
+    if isinstance(value, dict) and dataclasses.is_dataclass(current):
+      changes[name] = _replace(current, value, f"{where}.{name}")
+    elif value is not None:
+      changes[name] = tuple(value) if isinstance(value, list) else value
+  return dataclasses.replace(base, **changes)
+
+
+def model_config(config: ml_collections.ConfigDict):
+  """The method's frozen `Config`: its defaults (or `Config.tiny()` with
+  `tiny_model`) with the fields of `config.model` that are set."""
+  method = models.get(config.method)
+  base = method.Config.tiny() if config.get("tiny_model") else method.Config()
+  return _replace(
+      base, config.model.to_dict(), f"config.model (method {config.method!r})"
+  )
+
+
+def check_dataset(config, statistics: dict) -> tuple[int, int]:
+  """(obs_dim, action_dim) of the dataset, checked against the config."""
+  obs_dim = int(np.asarray(statistics["state"]["mean"]).shape[-1])
+  action_dim = int(np.asarray(statistics["action"]["mean"]).shape[-1])
+  for field, have in (("obs_dim", obs_dim), ("action_dim", action_dim)):
+    want = config.get(field)
+    if want is not None and want != have:
+      raise ValueError(
+          f"config.{field}={want} but the dataset at "
+          f"{config.dataset_dir} has {field}={have}"
+      )
+  return obs_dim, action_dim
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the first invalid field, before any work."""
+
+  def need(ok, field, rule):
+    if not ok:
+      raise ValueError(f"config.{field}={value_of(config, field)!r}: {rule}")
+
+  def integer(field, low):
+    value = value_of(config, field)
+    need(
+        isinstance(value, int) and not isinstance(value, bool) and value >= low,
+        field,
+        f"must be an integer >= {low}",
+    )
+
+  models.get(config.method)  # Raises, listing the registered methods.
+  integer("total_steps", 1)
+  integer("log_every", 1)
+  integer("checkpoint_every", 1)
+  integer("keep_checkpoints", 1)
+  integer("val_every", 0)
+  integer("val_batches", 0)  # 0: no val/ metrics
+  integer("eval_every", 0)
+  integer("seed", 0)
+  integer("data.batch_size", 1)
+  integer("data.kappa_min", 1)
+  integer("data.kappa_max", 1)
+  integer("data.goal_horizon", 0)
+  integer("optimizer.warmup_steps", 0)
+  for field in ("obs_dim", "action_dim"):
+    if value_of(config, field) is not None:
+      integer(field, 1)
+  opt = config.optimizer
+  need(opt.lr > 0, "optimizer.lr", "must be > 0")
+  need(
+      0 <= opt.final_lr_fraction <= 1,
+      "optimizer.final_lr_fraction",
+      "must be in [0, 1]",
+  )
+  need(opt.weight_decay >= 0, "optimizer.weight_decay", "must be >= 0")
+  need(opt.grad_clip >= 0, "optimizer.grad_clip", "must be >= 0 (0: off)")
+  need(
+      0 <= value_of(config, "ema_decay") < 1,
+      "ema_decay",
+      "must be in [0, 1) (0: off)",
+  )
+  need(
+      value_of(config, "data.obs_noise") >= 0,
+      "data.obs_noise",
+      "must be >= 0 (0: off)",
+  )
+  need(
+      config.data.kappa_min <= config.data.kappa_max,
+      "data.kappa_min",
+      f"must not exceed data.kappa_max={config.data.kappa_max}",
+  )
+  for field, valid in (
+      ("data.actions", tuple(rlds.ACTION_FIELDS)),
+      ("data.action_norm", windows.ACTION_NORMS),
+      ("data.features", features_lib.FEATURES),
+      ("data.goals", features_lib.GOALS),
+  ):
+    need(
+        value_of(config, field) in valid,
+        field,
+        f"valid: {', '.join(map(str, valid))}",
+    )
+  model_config(config)  # Raises on model fields the method does not have.
+
+
+def value_of(config, dotted: str):
+  """config's field `dotted` ('data.goals'); ADDED_FIELDS' value if absent."""
+  value = config
+  for key in dotted.split("."):
+    if key not in value:
+      if dotted not in ADDED_FIELDS:
+        raise ValueError(f"config has no field {dotted!r}")
+      return ADDED_FIELDS[dotted]
+    value = value[key]
+  return value
+
+
+# Optional config fields, with the value that behaves as the code did
+# before each was added: the one place their defaults live for configs and
+# saved runs that lack them (`value_of`, `check_resumable`).
+ADDED_FIELDS = {
+    "ema_decay": 0.0,
+    "val_every": 0,
+    "val_batches": 0,
+    "data.actions": "label",
+    "data.features": "raw",
+    "data.goals": "full",
+    "data.obs_noise": 0.0,
+}
+
+
+# Fields that may differ when a run resumes: they change what is logged or
+# kept, not what is learned.
+RESUMABLE_CHANGES = (
+    "log_every",
+    "eval_every",
+    "eval",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "val_every",
+    "val_batches",
+)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+  out = {}
+  for key, value in d.items():
+    if isinstance(value, dict):
+      out.update(_flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
+
+
+def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Refuses to resume a workdir's checkpoints under a different config.
+
+  Rerunning the same command resumes; a changed batch size, learning rate,
+  model or dataset would silently continue someone else's run instead.
+  """
+  saved_path = os.path.join(workdir, "config.json")
+  if not (
+      os.path.exists(saved_path)
+      and os.path.isdir(os.path.join(workdir, "checkpoints"))
+      and os.listdir(os.path.join(workdir, "checkpoints"))
+  ):
+    return
+  with open(saved_path) as f:
+    saved = _flatten(json.load(f))
+  now = _flatten(json.loads(config.to_json_best_effort()))
+  # A field added since the run was saved, at the value that reproduces the
+  # old behaviour, is no change.
+  saved = {**{k: v for k, v in ADDED_FIELDS.items() if k in now}, **saved}
+  changed = sorted(
+      k
+      for k in set(saved) | set(now)
+      if saved.get(k) != now.get(k) and k.split(".")[0] not in RESUMABLE_CHANGES
+  )
+  if changed:
+    diffs = "; ".join(
+        f"{k}: {saved.get(k)!r} in the saved run, {now.get(k)!r} now"
+        for k in changed
+    )
+    raise ValueError(
+        f"{workdir} holds checkpoints of a run with another config ({diffs}). "
+        "Use a new --workdir, or the saved config (config.json) to resume."
+    )
+
+
+def finished_run(config: ml_collections.ConfigDict, workdir: str):
+  """The final metrics of a finished run of `config` in `workdir`, or None.
+
+  Finished: `final_metrics.json` says `config.total_steps` were done and the
+  policy is saved (check_resumable has already refused another config).
+  """
+  path = os.path.join(workdir, "final_metrics.json")
+  if not (
+      os.path.exists(path)
+      and os.path.exists(os.path.join(workdir, "policy", "policy.json"))
+  ):
+    return None
+  try:
+    with open(path) as f:
+      metrics = json.load(f)
+  except json.JSONDecodeError:
+    return None  # Written before saves were atomic: finish the run again.
+  return metrics if metrics.get("step") == config.total_steps else None
