@@ -51,7 +51,10 @@ _PERTURB = flags.DEFINE_float(
 _CHAINS = flags.DEFINE_integer("chains", 20, "5-task chains (0: skip).")
 _VIDEOS = flags.DEFINE_integer("videos_per_task", 1, "Videos per task.")
 _TASKS = flags.DEFINE_list(
-    "tasks", None, "Tasks (default: the 18 of evaluation.EVAL_TASKS)."
+    "tasks",
+    None,
+    "Tasks (default: the 18 of evaluation.EVAL_TASKS); 'easy' for the 9 of "
+    "evaluation.EASY_TASKS (fixtures, buttons, lamp).",
 )
 _STEP_BUDGET = flags.DEFINE_integer(
     "step_budget",
@@ -91,6 +94,8 @@ def main(argv):
     return Policy.load(_POLICY.value, greedy=not _SAMPLE.value)
 
   tasks = _TASKS.value or list(evaluation.EVAL_TASKS)
+  if tasks == ["easy"]:
+    tasks = list(evaluation.EASY_TASKS)
   tic = time.perf_counter()
   results = {
       "policy": (

@@ -1,4 +1,4 @@
-r"""The sanity ladder: where imitation breaks, rung by rung (README).
+r"""The sanity ladder: where imitation breaks, rung by rung (docs/results.md).
 
   python scripts/sanity_ladder.py --out_dir=out/ladder
   python scripts/sanity_ladder.py --out_dir=out/ladder --rungs=1 \

@@ -325,3 +325,13 @@ def test_pixel_policy_gets_images_in_obs_and_goal():
     assert d["rgb_static"].shape == (96, 96, 3)
     assert d["rgb_gripper"].shape == (64, 64, 3)
   assert not np.array_equal(obs["rgb_static"], goal["rgb_static"])
+
+
+def test_easy_tasks_are_the_fixture_button_and_lamp_tasks():
+  fixtures = ("drawer", "door", "button", "lamp")
+  want = [
+      t
+      for t in evaluation.EVAL_TASKS
+      if any(f in t for f in fixtures) and t != "place_in_drawer"
+  ]
+  assert list(evaluation.EASY_TASKS) == want and len(want) == 9

@@ -11,7 +11,8 @@ from gymnasium import spaces
 from gymnasium.utils import env_checker
 import numpy as np
 
-import playlearn  # noqa: F401  (registers the gymnasium id, once wired up)
+import playlearn  # noqa: F401  (registers the gymnasium id)
+from playlearn import gym_registration
 from playlearn.envs import gym_adapter
 from playlearn.envs import registry
 from playlearn.envs import rendering
@@ -42,7 +43,7 @@ class GymAdapterTest(absltest.TestCase):
 
   def setUp(self):
     super().setUp()
-    gym_adapter.register_gymnasium()
+    gym_registration.register()
     self.env = gym_adapter.PlayTableGymEnv()
     self.addCleanup(self.env.close)
 
@@ -50,7 +51,7 @@ class GymAdapterTest(absltest.TestCase):
     _check_env(self.env.unwrapped)
 
   def test_check_env_on_the_registered_id(self):
-    env = gymnasium.make(gym_adapter.ENV_ID)
+    env = gymnasium.make(gym_registration.ENV_ID)
     self.addCleanup(env.close)
     self.assertEqual(env.spec.max_episode_steps, 300)
     # check_env renders every declared mode of a made env; that is tested
@@ -60,9 +61,9 @@ class GymAdapterTest(absltest.TestCase):
   def test_register_gymnasium_is_idempotent(self):
     with warnings.catch_warnings():
       warnings.simplefilter("error")  # gymnasium warns when it re-registers.
-      gym_adapter.register_gymnasium()
-      gym_adapter.register_gymnasium()
-    spec = gymnasium.spec(gym_adapter.ENV_ID)
+      gym_registration.register()
+      gym_registration.register()
+    spec = gymnasium.spec(gym_registration.ENV_ID)
     self.assertEqual(
         spec.entry_point, "playlearn.envs.gym_adapter:PlayTableGymEnv"
     )
@@ -131,7 +132,7 @@ class GymAdapterTest(absltest.TestCase):
     self.assertEqual(ends, [(False, False), (False, True)])
 
   def test_registered_time_limit_truncates(self):
-    env = gymnasium.make(gym_adapter.ENV_ID, max_episode_steps=3)
+    env = gymnasium.make(gym_registration.ENV_ID, max_episode_steps=3)
     self.addCleanup(env.close)
     env.reset(seed=0)
     ends = [env.step(np.zeros(7, np.float32))[2:4] for _ in range(3)]
@@ -170,7 +171,7 @@ class GymAdapterImagesTest(absltest.TestCase):
 
   def test_render_rgb_array(self):
     env = gymnasium.make(
-        gym_adapter.ENV_ID, render_mode="rgb_array", static_size=32
+        gym_registration.ENV_ID, render_mode="rgb_array", static_size=32
     )
     self.addCleanup(env.close)
     env.reset(seed=0)

@@ -6,6 +6,8 @@ function counts as much as one at the top of a file.
 
 import ast
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -16,7 +18,13 @@ ROOT = os.path.join(
 # Bottom to top: a package may import those before it, never those after.
 # The root package (`playlearn/__init__.py`) is the public API above all.
 LAYERS = (
-    ("console", "hardware", "manifest", "timing"),  # Leaves.
+    (
+        "console",
+        "gym_registration",
+        "hardware",
+        "manifest",
+        "timing",
+    ),  # Leaves.
     ("envs",),  # MuJoCo scene, tasks, dm_env/gymnasium.
     ("play",),  # Oracle, play agent, episodes.
     ("data",),  # Reading: RLDS, windows, features, Grain.
@@ -129,3 +137,23 @@ def test_no_module_is_long_without_saying_why(size_limit):
       f"modules over {size_limit} lines whose docstring does "
       f"not say why ('Longer than ...'): {long}"
   )
+
+
+def test_importing_a_model_loads_no_simulator():
+  # `import playlearn` registers the gymnasium id without importing the
+  # environment; the names it exports load MuJoCo on first use.
+  code = (
+      "import sys, playlearn.models.gcbc, gymnasium\n"
+      "assert 'mujoco' not in sys.modules, 'mujoco loaded'\n"
+      "assert 'playlearn/PlayTable-v0' in gymnasium.envs.registry\n"
+      "playlearn.EnvConfig\n"
+      "assert 'mujoco' in sys.modules\n"
+  )
+  proc = subprocess.run(
+      [sys.executable, "-c", code],
+      cwd=os.path.dirname(ROOT),
+      capture_output=True,
+      text=True,
+      timeout=120,
+  )
+  assert proc.returncode == 0, proc.stderr[-2000:]

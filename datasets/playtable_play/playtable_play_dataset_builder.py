@@ -105,7 +105,7 @@ class Builder(playtable.EpisodeBuilder):
           steps=2700,
           noise=noise_lib.NoiseConfig(),
       ),
-      # The correlated-noise variant of the README's noise ablation.
+      # The correlated-noise variant of the noise ablation (docs/results.md).
       _config(
           "state_full_ou",
           images=False,
@@ -114,7 +114,7 @@ class Builder(playtable.EpisodeBuilder):
           steps=2700,
           noise=noise_lib.OU_NOISE,
       ),
-      # The noise-level curve (README): the same play with white noise of
+      # The noise-level curve (docs/results.md): the same play with white noise of
       # 0.15 and 0.6 instead of 0.3.
       _config(
           "state_full_sigma15",

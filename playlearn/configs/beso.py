@@ -20,9 +20,8 @@ def get_config(arg: str | None = None):
   c.ema_decay = 0.999  # Evaluation and the saved policy use the EMA weights.
   c = common.with_variant(c, arg)
   if arg in ("cpu", "demo"):
-    # The reference transformer trains at 0.24 steps/s of 1,024 samples on
-    # 2 CPU cores (scripts/bench_beso.py): far too slow for a CPU run. The MLP
-    # score network over the same 4-step window trains in minutes.
+    # The reference transformer is far too slow to train on 2 CPU cores
+    # (docs/speed.md); an MLP score network over the same window is not.
     c.model.network = "mlp"
     c.model.width = 256
     c.model.layers = 4
@@ -30,9 +29,8 @@ def get_config(arg: str | None = None):
     c.data.batch_size = (
         256  # x samples_per_window 4: the paper's 1,024 samples.
     )
-    # Measured on state_full (CFG-BESO): 10k steps at lr 1e-4 reached a
-    # validation loss of 0.196 and action correlations of 0.5-0.7; 30k at
-    # 3e-4 reached 0.077 and 0.86-0.87 (README).
+    # lr 1e-4 for 10k steps left the denoiser far from fitting the actions
+    # on state_full; 3e-4 for 30k fits them (docs/results.md, BESO).
     c.optimizer.lr = 3e-4
     c.total_steps = 30_000
   return c

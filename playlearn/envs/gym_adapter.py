@@ -15,6 +15,9 @@ The dm_env environment stays the reference; this adapter only translates:
   `info['physics_unstable']`) is `terminated`; with discount 1 (the config's
   `time_limit`) it is `truncated`. The registered id adds gymnasium's
   `TimeLimit` (300 steps) on top.
+
+The id is registered by `playlearn.gym_registration` (on `import playlearn`),
+which points gymnasium here without importing this module.
 """
 
 from __future__ import annotations
@@ -29,19 +32,6 @@ import numpy as np
 
 from playlearn.envs import registry
 from playlearn.envs import scene
-
-ENV_ID = "playlearn/PlayTable-v0"
-ENTRY_POINT = "playlearn.envs.gym_adapter:PlayTableGymEnv"
-MAX_EPISODE_STEPS = 300
-
-
-def register_gymnasium() -> None:
-  """Registers `ENV_ID` with gymnasium; calling it again does nothing."""
-  if ENV_ID in gymnasium.envs.registry:
-    return
-  gymnasium.register(
-      id=ENV_ID, entry_point=ENTRY_POINT, max_episode_steps=MAX_EPISODE_STEPS
-  )
 
 
 def spec_to_space(spec: specs.Array) -> spaces.Box:

@@ -127,21 +127,9 @@ def select_backend(backend: str | None = None) -> str:
   and in 3-5 falls back to the other backend when the preferred one's
   libraries are not installed.
 
-  Frames/s on one pinned core of a 2-vCPU Intel Xeon VM (Debian 12, Mesa 22.3
-  llvmpipe; `scripts/check_system.py --repeats=15`, median; the machine was
-  shared, so read +-20%):
-
-                                     egl              osmesa
-    size (px)                    64   96  128      64   96  128
-    test scene (3 geoms)       4500 4200 3500    5400 4300 3800
-    PlayTable static_cam        530  400  415     450  320  305
-    PlayTable gripper_cam       910  810  950    1000 1200 1350
-    PlayTable static, 4x MSAA   183  166  147     184  159  108
-
-  The two are level within the noise, and LP_NUM_THREADS (0, 1, 2 or unset)
-  made no consistent difference at these sizes: the work is per vertex, not
-  per pixel. EGL is the CPU default because it is the code path used on GPUs
-  and because recent Mesa releases (25.1 on) no longer ship OSMesa.
+  On a CPU the two are about as fast (docs/speed.md, "Rendering backends");
+  EGL is the default because it is the code path used on GPUs and because
+  recent Mesa releases (25.1 on) no longer ship OSMesa.
 
   Args:
     backend: 'egl', 'osmesa', 'auto' or None (same as 'auto').

@@ -163,7 +163,7 @@ class LogisticMixtureHead(nnx.Module):
   a few bins wide (log-scale INIT_LOG_SCALE), not all at 0 with scale 1:
   Adam moves a log-scale by about the learning rate per step, so from scale
   1 the sharp peaks of scripted actions are thousands of steps away
-  (tests/test_models.py::test_logistic_head_fits_known_nll; README).
+  (tests/test_models.py::test_logistic_head_fits_known_nll; docs/results.md).
   """
 
   def __init__(self, in_features, action_dim, *, mixtures=10, bins=256, rngs):
