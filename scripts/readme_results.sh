@@ -108,6 +108,17 @@ evaluate gcbc_lr1e3 "${EVAL_FLAGS[@]}"
 train gcbc_lr1e3_24k "$D" playlearn/configs/gcbc.py:cpu \
   --config.optimizer.lr=1e-3 --config.total_steps=24000
 evaluate gcbc_lr1e3_24k "${EVAL_FLAGS[@]}"
+# 2026-12-04: Gaussian noise of 0.1 on the training observations (lr 1e-3);
+# lr 1e-3 on 12 hours of play for 48k steps; Play-LMP with beta 0.01.
+train gcbc_lr1e3_noise10 "$D" playlearn/configs/gcbc.py:cpu \
+  --config.optimizer.lr=1e-3 --config.data.obs_noise=0.1
+evaluate gcbc_lr1e3_noise10 "${EVAL_FLAGS[@]}"
+train gcbc_large_lr1e3_48k "$OUT/full/playtable_play/state_large/$V" \
+  playlearn/configs/gcbc.py:cpu --config.optimizer.lr=1e-3 \
+  --config.total_steps=48000
+evaluate gcbc_large_lr1e3_48k "${EVAL_FLAGS[@]}"
+train lmp_beta01 "$D" playlearn/configs/lmp.py:cpu --config.model.beta=0.01
+evaluate lmp_beta01 "${EVAL_FLAGS[@]}"
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

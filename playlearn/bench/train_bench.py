@@ -23,7 +23,6 @@ import time
 
 from flax import nnx
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from playlearn import models
@@ -87,25 +86,15 @@ def num_params(model: nnx.Module) -> int:
 def jax_step_runner(config, window: int = 32):
   """(run_one, num_params): one train step of the trainer per call.
 
-  As trainer.train_and_evaluate: mesh, optimizer, split state, the jitted
-  step with the state donated (and the weights' EMA where the config keeps
-  one). run_one() returns its wall time in seconds, until the new state is
+  The trainer's own state and jitted step (`trainer.make_train_state`: the
+  state donated, the weights' EMA where the config keeps one). run_one() returns its wall time in seconds, until the new state is
   ready.
   """
   method = config.method
-  method_module = models.get(method)
   model = model_for(config, config.seed)
   params = num_params(model)
   mesh = mesh_lib.make_mesh()
-  optimizer = nnx.Optimizer(
-      model, trainer.make_optimizer(config), wrt=nnx.Param
-  )
-  graphdef, state = nnx.split((model, optimizer))
-  ema_decay = config.get("ema_decay") or 0.0
-  if ema_decay:
-    state = (state, jax.tree.map(jnp.copy, nnx.state(model, nnx.Param)))
-  state = jax.device_put(state, mesh_lib.replicated(mesh))
-  step_fn = trainer.make_train_step(method_module, graphdef, ema_decay)
+  _, state, step_fn = trainer.make_train_state(config, model, mesh)
   batch = mesh_lib.shard_batch(
       synthetic_batch(config.data.batch_size, window), mesh
   )

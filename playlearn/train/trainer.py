@@ -49,6 +49,29 @@ def make_optimizer(config) -> optax.GradientTransformation:
   return optax.chain(optax.clip_by_global_norm(opt.grad_clip), adamw)
 
 
+def make_train_state(config, model: nnx.Module, mesh):
+  """(graphdef, state, train_step) of `model` trained under `config`.
+
+  The optimizer, the split state (with the weights' exponential moving
+  average when `config.ema_decay`: a copy, since the state is donated),
+  replicated over `mesh`, and the jitted step (`make_train_step`). The
+  trainer and the benchmarks (`playlearn.bench`) build their steps here.
+  """
+  optimizer = nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
+  graphdef, state = nnx.split((model, optimizer))
+  ema_decay = run_config.value_of(config, "ema_decay")
+  if ema_decay:
+    state = (state, jax.tree.map(jnp.copy, nnx.state(model, nnx.Param)))
+  state = jax.device_put(state, mesh_lib.replicated(mesh))
+  train_step = make_train_step(
+      models.get(config.method),
+      graphdef,
+      ema_decay,
+      run_config.value_of(config, "data.obs_noise"),
+  )
+  return graphdef, state, train_step
+
+
 def make_train_step(
     method,
     graphdef: nnx.GraphDef,
@@ -237,19 +260,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       action_dim,
       rngs=nnx.Rngs(config.seed),
   )
-  optimizer = nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
-  graphdef, state = nnx.split((model, optimizer))
-  # An exponential moving average of the weights, for acting (config.ema_decay,
-  # off when absent or 0); it is a copy, since the state is donated.
+  graphdef, state, train_step = make_train_state(config, model, mesh)
   ema_decay = run_config.value_of(config, "ema_decay")
-  if ema_decay:
-    state = (state, jax.tree.map(jnp.copy, nnx.state(model, nnx.Param)))
-  state = jax.device_put(state, mesh_lib.replicated(mesh))
-
-  # --- step function --------------------------------------------------------
-  train_step = make_train_step(
-      method, graphdef, ema_decay, run_config.value_of(config, "data.obs_noise")
-  )
 
   # --- restore --------------------------------------------------------------
   mgr = checkpoints.manager(
