@@ -218,7 +218,9 @@ class Policy:
           f"{description.get('format')!r}, expected {FORMAT!r}"
       )
     method = models.get(description["method"])
-    config = method.Config(**_tuples(description["model_config"]))
+    config = configure.replace_fields(
+        method.Config(), description["model_config"], description_file
+    )
     model = method.Model(
         config,
         description["obs_dim"],
@@ -250,8 +252,3 @@ def _read_json(path: str) -> dict:
     raise ValueError(
         f"{path} is not valid JSON ({e}): the policy is truncated or corrupt"
     ) from None
-
-
-def _tuples(fields: dict) -> dict:
-  """JSON turns a config's tuples into lists; frozen dataclasses want tuples."""
-  return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}

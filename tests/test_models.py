@@ -11,7 +11,10 @@ import pytest
 from flax import nnx
 
 from playlearn import models
-from playlearn.models import heads, lmp
+from playlearn.models import configure
+from playlearn.models import gcbc
+from playlearn.models import heads
+from playlearn.models import lmp
 
 OBS_DIM, ACTION_DIM, BATCH, WINDOW = 5, 7, 3, 6
 H = 1 / 255  # Half a bin: 256 bin centres over [-1, 1] are 2/255 apart.
@@ -433,3 +436,20 @@ def test_gcbc_stepping_matches_the_training_forward_pass():
     return jnp.stack(modes, 1)
 
   np.testing.assert_allclose(stepped(model.policy, b), full, atol=1e-5)
+
+
+def test_configs_from_plain_data_are_hashable_and_checked():
+  # As ml_collections and a saved policy's JSON give them: lists, dicts.
+  fields = {"policy": {"encoder": [16, 8], "rnn": 8}, "proposal": [8]}
+  config = configure.replace_fields(lmp.Config(), fields, "here")
+  assert config.policy.encoder == (16, 8) and config.proposal == (8,)
+  assert isinstance(config.policy, gcbc.Config)
+  hash(config)  # nnx keeps the config in the graph definition.
+  kept = configure.replace_fields(
+      gcbc.Config(), {"rnn": None, "chunk": 2}, "here", skip_none=True
+  )
+  assert kept.rnn == gcbc.Config().rnn and kept.chunk == 2
+  with pytest.raises(
+      ValueError, match=r"here.policy has unknown fields \['rn'\]"
+  ):
+    configure.replace_fields(lmp.Config(), {"policy": {"rn": 8}}, "here")

@@ -31,9 +31,6 @@ class Config:
   ensemble_decay: float = 0.0
 
   def __post_init__(self):
-    # Configs come from ml_collections as lists; nnx keeps the config in the
-    # graph definition, which must be hashable.
-    object.__setattr__(self, "encoder", tuple(self.encoder))
     if self.chunk < 1:
       raise ValueError(f"chunk must be >= 1, got {self.chunk}")
 

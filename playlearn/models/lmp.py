@@ -29,12 +29,6 @@ class Config:
   )
   replan_every: int = 16  # kappa: steps between re-plans at test time.
 
-  def __post_init__(self):
-    # Overrides may arrive as a dict and lists (ml_collections); keep it hashable.
-    if isinstance(self.policy, dict):
-      object.__setattr__(self, "policy", gcbc.Config(**self.policy))
-    object.__setattr__(self, "proposal", tuple(self.proposal))
-
   @classmethod
   def tiny(cls):
     return cls(

@@ -9,7 +9,6 @@ refused, a finished run is not redone.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
@@ -17,27 +16,10 @@ import ml_collections
 import numpy as np
 
 from playlearn import models
+from playlearn.models import configure
 from playlearn.data import features as features_lib
 from playlearn.data import rlds
 from playlearn.data import windows
-
-
-def _replace(base, overrides: dict, where: str):
-  """`base` (a frozen dataclass) with the non-None `overrides`, recursively."""
-  fields = {f.name for f in dataclasses.fields(base)}
-  unknown = sorted(set(overrides) - fields)
-  if unknown:
-    raise ValueError(
-        f"{where} has unknown fields {unknown}; valid: {sorted(fields)}"
-    )
-  changes = {}
-  for name, value in overrides.items():
-    current = getattr(base, name)
-    if isinstance(value, dict) and dataclasses.is_dataclass(current):
-      changes[name] = _replace(current, value, f"{where}.{name}")
-    elif value is not None:
-      changes[name] = tuple(value) if isinstance(value, list) else value
-  return dataclasses.replace(base, **changes)
 
 
 def model_config(config: ml_collections.ConfigDict):
@@ -45,8 +27,11 @@ def model_config(config: ml_collections.ConfigDict):
   `tiny_model`) with the fields of `config.model` that are set."""
   method = models.get(config.method)
   base = method.Config.tiny() if config.get("tiny_model") else method.Config()
-  return _replace(
-      base, config.model.to_dict(), f"config.model (method {config.method!r})"
+  return configure.replace_fields(
+      base,
+      config.model.to_dict(),
+      f"config.model (method {config.method!r})",
+      skip_none=True,
   )
 
 
