@@ -64,6 +64,20 @@ WINDOW = 32  # Steps per synthetic batch window.
 NETWORKS = ("beso", "gcbc")
 
 
+def _beso_twin(mc) -> torch.nn.Module:
+  """The PyTorch twin of BESO's transformer for model config `mc`."""
+  return torch_models.BesoTransformer(
+      OBS_DIM,
+      ACTION_DIM,
+      mc.width,
+      mc.layers,
+      mc.heads,
+      mc.goal_tokens,
+      mc.obs_window,
+      mc.attention_dropout,
+  )
+
+
 def default_threads() -> int:
   return len(os.sched_getaffinity(0))
 
@@ -117,16 +131,7 @@ def torch_step_runner(net: str, config, jax_model, seed: int = 0):
   generator = torch.Generator().manual_seed(seed)
   mc = run_config.model_config(config)
   if net == "beso":
-    twin = torch_models.BesoTransformer(
-        OBS_DIM,
-        ACTION_DIM,
-        mc.width,
-        mc.layers,
-        mc.heads,
-        mc.goal_tokens,
-        mc.obs_window,
-        mc.attention_dropout,
-    )
+    twin = _beso_twin(mc)
     torch_models.copy_from_jax(twin, jax_model.network)
 
     def loss_fn():
@@ -276,16 +281,7 @@ def act_pair(
     context = beso_bench.make_context(model, batch)
     key = jax.random.key(0)
     jax_call = lambda: jax.block_until_ready(sample(params, context, key))
-    twin = torch_models.BesoTransformer(
-        OBS_DIM,
-        ACTION_DIM,
-        mc.width,
-        mc.layers,
-        mc.heads,
-        mc.goal_tokens,
-        mc.obs_window,
-        mc.attention_dropout,
-    )
+    twin = _beso_twin(mc)
     torch_models.copy_from_jax(twin, model.network).eval()
     t_context = {
         k: torch.from_numpy(np.array(getattr(context, k)))
