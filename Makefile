@@ -70,7 +70,7 @@ test-slow: system-deps venv
 
 # The main job on an embedded default: 3 hours of scripted play as a TFDS
 # dataset (about 2 minutes to generate; a video of it), a Play-GCBC policy
-# trained on it (about 15 minutes on 2 cores), and its success table on the suite's easy
+# trained on it (13 minutes on 2 cores), and its success table on the suite's easy
 # tasks (fixtures, buttons, lamp; 6 episodes each, a video per task). The full
 # suite: `scripts/evaluate.py --policy=out/demo/gcbc/policy` (README).
 DEMO_DIR := out/demo

@@ -180,7 +180,7 @@ DEMO_DATASET = "out/demo/data/playtable_play/state_full/1.2.0"
 
 
 def demo(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """`make demo`: `cpu` on 3 hours of play, 12k steps (about 15 min on 2 cores).
+  """`make demo`: `cpu` on 3 hours of play, 12k steps (13 min on 2 cores).
 
   Less play is too little (on 6.7 minutes the policy solved 2 of 36
   episodes) and 8k steps left it at the easy tasks' bar of 50%
