@@ -24,7 +24,7 @@ LAYERS = (
         "hardware",
         "manifest",
         "timing",
-    ),  # Leaves.
+    ),  # Leaves: no playlearn imports.
     ("envs",),  # MuJoCo scene, tasks, dm_env/gymnasium.
     ("play",),  # Oracle, play agent, episodes.
     ("data",),  # Reading: RLDS, windows, features, Grain.

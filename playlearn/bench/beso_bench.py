@@ -147,7 +147,8 @@ def denoiser_flops(model: beso.Model, batch_size: int) -> float:
 def sampling_latency(
     model: beso.Model, batch_size: int, *, calls: int, warmup: int = 3
 ) -> dict:
-  """`timing.time_calls` of the bare jitted sampler at the model's config, with NFE."""
+  """`timing.time_calls` of the bare jitted sampler at the model's config,
+  with the NFE."""
   sample, params = pure_jit(model, beso.sample_actions)
   context, rng = make_context(model, batch_size), jax.random.key(0)
   figures = timing.time_calls(

@@ -87,8 +87,8 @@ def jax_step_runner(config, window: int = 32):
   """(run_one, num_params): one train step of the trainer per call.
 
   The trainer's own state and jitted step (`trainer.make_train_state`: the
-  state donated, the weights' EMA where the config keeps one). run_one() returns its wall time in seconds, until the new state is
-  ready.
+  state donated, the weights' EMA where the config keeps one). run_one()
+  returns its wall time in seconds, until the new state is ready.
   """
   method = config.method
   model = model_for(config, config.seed)

@@ -26,9 +26,8 @@ def get_config(arg: str | None = None):
     c.model.width = 256
     c.model.layers = 4
   if arg == "cpu":
-    c.data.batch_size = (
-        256  # x samples_per_window 4: the paper's 1,024 samples.
-    )
+    # 256 windows x samples_per_window 4: the paper's 1,024 samples.
+    c.data.batch_size = 256
     # lr 1e-4 for 10k steps left the denoiser far from fitting the actions
     # on state_full; 3e-4 for 30k fits them (docs/results.md, BESO).
     c.optimizer.lr = 3e-4

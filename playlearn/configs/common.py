@@ -160,6 +160,10 @@ def cpu(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return c
 
 
+# What `make demo` collects: 3 hours of play, about 2 minutes to generate.
+DEMO_DATASET = "out/demo/data/playtable_play/state_full/1.2.0"
+
+
 def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Seconds on a laptop CPU: tiny model, tiny batches, few steps."""
   c.dataset_dir = DEMO_DATASET
@@ -173,10 +177,6 @@ def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.checkpoint_every = 10
   c.eval_every = 0
   return c
-
-
-# What `make demo` collects: 3 hours of play, about 2 minutes to generate.
-DEMO_DATASET = "out/demo/data/playtable_play/state_full/1.2.0"
 
 
 def demo(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

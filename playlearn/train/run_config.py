@@ -16,10 +16,10 @@ import ml_collections
 import numpy as np
 
 from playlearn import models
-from playlearn.models import configure
 from playlearn.data import features as features_lib
 from playlearn.data import rlds
 from playlearn.data import windows
+from playlearn.models import configure
 
 
 def model_config(config: ml_collections.ConfigDict):

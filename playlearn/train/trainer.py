@@ -116,8 +116,9 @@ def make_train_step(
 def add_obs_noise(batch: dict, rng, scale: float) -> dict:
   """The batch with N(0, scale^2) added to its valid observations.
 
-  A regulariser for small play datasets: nearby states get the same label,
-  so the policy cannot key on the exact states of its training windows.
+  Meant as a regulariser for small play datasets (nearby states get the
+  same label); on 3 hours of play 0.1 changed neither success nor the
+  validation error (docs/results.md).
   """
   noise = scale * jax.random.normal(rng, batch["obs"].shape, batch["obs"].dtype)
   return dict(batch, obs=batch["obs"] + noise * batch["mask"][..., None])
@@ -223,9 +224,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   # --- data -----------------------------------------------------------------
   statistics = statistics_lib.load_statistics(config.dataset_dir)
-  _, action_dim = run_config.check_dataset(
-      config, statistics
-  )  # Raises on a mismatch.
+  # Raises on a mismatch of the config's and the dataset's dimensions.
+  _, action_dim = run_config.check_dataset(config, statistics)
   window_config = windows.WindowConfig(
       kappa_min=config.data.kappa_min,
       kappa_max=config.data.kappa_max,
