@@ -326,7 +326,8 @@ def test_trainer_acts_with_the_ema_and_resumes_it_exactly(
   assert config.ema_decay == 0.999
   trainer.train_and_evaluate(config, str(tmp_path))
   saved = _restore(tmp_path / "policy" / "params")
-  train_state, ema = _restore(tmp_path / "checkpoints" / "20" / "state")
+  restored = _restore(tmp_path / "checkpoints" / "20" / "state")
+  train_state, ema = restored["train"], restored["ema"]  # A TrainState.
   leaves = jax.tree.leaves
   # The policy holds the EMA (checkpointed beside the train state), not the raw weights.
   for a, b in zip(leaves(saved), leaves(ema), strict=True):

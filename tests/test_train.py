@@ -51,12 +51,13 @@ def _losses(workdir):
 
 @pytest.mark.parametrize("module", [gcbc_config, lmp_config])
 def test_train_then_load_policy(module, dataset_dir, tmp_path):
-  config = _config(module, dataset_dir, eval_every=20)  # At the end.
-  config.eval.tasks = ["open_drawer"]
-  config.eval.episodes_per_task = 1
+  config = _config(module, dataset_dir)
+  config.evals.suite.every = 20  # At the end.
+  config.evals.suite.tasks = ["open_drawer"]
+  config.evals.suite.episodes_per_task = 1
   result = trainer.train_and_evaluate(config, str(tmp_path))
   assert result["step"] == 20 and np.isfinite(result["loss"])
-  assert 0.0 <= result["eval/mean"] <= 1.0
+  assert 0.0 <= result["suite/mean"] <= 1.0
   assert (tmp_path / "eval" / "20" / "results.json").exists()
   assert (tmp_path / "eval" / "20" / "open_drawer_0.mp4").exists()
   policy = Policy.load(str(tmp_path / "policy"))
@@ -201,7 +202,7 @@ def test_logs_period_means_and_validation_loss(dataset_dir, tmp_path):
     window = [per_step[s] for s in range(r["step"] - 4, r["step"] + 1)]
     assert r["loss"] == pytest.approx(np.mean(window), rel=1e-5)
   val = _rows(tmp_path / "five", "val/nll")
-  assert [r["step"] for r in val] == [10, 20]  # debug: val_every=10
+  assert [r["step"] for r in val] == [10, 20]  # debug: evals.val.every=10
   assert all(np.isfinite(r["val/loss"]) for r in val)
   assert val[0]["val/nll"] != val[1]["val/nll"]  # The weights moved.
 
@@ -226,7 +227,8 @@ def test_obs_noise_touches_valid_observations_only():
 
 def test_obs_noise_changes_training_and_only_when_on(dataset_dir, tmp_path):
   def losses(name, **data):
-    config = _config(gcbc_config, dataset_dir, total_steps=5, val_every=0)
+    config = _config(gcbc_config, dataset_dir, total_steps=5)
+    config.evals.val.every = 0
     config.data.update(data)
     trainer.train_and_evaluate(config, str(tmp_path / name))
     return _losses(tmp_path / name)
@@ -257,6 +259,73 @@ def test_resuming_under_another_config_fails(dataset_dir, tmp_path):
       _config(gcbc_config, dataset_dir, log_every=4), str(tmp_path)
   )
   assert result["step"] == 20
+
+
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resumes_checkpoints_of_the_layout_before_train_state(
+    dataset_dir, tmp_path, capsys, ema_decay
+):
+  """A step-10 checkpoint rewritten as older versions wrote it (the bare
+  train state, or the pair (train, ema)) resumes to the same losses."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+
+  from playlearn.train import checkpoints  # pylint: disable=g-import-not-at-top
+
+  config = _config(gcbc_config, dataset_dir, ema_decay=ema_decay)
+  new, old = tmp_path / "new", tmp_path / "old"
+  trainer.train_and_evaluate(config, str(new))
+  with ocp.StandardCheckpointer() as checkpointer:
+    state = checkpointer.restore(str(new / "checkpoints" / "10" / "state"))
+  data = json.loads(
+      (new / "checkpoints" / "10" / "data" / "metadata").read_text()
+  )
+  legacy = (state["train"], state["ema"]) if ema_decay else state["train"]
+  mgr = checkpoints.manager(str(old), 3, 10)
+  checkpoints.save(mgr, 10, legacy, data)
+  checkpoints.seal(mgr)
+  (old / "config.json").write_text((new / "config.json").read_text())
+  capsys.readouterr()
+  trainer.train_and_evaluate(config, str(old))
+  assert "resumed from checkpoint at step 10" in capsys.readouterr().out
+  want = _losses(new)
+  assert _losses(old) == {k: want[k] for k in range(11, 21)}
+
+
+def test_evaluators_are_checked_by_name_before_any_work(dataset_dir, tmp_path):
+  cases = [
+      (("evals", "val", "type"), "bogus", "evals.val.type='bogus': valid: "),
+      (("evals", "val", "every"), -1, "evals.val.every=-1: must be an int"),
+      (("evals", "suite", "tasks"), ["fly"], "unknown tasks \\['fly'\\]"),
+      (("evals", "suite", "episodes_per_task"), 0, "must be an integer >= 1"),
+  ]
+  for path, value, message in cases:
+    config = _config(gcbc_config, dataset_dir)
+    node = config
+    for key in path[:-1]:
+      node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ValueError, match=message):
+      trainer.train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+  config = _config(gcbc_config, dataset_dir)
+  config.evals.val.extra = 1
+  with pytest.raises(ValueError, match="evals.val has no field"):
+    run_config.validate_config(config)
+  config = _config(gcbc_config, dataset_dir, val_every=5)
+  with pytest.raises(ValueError, match="val_every is now config.evals.val"):
+    run_config.validate_config(config)
+
+
+def test_two_evaluators_of_one_type_log_under_their_names(
+    dataset_dir, tmp_path
+):
+  config = _config(gcbc_config, dataset_dir)
+  config.evals.often = dict(type="validation", every=5, batches=1)
+  result = trainer.train_and_evaluate(config, str(tmp_path))
+  often = _rows(tmp_path, "often/loss")
+  assert [r["step"] for r in often] == [5, 10, 15, 20]
+  assert [r["step"] for r in _rows(tmp_path, "val/loss")] == [10, 20]
+  assert np.isfinite(result["often/loss"])
 
 
 def test_runs_on_several_fake_devices(dataset_dir, tmp_path):
@@ -393,7 +462,8 @@ def test_train_step_and_policy_act_trace_once(
 
   monkeypatch.setattr(models.gcbc, "loss", counted_loss)
   monkeypatch.setattr(models.gcbc, "act", counted_act)
-  config = _config(gcbc_config, dataset_dir, val_every=0)
+  config = _config(gcbc_config, dataset_dir)
+  config.evals.val.every = 0
   trainer.train_and_evaluate(config, str(tmp_path))
   assert config.total_steps == 20 and traces["loss"] == 1
   policy = Policy.load(str(tmp_path / "policy"))

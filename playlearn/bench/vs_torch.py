@@ -245,7 +245,7 @@ def trainer_overhead(
   config.dataset_dir = dataset_dir
   config.total_steps = steps
   config.log_every = config.checkpoint_every = steps // periods
-  config.val_every = 0
+  config.evals.val.every = 0
   trainer.train_and_evaluate(config, workdir)
   rows = report.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
   rates = [row["steps_per_s"] for row in rows if "steps_per_s" in row][1:]

@@ -72,16 +72,24 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # An exponential moving average of the weights for acting and the saved
   # policy (0: off, the last weights act).
   c.ema_decay = 0.0
-  # Rollouts on the task suite every N steps and at the end (0: never), with
-  # a few videos under workdir/eval/<step>/.
-  c.eval_every = 10_000
-  c.eval = ml_collections.ConfigDict(
-      dict(tasks=None, episodes_per_task=2, videos_per_task=1, seed=0)
-  )
   c.log_every = 100
-  # Loss on fixed validation windows (val/ metrics) every N steps (0: never).
-  c.val_every = 1000
-  c.val_batches = 4
+  # Evaluators by name (playlearn.train.evaluators), each run every `every`
+  # steps and at the end (0: never), its metrics logged as <name>/<metric>:
+  # the loss on fixed validation windows, and rollouts on the task suite
+  # with a few videos under workdir/eval/<step>/.
+  c.evals = ml_collections.ConfigDict(
+      dict(
+          val=dict(type="validation", every=1000, batches=4),
+          suite=dict(
+              type="suite",
+              every=10_000,
+              tasks=None,
+              episodes_per_task=2,
+              videos_per_task=1,
+              seed=0,
+          ),
+      )
+  )
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
   return c
@@ -154,9 +162,9 @@ def cpu(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.data.goal_horizon = 96
   c.optimizer.warmup_steps = 500
   c.total_steps = 4_000
-  c.val_every = 500
+  c.evals.val.every = 500
   c.checkpoint_every = 2000
-  c.eval_every = 0  # Evaluate the saved policy with scripts/evaluate.py.
+  c.evals.suite.every = 0  # Evaluate the saved policy with scripts/evaluate.py.
   return c
 
 
@@ -173,9 +181,9 @@ def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.optimizer.warmup_steps = 5
   c.total_steps = 20
   c.log_every = 5
-  c.val_every = 10
+  c.evals.val.every = 10
   c.checkpoint_every = 10
-  c.eval_every = 0
+  c.evals.suite.every = 0
   return c
 
 
@@ -189,7 +197,7 @@ def demo(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c = cpu(c)
   c.dataset_dir = DEMO_DATASET
   c.total_steps = 12_000
-  c.val_every = 1000
+  c.evals.val.every = 1000
   return c
 
 

@@ -88,7 +88,7 @@ def train_gcbc(
     config.data.goal_horizon = goal_horizon
   config.optimizer.warmup_steps = min(500, cfg.train_steps // 10)
   config.checkpoint_every = cfg.train_steps
-  config.val_every = cfg.train_steps
+  config.evals.val.every = cfg.train_steps
   config.log_every = min(config.log_every, cfg.train_steps)
   config.tiny_model = cfg.tiny_model
   config.data.goals = cfg.goals

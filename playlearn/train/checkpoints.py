@@ -85,13 +85,42 @@ def _quarantine(mgr: ocp.CheckpointManager, step: int) -> str:
   return target
 
 
-def restore_latest(mgr: ocp.CheckpointManager, abstract_state):
+def _restore(mgr, step: int, abstract_state, legacy):
+  """The step's {'state', 'data'}; with `legacy` = (abstract, convert), a
+  step that does not fit `abstract_state` is read in that older layout and
+  converted. The error of the current layout is the one raised."""
+
+  def read(abstract):
+    return mgr.restore(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract),
+            data=ocp.args.JsonRestore(),
+        ),
+    )
+
+  try:
+    return read(abstract_state)
+  except ValueError as error:
+    if legacy is None:
+      raise
+    old_abstract, convert = legacy
+    try:
+      restored = read(old_abstract)
+    except ValueError:
+      raise error from None
+    logging.info("checkpoint at step %d: read in the older layout", step)
+    return {"state": convert(restored["state"]), "data": restored["data"]}
+
+
+def restore_latest(mgr: ocp.CheckpointManager, abstract_state, legacy=None):
   """(step, state, data_state) of the newest good checkpoint, or None.
 
   A step whose files differ from its manifest is quarantined with a message
   and the next older one is tried. A step with no manifest (the process died
   between its save and the next seal) is used with a warning, or
-  quarantined too if Orbax cannot read it.
+  quarantined too if Orbax cannot read it. `legacy`: (abstract state,
+  convert) of the layout older versions wrote (`trainer.legacy_layout`).
   """
   quarantined = []
   for step in sorted(mgr.all_steps(), reverse=True):
@@ -104,13 +133,7 @@ def restore_latest(mgr: ocp.CheckpointManager, abstract_state):
         logging.warning(
             "checkpoint %s has no manifest: it cannot be checked", directory
         )
-      restored = mgr.restore(
-          step,
-          args=ocp.args.Composite(
-              state=ocp.args.StandardRestore(abstract_state),
-              data=ocp.args.JsonRestore(),
-          ),
-      )
+      restored = _restore(mgr, step, abstract_state, legacy)
     except Exception as e:  # pylint: disable=broad-except
       # A verified step that Orbax cannot read is a bug (or another config),
       # not rot: that error is the user's to see.

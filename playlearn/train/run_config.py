@@ -20,6 +20,7 @@ from playlearn.data import features as features_lib
 from playlearn.data import rlds
 from playlearn.data import windows
 from playlearn.models import configure
+from playlearn.train import evaluators
 
 
 def model_config(config: ml_collections.ConfigDict):
@@ -69,9 +70,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   integer("log_every", 1)
   integer("checkpoint_every", 1)
   integer("keep_checkpoints", 1)
-  integer("val_every", 0)
-  integer("val_batches", 0)  # 0: no val/ metrics
-  integer("eval_every", 0)
   integer("seed", 0)
   integer("data.batch_size", 1)
   integer("data.kappa_min", 1)
@@ -116,6 +114,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         field,
         f"valid: {', '.join(map(str, valid))}",
     )
+  evaluators.check(config)
   model_config(config)  # Raises on model fields the method does not have.
 
 
@@ -136,8 +135,6 @@ def value_of(config, dotted: str):
 # saved runs that lack them (`value_of`, `check_resumable`).
 ADDED_FIELDS = {
     "ema_decay": 0.0,
-    "val_every": 0,
-    "val_batches": 0,
     "data.actions": "label",
     "data.features": "raw",
     "data.goals": "full",
@@ -149,12 +146,11 @@ ADDED_FIELDS = {
 # kept, not what is learned.
 RESUMABLE_CHANGES = (
     "log_every",
-    "eval_every",
-    "eval",
+    "evals",
     "checkpoint_every",
     "keep_checkpoints",
-    "val_every",
-    "val_batches",
+    # Replaced by `evals`; still in the config.json of older runs.
+    *evaluators.REPLACED_FIELDS,
 )
 
 
