@@ -6,7 +6,10 @@ r"""Checks whether a saved policy imitates held-out play and reads its goal.
 Acts along held-out play windows (teacher forcing, hindsight goals) and
 prints, per action dimension, the correlation with the demonstrated actions,
 the same with shuffled goals, and how often the policy moves at all (see
-`playlearn.evaluation.diagnostics`). Writes the figures as JSON with --out.
+`playlearn.evaluation.diagnostics`). For a Play-LMP policy, also the
+held-out action error with the plan from the recognition network, from the
+proposal (what acting uses), from another window and zero
+(`latent.plan_errors`). Writes the figures as JSON with --out.
 """
 
 import os
@@ -17,6 +20,7 @@ from absl import flags
 from playlearn import console
 from playlearn import manifest
 from playlearn.evaluation import diagnostics
+from playlearn.evaluation import latent
 from playlearn.policy import Policy
 
 _POLICY = flags.DEFINE_string(
@@ -56,6 +60,15 @@ def main(argv):
   result["policy"] = os.path.abspath(_POLICY.value)
   result["greedy"] = not _SAMPLE.value
   print(diagnostics.table(result))
+  if policy.method_name == "lmp":
+    plans = latent.plan_errors(
+        policy, _DATASET_DIR.value, split=_SPLIT.value, seed=_SEED.value
+    )
+    result["plan_errors"] = plans
+    print("\n| plan z from | action squared error (windows of 16-32 steps) |")
+    print("|---|---|")
+    for name, error in plans["action_sq_error"].items():
+      print(f"| {name} | {error:.3f} |")
   if _OUT.value:
     manifest.write_json(_OUT.value, result)
 

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from playlearn.configs import gcbc as gcbc_config
+from playlearn.configs import lmp as lmp_config
 from playlearn.evaluation import diagnostics
+from playlearn.evaluation import latent
 from playlearn.train import trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,8 +96,9 @@ def test_goal_reading_policy_shows_goal_use(monkeypatch):
   assert "goal use" in diagnostics.table(result)
 
 
-def test_script_on_a_trained_policy(tiny_play_dataset, tmp_path):
-  config = gcbc_config.get_config("debug")
+@pytest.mark.parametrize("module", [gcbc_config, lmp_config])
+def test_script_on_a_trained_policy(module, tiny_play_dataset, tmp_path):
+  config = module.get_config("debug")
   config.dataset_dir = tiny_play_dataset
   config.total_steps = 5
   trainer.train_and_evaluate(config, str(tmp_path / "gcbc"))
@@ -121,6 +124,10 @@ def test_script_on_a_trained_policy(tiny_play_dataset, tmp_path):
   assert "| gripper |" in proc.stdout
   result = json.loads(out.read_text())
   assert len(result["corr"]) == 7 and result["num_windows"] == 8
+  if module is lmp_config:  # And what its plan is worth.
+    assert "| proposal |" in proc.stdout
+    errors = result["plan_errors"]["action_sq_error"]
+    assert sorted(errors) == sorted(latent.PLAN_SOURCES)
 
 
 def test_too_long_window_is_a_clear_error(tiny_play_dataset):

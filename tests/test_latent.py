@@ -96,6 +96,40 @@ def test_plan_embeddings_and_plot(dataset_dir, policy_dir, tmp_path):
   assert png.stat().st_size > 5000
 
 
+def test_plan_errors_by_plan_source(dataset_dir, policy_dir):
+  result = latent.plan_errors(
+      policy_dir,
+      dataset_dir,
+      split="train",
+      num_windows=24,
+      kappa=(8, 12),
+      goal_horizon=4,
+  )
+  errors = result["action_sq_error"]
+  assert set(errors) == set(latent.PLAN_SOURCES) and result["num_windows"] == 24
+  assert all(np.isfinite(e) and e > 0 for e in errors.values())
+  assert len(set(errors.values())) == 4  # The plan changes the actions.
+  assert result["proposal_distance_in_std"] > 0
+  # The zero plan by hand: the same windows, the policy network with z = 0.
+  policy = Policy.load(policy_dir)
+  config = windows.WindowConfig(kappa_min=8, kappa_max=12, goal_horizon=4)
+  source = reading.EpisodeSource(dataset_dir, "train")
+  store = windows.WindowStore(
+      (source[i] for i in range(len(source))), policy.normalization, config
+  )
+  ids = np.sort(
+      np.random.default_rng(0).choice(store.num_windows, 24, replace=False)
+  )
+  b = store.batch(ids, seed=0, epoch=0)
+  z = np.zeros((24, models.lmp.Config.tiny().latent), np.float32)
+  model = policy.model
+  predicted = model.policy(
+      b["obs"], np.concatenate([b["goal"], z], -1), b["mask"]
+  ).mode()
+  want = (((predicted - b["actions"]) ** 2).sum(-1) * b["mask"]).sum()
+  np.testing.assert_allclose(errors["zero"], want / b["mask"].sum(), rtol=1e-4)
+
+
 def test_plan_embeddings_rejects_gcbc(dataset_dir):
   gcbc = models.get("gcbc")
   model = gcbc.Model(gcbc.Config.tiny(), 42, 7, rngs=nnx.Rngs(0))

@@ -1,4 +1,5 @@
-"""The latent plan space of Play-LMP (Lynch et al. 2019, the t-SNE figure).
+"""The latent plan space of Play-LMP (Lynch et al. 2019, the t-SNE figure),
+and what the plan is worth to the policy (`plan_errors`).
 
 `plan_embeddings` cuts windows of held-out play that lie inside one task
 segment, encodes each with the plan recognition network q(z | tau) of a
@@ -13,6 +14,11 @@ Windows (per episode, from `episode_metadata['segments']`, a JSON list of
   more than `max_windows` candidates, a uniform subset of them (seeded) is
   kept, so longer segments give more windows, as in training. Windows are
   full: no padding, so every mask is 1.
+
+`plan_errors` runs the policy network along held-out windows (teacher
+forcing) with the plan taken from the recognition network, from the
+proposal (what acting uses), from another window, or zero, and reports the
+action error of each: the open loop beside the closed loop's success.
 
 Normalisation: the policy's own (`Policy.normalization`, saved with it), for
 states and actions alike, never the dataset's: the network saw those inputs.
@@ -31,6 +37,7 @@ import numpy as np
 from playlearn import policy as policy_lib
 from playlearn.data import features as features_lib
 from playlearn.data import reading
+from playlearn.data import windows
 from playlearn.play import replay
 
 BATCH_SIZE = 256  # Windows per jit call; the last batch is padded to it.
@@ -43,7 +50,7 @@ def _load(policy_dir_or_model):
     policy = policy_lib.Policy.load(os.fspath(policy))
   if not isinstance(policy, policy_lib.Policy):
     raise TypeError(
-        "plan_embeddings wants a saved policy directory or a "
+        "an LMP analysis wants a saved policy directory or a "
         f"playlearn Policy, got {type(policy).__name__}"
     )
   if policy.method_name != "lmp":
@@ -155,6 +162,84 @@ def _recognize(model, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
       a = np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)])
     out.append(np.asarray(means(state, o, a))[: BATCH_SIZE - pad])
   return np.concatenate(out).astype(np.float32)
+
+
+PLAN_SOURCES = ("recognition", "proposal", "other_window", "zero")
+
+
+def plan_errors(
+    policy,
+    dataset_dir: str,
+    *,
+    split: str = "validation",
+    num_windows: int = 1024,
+    kappa: tuple[int, int] = (16, 32),
+    goal_horizon: int = 96,
+    seed: int = 0,
+) -> dict:
+  """Open-loop action error of an LMP policy by where its plan comes from.
+
+  `num_windows` windows of `split` (kappa steps each, the goal up to
+  `goal_horizon` steps past the window, as the `cpu` configs train) are
+  cut with the policy's normalisation; the policy network acts along each
+  (teacher forcing) with z = the recognition mean of that window (training's
+  plan without its noise), the proposal mean from the window's first state
+  and goal (what acting uses), the recognition mean of another window, or 0.
+  Returns {source: mean squared action error, summed over action
+  dimensions, over valid steps} for PLAN_SOURCES, and the mean distance of
+  the proposal from the recognition in units of the proposal's std.
+  """
+  model, normalization = _load(policy)
+  config = windows.WindowConfig(
+      kappa_min=kappa[0],
+      kappa_max=kappa[1],
+      goal_horizon=goal_horizon,
+      features=normalization.features,
+      goals=normalization.goals,
+  )
+  source = reading.EpisodeSource(dataset_dir, split)
+  store = windows.WindowStore(
+      (source[i] for i in range(len(source))), normalization, config
+  )
+  rng = np.random.default_rng(seed)
+  count = min(num_windows, store.num_windows)
+  ids = np.sort(rng.choice(store.num_windows, size=count, replace=False))
+  batch = store.batch(ids, seed=seed, epoch=0)
+  model.eval()
+  errors, distance = _plan_errors(
+      model, *(batch[k] for k in ("obs", "actions", "goal", "mask"))
+  )
+  return {
+      "num_windows": int(count),
+      "split": split,
+      "goal_horizon": goal_horizon,
+      "action_sq_error": {
+          name: float(e) for name, e in zip(PLAN_SOURCES, errors)
+      },
+      "proposal_distance_in_std": float(distance),
+  }
+
+
+@nnx.jit
+def _plan_errors(model, obs, actions, goal, mask):
+  recognized, _ = model.recognize(obs, actions, mask)
+  proposed, proposed_std = model.propose(obs[:, 0], goal)
+  plans = (
+      recognized,
+      proposed,
+      jnp.roll(recognized, 1, axis=0),
+      jnp.zeros_like(recognized),
+  )
+
+  def error(z):
+    predicted = model.policy(obs, jnp.concatenate([goal, z], -1), mask).mode()
+    if predicted.ndim == actions.ndim + 1:  # Action chunks: this step's.
+      predicted = predicted[..., 0, :]
+    squared = ((predicted - actions) ** 2).sum(-1)
+    return (squared * mask).sum() / jnp.maximum(mask.sum(), 1.0)
+
+  distance = jnp.mean(jnp.abs(recognized - proposed) / proposed_std)
+  return jnp.stack([error(z) for z in plans]), distance
 
 
 def tsne_plot(
