@@ -8,9 +8,9 @@
 #    of 1.1.0 and the commanded tool pose): GCBC, the floors (random policy,
 #    nearest-neighbour replay), the noise ablation (sigma 0.15 and 0.6, OU),
 #    action chunks of 8, relative and commanded-pose features, the logistic
-#    head, success against hours of play (30 min, 1 h, 12 h), history
-#    length, Play-LMP and the sanity ladder, evaluated with 10 starts per
-#    task x 3 seeds.
+#    head, success against hours of play (30 min, 1 h, 12 h, 24 h), history
+#    length, Play-LMP, C-BESO and CFG-BESO and the sanity ladder, evaluated
+#    with 10 starts per task x 3 seeds.
 # 2. The earlier results on noise-free play (`state_full_clean`, the same
 #    data as version 1.0.0): GCBC, LMP, CFG-BESO, C-BESO, GCBC on 12 hours,
 #    BESO's sweep and play generator, diagnostics, the comparison plots;
@@ -119,6 +119,34 @@ train gcbc_large_lr1e3_48k "$OUT/full/playtable_play/state_large/$V" \
 evaluate gcbc_large_lr1e3_48k "${EVAL_FLAGS[@]}"
 train lmp_beta01 "$D" playlearn/configs/lmp.py:cpu --config.model.beta=0.01
 evaluate lmp_beta01 "${EVAL_FLAGS[@]}"
+# 2026-12-04, later: BESO on recovery-rich play (C-BESO; CFG-BESO under
+# guidance 1, 2, 4), what LMP's plan is worth and how it acts (sampled
+# plans, re-planning intervals), GCBC lr 1e-3 on 24 hours of play.
+train cbeso "$D" playlearn/configs/beso.py:cpu --config.model.cond_drop_prob=0
+evaluate cbeso "${EVAL_FLAGS[@]}"
+train cfgbeso "$D" playlearn/configs/beso.py:cpu
+[ -f "$OUT/eval/cfgbeso_guidance.json" ] || \
+  $PY scripts/sweep_policy.py --policy=$OUT/cfgbeso/policy \
+    --variant=guidance=1 --variant=guidance=2 --variant=guidance=4 \
+    --episodes_per_task=5 --out=$OUT/eval/cfgbeso_guidance.json
+[ -f "$OUT/eval/lmp_beta01/diagnostics_1.2.0.json" ] || \
+  $PY scripts/diagnose_policy.py --policy=$OUT/lmp_beta01/policy \
+    --dataset_dir="$D" --goal_horizon=96 \
+    --out=$OUT/eval/lmp_beta01/diagnostics_1.2.0.json
+[ -f "$OUT/eval/lmp_beta01_sample/results.json" ] || \
+  $PY scripts/evaluate.py --policy=$OUT/lmp_beta01/policy --sample \
+    --out_dir=$OUT/eval/lmp_beta01_sample --episodes_per_task=10 --seeds=0 \
+    --chains=0 --videos_per_task=0
+[ -f "$OUT/eval/lmp_beta01_replan.json" ] || \
+  $PY scripts/sweep_policy.py --policy=$OUT/lmp_beta01/policy \
+    --variant=replan_every=16 --variant=replan_every=32 \
+    --variant=replan_every=64 --episodes_per_task=5 \
+    --out=$OUT/eval/lmp_beta01_replan.json
+collect state_xl
+train gcbc_xl_lr1e3_48k "$OUT/full/playtable_play/state_xl/$V" \
+  playlearn/configs/gcbc.py:cpu --config.optimizer.lr=1e-3 \
+  --config.total_steps=48000
+evaluate gcbc_xl_lr1e3_48k "${EVAL_FLAGS[@]}"
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
