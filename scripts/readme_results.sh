@@ -142,6 +142,9 @@ train cfgbeso "$D" playlearn/configs/beso.py:cpu
     --variant=replan_every=16 --variant=replan_every=32 \
     --variant=replan_every=64 --episodes_per_task=5 \
     --out=$OUT/eval/lmp_beta01_replan.json
+train cbeso_large "$OUT/full/playtable_play/state_large/$V" \
+  playlearn/configs/beso.py:cpu --config.model.cond_drop_prob=0
+evaluate cbeso_large "${EVAL_FLAGS[@]}"
 collect state_xl
 train gcbc_xl_lr1e3_48k "$OUT/full/playtable_play/state_xl/$V" \
   playlearn/configs/gcbc.py:cpu --config.optimizer.lr=1e-3 \
