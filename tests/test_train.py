@@ -53,7 +53,7 @@ def _losses(workdir):
 def test_train_then_load_policy(module, dataset_dir, tmp_path):
   config = _config(module, dataset_dir)
   config.evals.suite.every = 20  # At the end.
-  config.evals.suite.tasks = ["open_drawer"]
+  config.evals.suite.tasks = "open_drawer"
   config.evals.suite.episodes_per_task = 1
   result = trainer.train_and_evaluate(config, str(tmp_path))
   assert result["step"] == 20 and np.isfinite(result["loss"])
@@ -295,7 +295,11 @@ def test_evaluators_are_checked_by_name_before_any_work(dataset_dir, tmp_path):
   cases = [
       (("evals", "val", "type"), "bogus", "evals.val.type='bogus': valid: "),
       (("evals", "val", "every"), -1, "evals.val.every=-1: must be an int"),
-      (("evals", "suite", "tasks"), ["fly"], "unknown tasks \\['fly'\\]"),
+      (
+          ("evals", "suite", "tasks"),
+          "open_drawer,fly",
+          "unknown tasks \\['fly'\\]",
+      ),
       (("evals", "suite", "episodes_per_task"), 0, "must be an integer >= 1"),
   ]
   for path, value, message in cases:

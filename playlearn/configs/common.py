@@ -83,7 +83,7 @@ def get_config(method: str) -> ml_collections.ConfigDict:
           suite=dict(
               type="suite",
               every=10_000,
-              tasks=None,
+              tasks="all",
               episodes_per_task=2,
               videos_per_task=1,
               seed=0,

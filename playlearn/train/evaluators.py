@@ -7,7 +7,7 @@ returns as `<entry name>/<metric>`, so two entries of one type (say, the
 suite's easy tasks often, all tasks rarely) do not collide:
 
   config.evals.val = dict(type="validation", every=1000, batches=4)
-  config.evals.suite = dict(type="suite", every=10_000, tasks=None,
+  config.evals.suite = dict(type="suite", every=10_000, tasks="all",
                             episodes_per_task=2, videos_per_task=1, seed=0)
 
 An evaluator is built once, before training, from its entry and a `Context`
@@ -96,16 +96,26 @@ class Validation:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
-def _tasks(value):
-  if value is None or value == "easy":
-    return None
+def _task_names(value: str) -> list[str]:
+  """'all', 'easy' or comma-separated task names -> the names."""
   from playlearn import evaluation  # pylint: disable=g-import-not-at-top
 
-  names = value.split(",") if isinstance(value, str) else list(value)
-  unknown = sorted(set(names) - set(evaluation.EVAL_TASKS))
+  if value == "all":
+    return list(evaluation.EVAL_TASKS)
+  if value == "easy":
+    return list(evaluation.EASY_TASKS)
+  return [name.strip() for name in value.split(",")]
+
+
+def _tasks(value):
+  from playlearn import evaluation  # pylint: disable=g-import-not-at-top
+
+  if not isinstance(value, str):
+    return "must be a string: 'all', 'easy' or comma-separated task names"
+  unknown = sorted(set(_task_names(value)) - set(evaluation.EVAL_TASKS))
   if unknown:
     return (
-        f"unknown tasks {unknown}; valid: None (all), 'easy', or names of "
+        f"unknown tasks {unknown}; valid: 'all', 'easy', or names of "
         f"{', '.join(evaluation.EVAL_TASKS)}"
     )
   return None
@@ -114,8 +124,8 @@ def _tasks(value):
 class Suite:
   """Task-suite rollouts of the acting model: success per task and the mean.
 
-  `tasks`: None (the whole suite), 'easy' or task names (a list or a
-  comma-separated string). Videos and results.json go to
+  `tasks`: 'all' (the whole suite), 'easy' or comma-separated task names
+  (a string, so that `--config.evals.suite.tasks=easy` sets it). Videos and results.json go to
   workdir/eval/<step>/.
   """
 
@@ -130,13 +140,7 @@ class Suite:
     from playlearn import evaluation  # pylint: disable=g-import-not-at-top
 
     self.evaluation, self.entry, self.context = evaluation, entry, context
-    tasks = entry.tasks
-    if tasks is None:
-      self.tasks = evaluation.EVAL_TASKS
-    elif tasks == "easy":
-      self.tasks = evaluation.EASY_TASKS
-    else:
-      self.tasks = tasks.split(",") if isinstance(tasks, str) else list(tasks)
+    self.tasks = _task_names(entry.tasks)
 
   def __call__(self, model, step: int) -> dict:
     out_dir = os.path.join(self.context.workdir, "eval", str(step))
