@@ -4,6 +4,8 @@ r"""playlearn (JAX) against PyTorch on this CPU, side by side in one run.
   python scripts/bench_vs_torch.py --train_batches=8 --act_batches=1 \
       --widths=12 --curve_batch=8 --beso_width=12 --rounds=1 --calls=3 \
       --out=/tmp/vs_torch.json          # a check of the script, in a minute
+  python scripts/bench_vs_torch.py --device=gpu --peak_tflops=495 \
+      --out=out/bench/vs_torch_gpu.json  # on an NVIDIA GPU (H100/H200: TF32)
 
 Needs the `bench` extra (`pip install -e '.[bench]'`: torch==2.13.0, the CPU
 build). A benchmark, not a test: run it on an otherwise idle machine (the
@@ -61,6 +63,19 @@ _DATASET_DIR = flags.DEFINE_string(
 _TRAINER_STEPS = flags.DEFINE_integer(
     "trainer_steps", 500, "Steps of the trainer run."
 )
+_DEVICE = flags.DEFINE_enum(
+    "device",
+    "cpu",
+    vs_torch.DEVICES,
+    "Where both frameworks run: 'gpu' needs JAX's CUDA backend and a CUDA "
+    "build of torch (not the `bench` extra's CPU build).",
+)
+_PEAK_TFLOPS = flags.DEFINE_float(
+    "peak_tflops",
+    None,
+    "The device's peak TFLOP/s at the precision used (TF32 on a GPU): "
+    "adds the model FLOPs utilisation of each train figure (None: none).",
+)
 _OUT = flags.DEFINE_string("out", "out/bench/vs_torch.json", "JSON output.")
 
 
@@ -77,12 +92,13 @@ def plot(results: dict, path: str) -> None:
           marker=marker,
           label=f"{net} {framework}",
       )
-  axes[0].set(
-      xscale="log",
-      yscale="log",
-      xlabel="batch (BESO samples, GCBC windows)",
-      ylabel="train step (ms, median)",
-  )
+  if results["train"]:
+    axes[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="batch (BESO samples, GCBC windows)",
+        ylabel="train step (ms, median)",
+    )
   rows = list(results["curve"].values())
   for framework, style in (("jax", "-"), ("torch", "--")):
     axes[1].plot(
@@ -99,9 +115,14 @@ def plot(results: dict, path: str) -> None:
         yscale="log",
     )
   for ax in axes:
-    ax.legend()
+    if ax.lines:
+      ax.legend()
     ax.grid(alpha=0.3)
-  fig.suptitle(f"{results['cpu']} ({results['threads']} threads)", fontsize=9)
+  where = (
+      results["accelerator"]
+      or f"{results['cpu']} ({results['threads']} threads)"
+  )
+  fig.suptitle(where, fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
   plt.close(fig)
@@ -126,6 +147,8 @@ def main(argv):
           threads=_THREADS.value,
           dataset_dir=_DATASET_DIR.value,
           trainer_steps=_TRAINER_STEPS.value,
+          device=_DEVICE.value,
+          peak_tflops=_PEAK_TFLOPS.value,
           progress=lambda s: print(s, flush=True),
       )
   )

@@ -15,6 +15,9 @@
 #    data as version 1.0.0): GCBC, LMP, CFG-BESO, C-BESO, GCBC on 12 hours,
 #    BESO's sweep and play generator, diagnostics, the comparison plots;
 #    evaluated as they were then (5 starts x 2 seeds, perturbed, chains).
+# 3. Where gpu/ holds what scripts/gpu_results.sh wrote on a GPU (the
+#    full-size configs; docs/results.md, "2026-12-04 (GPU)"), their
+#    evaluation here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out}
@@ -190,3 +193,11 @@ $PY scripts/compare_results.py --out_dir=$OUT/compare \
   --workdirs=GCBC=$OUT/gcbc_clean,LMP=$OUT/lmp --curve_keys=nll,val/nll
 $PY scripts/plot_latents.py --policy=$OUT/lmp/policy --dataset_dir="$C" \
   --out=$OUT/compare/latents_lmp.png
+
+# --- 3. the policies trained on a GPU by scripts/gpu_results.sh ----------
+for name in gcbc_full lmp_full beso_full gcbc_b256_lr1e3; do
+  [ -f "$OUT/gpu/$name/policy/policy.json" ] || continue
+  [ -f "$OUT/eval/gpu_$name/results.json" ] || \
+    $PY scripts/evaluate.py --policy=$OUT/gpu/$name/policy \
+      --out_dir=$OUT/eval/gpu_$name "${EVAL_FLAGS[@]}"
+done

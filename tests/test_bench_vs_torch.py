@@ -73,3 +73,23 @@ def test_widths_that_do_not_split_into_heads_fail_before_measuring():
   with pytest.raises(ValueError, match=r"\[100\]"):
     vs_torch.check_widths((120,), beso_width=100)
   vs_torch.check_widths((120, 240, 360, 480), beso_width=360)
+
+
+def test_gpu_is_refused_where_jax_has_none():
+  from playlearn.bench import vs_torch  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(RuntimeError, match="default backend is 'cpu'"):
+    vs_torch.use_device("gpu")
+  with pytest.raises(ValueError, match="valid: cpu, gpu"):
+    vs_torch.use_device("tpu")
+
+
+def test_train_step_flops_counted_for_beso_and_not_for_the_gru():
+  from playlearn.bench import train_bench  # pylint: disable=g-import-not-at-top
+
+  beso = train_bench.config_for("beso", True, 4)
+  run_one, num_params = train_bench.jax_step_runner(beso, 8)
+  # At least forward plus backward through every parameter once per sample.
+  assert run_one.flops > 4 * num_params
+  gcbc = train_bench.config_for("gcbc", True, 4)
+  assert train_bench.jax_step_runner(gcbc, 8)[0].flops is None

@@ -144,6 +144,14 @@ def test_importing_a_model_loads_no_simulator():
   # environment; the names it exports load MuJoCo on first use.
   code = (
       "import sys, playlearn.models.gcbc, gymnasium\n"
+      # Nor does the trainer, or the benchmark against PyTorch: both run on
+      # accelerator hosts without MuJoCo (with the suite evaluator off).
+      "import playlearn.train.trainer, playlearn.bench.vs_torch\n"
+      "from playlearn.train import evaluators\n"
+      "from playlearn.configs import gcbc\n"
+      "config = gcbc.get_config('debug')\n"
+      "config.evals.suite.every = 0\n"
+      "evaluators.check(config)\n"
       "assert 'mujoco' not in sys.modules, 'mujoco loaded'\n"
       "assert 'playlearn/PlayTable-v0' in gymnasium.envs.registry\n"
       "playlearn.EnvConfig\n"

@@ -19,6 +19,7 @@ from playlearn.configs import gcbc as gcbc_config
 from playlearn.configs import lmp as lmp_config
 from playlearn.envs import playtable as playtable_env
 from playlearn.policy import Policy
+from playlearn.train import evaluators
 from playlearn.train import run_config
 from playlearn.train import trainer
 
@@ -304,6 +305,7 @@ def test_evaluators_are_checked_by_name_before_any_work(dataset_dir, tmp_path):
   ]
   for path, value, message in cases:
     config = _config(gcbc_config, dataset_dir)
+    config.evals.suite.every = 10  # An evaluator that never runs: see below.
     node = config
     for key in path[:-1]:
       node = node[key]
@@ -311,6 +313,14 @@ def test_evaluators_are_checked_by_name_before_any_work(dataset_dir, tmp_path):
     with pytest.raises(ValueError, match=message):
       trainer.train_and_evaluate(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+  # The values of an evaluator switched off are not checked (the suite's
+  # task names would load the simulator); its type and fields still are.
+  config = _config(gcbc_config, dataset_dir)
+  config.evals.suite.every, config.evals.suite.tasks = 0, "fly"
+  evaluators.check(config)
+  config.evals.suite.type = "bogus"
+  with pytest.raises(ValueError, match="evals.suite.type='bogus'"):
+    evaluators.check(config)
   config = _config(gcbc_config, dataset_dir)
   config.evals.val.extra = 1
   with pytest.raises(ValueError, match="evals.val has no field"):

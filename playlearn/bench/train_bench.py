@@ -39,6 +39,7 @@ from playlearn.train import trainer
 OBS_DIM = 42
 ACTION_DIM = 7
 CONFIGS = {"beso": beso_config, "gcbc": gcbc_config, "lmp": lmp_config}
+RECURRENT = ("gcbc", "lmp")  # Methods whose networks scan a GRU.
 
 
 def config_for(
@@ -83,12 +84,19 @@ def num_params(model: nnx.Module) -> int:
   return int(sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
 
 
+def _first(cost):
+  """A cost analysis as one dict (some JAX versions give a list of one)."""
+  return cost[0] if isinstance(cost, (list, tuple)) and cost else cost
+
+
 def jax_step_runner(config, window: int = 32):
   """(run_one, num_params): one train step of the trainer per call.
 
   The trainer's own state and jitted step (`trainer.make_train_state`: the
   state donated, the weights' EMA where the config keeps one). run_one()
-  returns its wall time in seconds, until the new state is ready.
+  returns its wall time in seconds, until the new state is ready;
+  run_one.flops is the step's FLOPs by XLA's cost analysis (None if XLA
+  gives none, or the method is in RECURRENT).
   """
   method = config.method
   model = model_for(config, config.seed)
@@ -100,6 +108,16 @@ def jax_step_runner(config, window: int = 32):
   )
   rng = jax.random.key(config.seed)
   step = 0
+  # The step's FLOPs from XLA's analysis of its HLO (lowered, not compiled).
+  # It counts a loop's body once, so the recurrent methods (a GRU scanned
+  # over the window) get none; BESO's count is within 10% of 6 x parameters
+  # x tokens.
+  cost = None
+  if method not in RECURRENT:
+    lowered = step_fn.lower(state, batch, rng, step)
+    cost = _first(lowered.cost_analysis())
+    if not (cost or {}).get("flops"):  # JAX 0.11 on a GPU: only compiled.
+      cost = _first(lowered.compile().cost_analysis())
 
   def run_one():
     nonlocal state, step
@@ -113,6 +131,7 @@ def jax_step_runner(config, window: int = 32):
       )
     return time.perf_counter() - tic
 
+  run_one.flops = float((cost or {}).get("flops", 0.0)) or None
   return run_one, params
 
 

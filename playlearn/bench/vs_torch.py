@@ -1,4 +1,4 @@
-"""playlearn (JAX) against PyTorch on the same CPU, in one run (issue 10).
+"""playlearn (JAX) against PyTorch on the same CPU or GPU, in one run (issue 10).
 
 Two networks, each at the size users train here, each written twice: the
 JAX/nnx model of `playlearn.models` and its PyTorch twin
@@ -34,6 +34,19 @@ Figures (`measure`), every duration in wall time:
 Both frameworks run with the same number of threads (`threads`: torch's
 intra-op threads are set to it; JAX's XLA CPU client uses every core this
 process may run on, and `threads` defaults to that count).
+
+On a GPU (`device='gpu'`) both run there: JAX on its default backend, which
+must then be the GPU, and PyTorch with `cuda` as its default device; each
+timed call waits for the GPU (`block_until_ready`, `torch.cuda.synchronize`).
+float32 matrix products run in TF32 in both (JAX's default precision on
+NVIDIA GPUs, PyTorch's once `allow_tf32` is set). Each train figure also
+carries the step's FLOPs (`flops_per_step`: XLA's count of the JAX step,
+BESO only, see `train_bench.jax_step_runner`; the twin does the same
+arithmetic) and, given the device's peak `peak_tflops`, the model FLOPs
+utilisation `mfu` of each framework.
+
+Longer than 500 lines: the twins' train and act runners, the figures and
+their table are one measurement, read top to bottom.
 """
 
 from __future__ import annotations
@@ -62,6 +75,31 @@ from playlearn.train import trainer
 OBS_DIM, ACTION_DIM = train_bench.OBS_DIM, train_bench.ACTION_DIM
 WINDOW = 32  # Steps per synthetic batch window.
 NETWORKS = ("beso", "gcbc")
+DEVICES = ("cpu", "gpu")
+
+
+def use_device(device: str) -> None:
+  """Puts PyTorch on `device` ('cpu' or 'gpu') and checks that JAX's
+  default backend is the same kind."""
+  if device not in DEVICES:
+    raise ValueError(f"device {device!r}: valid: {', '.join(DEVICES)}")
+  if jax.default_backend() != device:
+    raise RuntimeError(
+        f"device={device!r} but JAX's default backend is "
+        f"{jax.default_backend()!r} (devices: {jax.devices()})"
+    )
+  if device == "gpu":
+    if not torch.cuda.is_available():
+      raise RuntimeError("device='gpu' but PyTorch sees no CUDA device")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+  torch.set_default_device("cuda" if device == "gpu" else "cpu")
+
+
+def _sync() -> None:
+  """Waits for PyTorch's queued GPU work (nothing to wait for on a CPU)."""
+  if torch.get_default_device().type == "cuda":
+    torch.cuda.synchronize()
 
 
 def _beso_twin(mc) -> torch.nn.Module:
@@ -122,13 +160,14 @@ def _lr_lambda(config):
 def torch_step_runner(net: str, config, jax_model, seed: int = 0):
   """(run_one, twin): PyTorch's train step of `net`, starting from the
   weights of `jax_model` (an nnx model of the same config)."""
+  device = torch.get_default_device()
   batch = {
-      k: torch.from_numpy(v)
+      k: torch.from_numpy(v).to(device)
       for k, v in train_bench.synthetic_batch(
           config.data.batch_size, WINDOW
       ).items()
   }
-  generator = torch.Generator().manual_seed(seed)
+  generator = torch.Generator(device).manual_seed(seed)
   mc = run_config.model_config(config)
   if net == "beso":
     twin = _beso_twin(mc)
@@ -158,7 +197,7 @@ def torch_step_runner(net: str, config, jax_model, seed: int = 0):
     twin = torch_models.GCBCPolicy(OBS_DIM, ACTION_DIM, mc.encoder, mc.rnn)
     torch_models.copy_from_jax(twin, jax_model.policy)
     loss_fn = lambda: torch_models.gcbc_loss(twin, batch)
-  twin.train()
+  twin.to(device).train()
   params = [p for p in twin.parameters() if p.requires_grad]
   opt = config.optimizer
   # foreach: the multi-tensor update, PyTorch's fastest on CPU.
@@ -184,6 +223,7 @@ def torch_step_runner(net: str, config, jax_model, seed: int = 0):
     if ema is not None:
       with torch.no_grad():
         torch._foreach_lerp_(ema, params, 1.0 - ema_decay)
+    _sync()
     return time.perf_counter() - tic
 
   return run_one, twin
@@ -197,10 +237,12 @@ def train_pair(
     rounds: int = 5,
     steps_per_round: int = 2,
     width: int | None = None,
+    peak_tflops: float | None = None,
 ) -> dict:
   """Train-step figures of both frameworks, interleaved (module docstring)."""
   config = _config(net, batch, width)
   jax_run, num_params = train_bench.jax_step_runner(config, WINDOW)
+  flops = jax_run.flops
   torch_run, twin = torch_step_runner(
       net, config, train_bench.model_for(config, config.seed)
   )
@@ -219,7 +261,13 @@ def train_pair(
   j, t = timing.spread_ms(jax_times), timing.spread_ms(torch_times)
   j["compile_s"] = max(jax_first - j["median_ms"] / 1e3, 0.0)
   t["first_call_s"] = torch_first
+  for figures in (j, t):
+    if flops and peak_tflops:
+      figures["mfu"] = (
+          flops / (figures["median_ms"] / 1e3) / (peak_tflops * 1e12)
+      )
   return {
+      "flops_per_step": flops,
       "batch": batch,
       "batch_windows": config.data.batch_size,
       "num_params": num_params,
@@ -275,6 +323,7 @@ def act_pair(
   rng = np.random.default_rng(0)
   obs = rng.standard_normal((batch, OBS_DIM), np.float32)
   goal = rng.standard_normal((batch, OBS_DIM), np.float32)
+  device = torch.get_default_device()
   if net == "beso":
     mc = model.config
     sample, params = beso_bench.pure_jit(model, beso.sample_actions)
@@ -282,9 +331,9 @@ def act_pair(
     key = jax.random.key(0)
     jax_call = lambda: jax.block_until_ready(sample(params, context, key))
     twin = _beso_twin(mc)
-    torch_models.copy_from_jax(twin, model.network).eval()
+    torch_models.copy_from_jax(twin, model.network).to(device).eval()
     t_context = {
-        k: torch.from_numpy(np.array(getattr(context, k)))
+        k: torch.from_numpy(np.array(getattr(context, k))).to(device)
         for k in ("obs", "valid", "goal", "drop")
     }
     sigmas = torch.from_numpy(
@@ -293,7 +342,7 @@ def act_pair(
                 mc.schedule, mc.num_steps, mc.sigma_min, mc.sigma_max, mc.rho
             )
         )
-    )
+    ).to(device)
 
     def torch_call():
       with torch.inference_mode():
@@ -310,15 +359,19 @@ def act_pair(
     carry = jnp.zeros((batch, mc.rnn))
     o, g = jnp.asarray(obs), jnp.asarray(goal)
     jax_call = lambda: jax.block_until_ready(step(params, carry, o, g))
-    twin = torch_models.copy_from_jax(
-        torch_models.GCBCPolicy(OBS_DIM, ACTION_DIM, mc.encoder, mc.rnn),
-        model.policy,
-    ).eval()
+    twin = (
+        torch_models.copy_from_jax(
+            torch_models.GCBCPolicy(OBS_DIM, ACTION_DIM, mc.encoder, mc.rnn),
+            model.policy,
+        )
+        .to(device)
+        .eval()
+    )
     cell = torch.nn.GRUCell(mc.encoder[-1], mc.rnn)
     with torch.no_grad():  # The GRU's weights as one cell, for one step.
       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
         getattr(cell, name).copy_(getattr(twin.gru, name + "_l0"))
-    t_obs, t_goal = torch.from_numpy(obs), torch.from_numpy(goal)
+    t_obs, t_goal = (torch.from_numpy(x).to(device) for x in (obs, goal))
     h = torch.zeros(batch, mc.rnn)
 
     def torch_call():
@@ -329,7 +382,7 @@ def act_pair(
         return twin.head(cell(x, h)).clamp(-1, 1)
 
   j = timing.time_calls(jax_call, calls)
-  t = timing.time_calls(torch_call, calls)
+  t = timing.time_calls(lambda: (torch_call(), _sync()), calls)
   policy = policy_lib.Policy(net, model, train_bench.unit_normalization())
   policy.reset(batch)
   act = timing.time_calls(
@@ -370,6 +423,8 @@ def measure(
     beso_width: int | None = None,
     dataset_dir: str | None = None,
     trainer_steps: int = 500,
+    device: str = "cpu",
+    peak_tflops: float | None = None,
     progress=print,
 ) -> dict:
   """Every figure of the module docstring; `ratio/...` keys at the top level.
@@ -377,9 +432,13 @@ def measure(
   With `dataset_dir` also `trainer` (`trainer_overhead` on that dataset).
   """
   check_widths(widths, beso_width)
+  use_device(device)
   threads = threads or default_threads()
   torch.set_num_threads(threads)
   results = {
+      "device": device,
+      "accelerator": jax.devices()[0].device_kind if device == "gpu" else None,
+      "peak_tflops": peak_tflops,
       "threads": threads,
       "torch_version": torch.__version__,
       "jax_version": jax.__version__,
@@ -393,7 +452,9 @@ def measure(
         (
             "train",
             train_batches,
-            lambda b: train_pair(net, b, rounds=rounds, width=width),
+            lambda b: train_pair(
+                net, b, rounds=rounds, width=width, peak_tflops=peak_tflops
+            ),
         ),
         (
             "act",
@@ -408,7 +469,13 @@ def measure(
   if "beso" in networks:
     for w in widths:
       progress(f"curve beso width {w} ...")
-      r = train_pair("beso", curve_batch, rounds=max(rounds // 2, 1), width=w)
+      r = train_pair(
+          "beso",
+          curve_batch,
+          rounds=max(rounds // 2, 1),
+          width=w,
+          peak_tflops=peak_tflops,
+      )
       results["curve"][f"beso/w{w}/b{curve_batch}"] = r
   if dataset_dir:
     progress(f"the trainer on {dataset_dir} ...")
@@ -423,15 +490,20 @@ def table(results: dict) -> str:
   """The figures of `measure` as markdown: one row per figure, then notes."""
   lines = [
       "| figure | JAX median (p10-p90) ms | PyTorch median (p10-p90) ms "
-      "| JAX / PyTorch | JAX compile s |",
-      "|---|---|---|---|---|",
+      "| JAX / PyTorch | JAX compile s | MFU JAX / PyTorch |",
+      "|---|---|---|---|---|---|",
   ]
   cell = lambda f: f"{f['median_ms']:.2f} ({f['p10_ms']:.2f}-{f['p90_ms']:.2f})"
+  mfu = lambda r: (
+      f"{100 * r['jax']['mfu']:.2f}% / {100 * r['torch']['mfu']:.2f}%"
+      if "mfu" in r["jax"]
+      else "-"
+  )
   for kind in ("train", "act", "curve"):
     for key, r in results[kind].items():
       lines.append(
           f"| {kind} {key} | {cell(r['jax'])} | {cell(r['torch'])} "
-          f"| {r['ratio']:.2f} | {r['jax']['compile_s']:.1f} |"
+          f"| {r['ratio']:.2f} | {r['jax']['compile_s']:.1f} | {mfu(r)} |"
       )
   if "trainer" in results:
     t = results["trainer"]
