@@ -13,6 +13,14 @@
 #   bash scripts/gpu_results.sh DATASET_DIR OUT [TRAIN_S]
 # DATASET_DIR: a `state_full` version dir; OUT gets bench/, one folder per
 # run (policy/, metrics.jsonl, config.json, final_metrics.json) and logs.
+# Needs JAX with its CUDA backend, a CUDA build of torch, and playlearn's
+# dependencies but MuJoCo and dm_control (neither the trainer nor the
+# benchmark loads them). On a machine without network, carry as wheels what
+# it lacks: on 2026-12-04's H200 image, array_record, grain,
+# tensorflow-datasets with tensorflow-metadata, promise, toml, immutabledict,
+# dm-tree, googleapis-common-protos, zstandard and portpicker, ml_collections,
+# gymnasium with farama-notifications, tensorboardX; keep the image's own
+# jax, flax, optax and orbax (a flax older than its JAX fails to import).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=$1
