@@ -90,6 +90,6 @@ def test_train_step_flops_counted_for_beso_and_not_for_the_gru():
   beso = train_bench.config_for("beso", True, 4)
   run_one, num_params = train_bench.jax_step_runner(beso, 8)
   # At least forward plus backward through every parameter once per sample.
-  assert run_one.flops > 4 * num_params
+  assert run_one.flops() > 4 * num_params
   gcbc = train_bench.config_for("gcbc", True, 4)
-  assert train_bench.jax_step_runner(gcbc, 8)[0].flops is None
+  assert train_bench.jax_step_runner(gcbc, 8)[0].flops() is None

@@ -95,7 +95,7 @@ def jax_step_runner(config, window: int = 32):
   The trainer's own state and jitted step (`trainer.make_train_state`: the
   state donated, the weights' EMA where the config keeps one). run_one()
   returns its wall time in seconds, until the new state is ready;
-  run_one.flops is the step's FLOPs by XLA's cost analysis (None if XLA
+  run_one.flops() is the step's FLOPs by XLA's cost analysis (None if XLA
   gives none, or the method is in RECURRENT).
   """
   method = config.method
@@ -108,16 +108,20 @@ def jax_step_runner(config, window: int = 32):
   )
   rng = jax.random.key(config.seed)
   step = 0
-  # The step's FLOPs from XLA's analysis of its HLO (lowered, not compiled).
-  # It counts a loop's body once, so the recurrent methods (a GRU scanned
-  # over the window) get none; BESO's count is within 10% of 6 x parameters
-  # x tokens.
-  cost = None
-  if method not in RECURRENT:
-    lowered = step_fn.lower(state, batch, rng, step)
+
+  def flops() -> float | None:
+    """The step's FLOPs by XLA's analysis of its HLO (lowered; compiled only
+    where the lowered step gives no count, as JAX 0.11 on a GPU). XLA counts
+    a loop's body once, so the recurrent methods (a GRU scanned over the
+    window) get None; BESO's count is within 10% of 6 x parameters x tokens.
+    Computed when asked: it lowers the step again."""
+    if method in RECURRENT:
+      return None
+    lowered = step_fn.lower(state, batch, rng, 0)
     cost = _first(lowered.cost_analysis())
-    if not (cost or {}).get("flops"):  # JAX 0.11 on a GPU: only compiled.
+    if not (cost or {}).get("flops"):
       cost = _first(lowered.compile().cost_analysis())
+    return float((cost or {}).get("flops", 0.0)) or None
 
   def run_one():
     nonlocal state, step
@@ -131,7 +135,7 @@ def jax_step_runner(config, window: int = 32):
       )
     return time.perf_counter() - tic
 
-  run_one.flops = float((cost or {}).get("flops", 0.0)) or None
+  run_one.flops = flops
   return run_one, params
 
 

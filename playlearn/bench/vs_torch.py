@@ -40,10 +40,10 @@ must then be the GPU, and PyTorch with `cuda` as its default device; each
 timed call waits for the GPU (`block_until_ready`, `torch.cuda.synchronize`).
 float32 matrix products run in TF32 in both (JAX's default precision on
 NVIDIA GPUs, PyTorch's once `allow_tf32` is set). Each train figure also
-carries the step's FLOPs (`flops_per_step`: XLA's count of the JAX step,
-BESO only, see `train_bench.jax_step_runner`; the twin does the same
-arithmetic) and, given the device's peak `peak_tflops`, the model FLOPs
-utilisation `mfu` of each framework.
+carries, given the device's peak `peak_tflops`, the step's FLOPs
+(`flops_per_step`: XLA's count of the JAX step, BESO only, see
+`train_bench.jax_step_runner`; the twin does the same arithmetic) and the
+model FLOPs utilisation `mfu` of each framework.
 
 Longer than 500 lines: the twins' train and act runners, the figures and
 their table are one measurement, read top to bottom.
@@ -242,7 +242,8 @@ def train_pair(
   """Train-step figures of both frameworks, interleaved (module docstring)."""
   config = _config(net, batch, width)
   jax_run, num_params = train_bench.jax_step_runner(config, WINDOW)
-  flops = jax_run.flops
+  # Counted only where an MFU is asked for: it lowers the step once more.
+  flops = jax_run.flops() if peak_tflops else None
   torch_run, twin = torch_step_runner(
       net, config, train_bench.model_for(config, config.seed)
   )
@@ -262,7 +263,7 @@ def train_pair(
   j["compile_s"] = max(jax_first - j["median_ms"] / 1e3, 0.0)
   t["first_call_s"] = torch_first
   for figures in (j, t):
-    if flops and peak_tflops:
+    if flops:
       figures["mfu"] = (
           flops / (figures["median_ms"] / 1e3) / (peak_tflops * 1e12)
       )
