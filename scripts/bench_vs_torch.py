@@ -76,6 +76,12 @@ _PEAK_TFLOPS = flags.DEFINE_float(
     "The device's peak TFLOP/s at the precision used (TF32 on a GPU): "
     "adds the model FLOPs utilisation of each train figure (None: none).",
 )
+_MICROBATCHES = flags.DEFINE_integer(
+    "microbatches",
+    4,
+    "Also BESO's largest train batch with its gradient taken in this many "
+    "slices by both frameworks (1: not).",
+)
 _OUT = flags.DEFINE_string("out", "out/bench/vs_torch.json", "JSON output.")
 
 
@@ -83,7 +89,11 @@ def plot(results: dict, path: str) -> None:
   """Train step time against batch size (both networks) and BESO's width."""
   fig, axes = plt.subplots(1, 2, figsize=(10, 4))
   for net, marker in (("beso", "o"), ("gcbc", "s")):
-    rows = [r for k, r in results["train"].items() if k.startswith(net + "/")]
+    rows = [
+        r
+        for k, r in results["train"].items()
+        if k.startswith(net + "/") and r.get("microbatches", 1) == 1
+    ]
     for framework, style in (("jax", "-"), ("torch", "--")):
       axes[0].plot(
           [r["batch"] for r in rows],
@@ -149,6 +159,7 @@ def main(argv):
           trainer_steps=_TRAINER_STEPS.value,
           device=_DEVICE.value,
           peak_tflops=_PEAK_TFLOPS.value,
+          microbatches=_MICROBATCHES.value,
           progress=lambda s: print(s, flush=True),
       )
   )

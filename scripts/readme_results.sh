@@ -9,7 +9,8 @@
 #    nearest-neighbour replay), the noise ablation (sigma 0.15 and 0.6, OU),
 #    action chunks of 8, relative and commanded-pose features, the logistic
 #    head, success against hours of play (30 min, 1 h, 12 h, 24 h), history
-#    length, Play-LMP, C-BESO and CFG-BESO and the sanity ladder, evaluated
+#    length, Play-LMP, C-BESO and CFG-BESO, the best recipe (relative
+#    features on 12 h, two training seeds) and the sanity ladder, evaluated
 #    with 10 starts per task x 3 seeds.
 # 2. The earlier results on noise-free play (`state_full_clean`, the same
 #    data as version 1.0.0): GCBC, LMP, CFG-BESO, C-BESO, GCBC on 12 hours,
@@ -153,6 +154,16 @@ train gcbc_xl_lr1e3_48k "$OUT/full/playtable_play/state_xl/$V" \
   playlearn/configs/gcbc.py:cpu --config.optimizer.lr=1e-3 \
   --config.total_steps=48000
 evaluate gcbc_xl_lr1e3_48k "${EVAL_FLAGS[@]}"
+# 2026-12-04, evening: the best recipe so far, `relative` features on 12
+# hours of play, with two training seeds.
+for seed in 0 1; do
+  name=gcbc_large_relative_48k$([ $seed = 0 ] || echo _seed$seed)
+  train $name "$OUT/full/playtable_play/state_large/$V" \
+    playlearn/configs/gcbc.py:cpu --config.optimizer.lr=1e-3 \
+    --config.total_steps=48000 --config.data.features=relative \
+    --config.seed=$seed
+  evaluate $name "${EVAL_FLAGS[@]}"
+done
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

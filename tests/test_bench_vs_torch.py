@@ -25,6 +25,7 @@ def test_bench_vs_torch_script_writes_every_ratio(tmp_path):
           "--beso_width=12",
           "--rounds=1",
           "--calls=2",
+          "--microbatches=2",
           f"--out={out}",
       ],
       check=True,
@@ -37,6 +38,7 @@ def test_bench_vs_torch_script_writes_every_ratio(tmp_path):
       "ratio/act/beso/b1",
       "ratio/act/beso/b2",
       "ratio/act/gcbc/b1",
+      "ratio/train/beso/b8/mb2",
   ):
     assert math.isfinite(results[key]) and results[key] > 0, key
   train = results["train"]["beso/b8"]
@@ -46,6 +48,7 @@ def test_bench_vs_torch_script_writes_every_ratio(tmp_path):
   for framework in ("jax", "torch"):
     f = train[framework]
     assert f["p10_ms"] <= f["median_ms"] <= f["p90_ms"]
+  assert results["train"]["beso/b8/mb2"]["microbatches"] == 2
   assert results["threads"] >= 1 and "w12" in next(iter(results["curve"]))
   assert (tmp_path / "vs_torch.png").stat().st_size > 0
 
@@ -73,6 +76,13 @@ def test_widths_that_do_not_split_into_heads_fail_before_measuring():
   with pytest.raises(ValueError, match=r"\[100\]"):
     vs_torch.check_widths((120,), beso_width=100)
   vs_torch.check_widths((120, 240, 360, 480), beso_width=360)
+
+
+def test_microbatches_that_do_not_split_the_batch_fail_before_measuring():
+  from playlearn.bench import vs_torch  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(ValueError, match=r"microbatches=3.*2 windows"):
+    vs_torch.measure(train_batches=(8,), microbatches=3, networks=("beso",))
 
 
 def test_gpu_is_refused_where_jax_has_none():

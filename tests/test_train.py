@@ -174,6 +174,36 @@ def test_config_mismatch_fails_before_compiling(dataset_dir, tmp_path):
     trainer.train_and_evaluate(config, str(tmp_path))
 
 
+def test_microbatches_give_the_batch_gradient():
+  """GCBC's loss is a mean over steps and draws no randomness: on windows all
+  valid to the same length, 4 slices taken one after the other give the
+  gradient of the whole batch, and so the same update."""
+  from playlearn.bench import train_bench
+  from playlearn.train import mesh as mesh_lib
+
+  batch = train_bench.synthetic_batch(8, 5)
+  mesh = mesh_lib.make_mesh()
+  params = {}
+  for k in (1, 4):
+    config = gcbc_config.get_config("debug")
+    config.microbatches = k
+    model = train_bench.model_for(config)
+    _, state, step_fn = trainer.make_train_state(config, model, mesh)
+    state, metrics = step_fn(state, batch, jax.random.key(0), 0)
+    params[k] = (jax.tree.leaves(state.train), float(metrics["loss"]))
+  for a, b in zip(params[1][0], params[4][0]):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+  assert params[1][1] == pytest.approx(params[4][1], rel=1e-5)
+
+
+def test_microbatches_must_divide_the_batch(dataset_dir, tmp_path):
+  config = _config(gcbc_config, dataset_dir, microbatches=3)
+  with pytest.raises(
+      ValueError, match="microbatches.*divide data.batch_size=8"
+  ):
+    trainer.train_and_evaluate(config, str(tmp_path))
+
+
 def test_non_finite_loss_stops_and_keeps_checkpoint(
     dataset_dir, tmp_path, monkeypatch
 ):

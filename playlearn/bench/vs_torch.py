@@ -120,9 +120,18 @@ def default_threads() -> int:
   return len(os.sched_getaffinity(0))
 
 
-def _config(net: str, batch: int, width: int | None = None):
+def _config(
+    net: str, batch: int, width: int | None = None, microbatches: int = 1
+):
   """The trainer config of `net` at `batch` (samples for BESO, windows for
-  GCBC); `width`: BESO's transformer width (None: the reference's)."""
+  GCBC); `width`: BESO's transformer width (None: the reference's);
+  `microbatches`: the batch's gradient in that many slices (both twins)."""
+  config = _net_config(net, batch, width)
+  config.microbatches = microbatches
+  return config
+
+
+def _net_config(net: str, batch: int, width: int | None):
   if net == "beso":
     config = train_bench.config_for("beso", False, None)
     model = beso.Config()
@@ -159,21 +168,25 @@ def _lr_lambda(config):
 
 def torch_step_runner(net: str, config, jax_model, seed: int = 0):
   """(run_one, twin): PyTorch's train step of `net`, starting from the
-  weights of `jax_model` (an nnx model of the same config)."""
+  weights of `jax_model` (an nnx model of the same config). With the
+  config's `microbatches` = k > 1 it accumulates the gradients of k slices
+  of the batch (rows i, i + k, ...), as the JAX step does."""
   device = torch.get_default_device()
+  k = run_config.value_of(config, "microbatches")
   batch = {
-      k: torch.from_numpy(v).to(device)
-      for k, v in train_bench.synthetic_batch(
+      name: torch.from_numpy(v).to(device)
+      for name, v in train_bench.synthetic_batch(
           config.data.batch_size, WINDOW
       ).items()
   }
+  slices = [{name: v[i::k] for name, v in batch.items()} for i in range(k)]
   generator = torch.Generator(device).manual_seed(seed)
   mc = run_config.model_config(config)
   if net == "beso":
     twin = _beso_twin(mc)
     torch_models.copy_from_jax(twin, jax_model.network)
 
-    def loss_fn():
+    def loss_fn(batch):
       x0, mask, context = torch_models.training_samples(
           batch,
           mc.obs_window,
@@ -196,7 +209,7 @@ def torch_step_runner(net: str, config, jax_model, seed: int = 0):
   else:
     twin = torch_models.GCBCPolicy(OBS_DIM, ACTION_DIM, mc.encoder, mc.rnn)
     torch_models.copy_from_jax(twin, jax_model.policy)
-    loss_fn = lambda: torch_models.gcbc_loss(twin, batch)
+    loss_fn = lambda batch: torch_models.gcbc_loss(twin, batch)
   twin.to(device).train()
   params = [p for p in twin.parameters() if p.requires_grad]
   opt = config.optimizer
@@ -216,8 +229,8 @@ def torch_step_runner(net: str, config, jax_model, seed: int = 0):
   def run_one():
     tic = time.perf_counter()
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn()
-    loss.backward()
+    for part in slices:
+      (loss_fn(part) / k).backward()
     optimizer.step()
     schedule.step()
     if ema is not None:
@@ -238,9 +251,10 @@ def train_pair(
     steps_per_round: int = 2,
     width: int | None = None,
     peak_tflops: float | None = None,
+    microbatches: int = 1,
 ) -> dict:
   """Train-step figures of both frameworks, interleaved (module docstring)."""
-  config = _config(net, batch, width)
+  config = _config(net, batch, width, microbatches)
   jax_run, num_params = train_bench.jax_step_runner(config, WINDOW)
   # Counted only where an MFU is asked for: it lowers the step once more.
   flops = jax_run.flops() if peak_tflops else None
@@ -271,6 +285,7 @@ def train_pair(
       "flops_per_step": flops,
       "batch": batch,
       "batch_windows": config.data.batch_size,
+      "microbatches": microbatches,
       "num_params": num_params,
       "width": run_config.model_config(config).width if net == "beso" else None,
       "jax": j,
@@ -288,27 +303,35 @@ def trainer_overhead(
   and saving a checkpoint every steps / periods steps (far more often than
   the README's runs, so the overhead is an upper bound; no validation). Its
   rate is the median of the logged periods after the first (which holds the
-  compile); the bare step is `jax_step_runner` at the same batch.
+  compile); the bare step is `jax_step_runner` at the same batch, timed as
+  many steps before the trainer's run as after it (`bare_*_examples_per_s`;
+  on this VM the same step ran 7% faster after than before), its rate the
+  median of both.
   """
   config = train_bench.config_for("gcbc", False, None, variant="cpu")
   config.dataset_dir = dataset_dir
   config.total_steps = steps
   config.log_every = config.checkpoint_every = steps // periods
   config.evals.val.every = 0
-  trainer.train_and_evaluate(config, workdir)
-  rows = report.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
-  rates = [row["steps_per_s"] for row in rows if "steps_per_s" in row][1:]
   run_one, _ = train_bench.jax_step_runner(config, config.data.kappa_max)
   run_one()
-  bare = [run_one() for _ in range(max(20, steps // 10))]
-  trainer_rate, bare_rate = float(np.median(rates)), 1 / float(np.median(bare))
+  count = max(20, steps // 10)
+  before = [run_one() for _ in range(count)]
+  trainer.train_and_evaluate(config, workdir)
+  after = [run_one() for _ in range(count)]
+  rows = report.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+  rates = [row["steps_per_s"] for row in rows if "steps_per_s" in row][1:]
   batch = config.data.batch_size
+  trainer_rate = float(np.median(rates))
+  bare_rate = 1 / float(np.median(before + after))
   return {
       "batch": batch,
       "steps": steps,
       "periods": periods,
       "trainer_examples_per_s": trainer_rate * batch,
       "bare_examples_per_s": bare_rate * batch,
+      "bare_before_examples_per_s": batch / float(np.median(before)),
+      "bare_after_examples_per_s": batch / float(np.median(after)),
       "overhead": 1 - trainer_rate / bare_rate,
   }
 
@@ -426,13 +449,23 @@ def measure(
     trainer_steps: int = 500,
     device: str = "cpu",
     peak_tflops: float | None = None,
+    microbatches: int = 1,
     progress=print,
 ) -> dict:
   """Every figure of the module docstring; `ratio/...` keys at the top level.
 
   With `dataset_dir` also `trainer` (`trainer_overhead` on that dataset).
+  With `microbatches` = k > 1 also BESO's largest train batch with its
+  gradient taken in k slices by both frameworks (`train/beso/b<B>/mb<k>`).
   """
   check_widths(widths, beso_width)
+  if "beso" in networks and microbatches > 1 and train_batches:
+    windows = _config("beso", max(train_batches)).data.batch_size
+    if windows % microbatches:
+      raise ValueError(
+          f"microbatches={microbatches} does not split BESO's batch of "
+          f"{max(train_batches)} samples ({windows} windows)"
+      )
   use_device(device)
   threads = threads or default_threads()
   torch.set_num_threads(threads)
@@ -467,6 +500,18 @@ def measure(
         progress(f"{kind} {net} batch {b} ...")
         results[kind][f"{net}/b{b}"] = r = pair(b)
         results[f"ratio/{kind}/{net}/b{b}"] = r["ratio"]
+  if "beso" in networks and microbatches > 1 and train_batches:
+    b, key = max(train_batches), f"beso/b{max(train_batches)}/mb{microbatches}"
+    progress(f"train beso batch {b} in {microbatches} microbatches ...")
+    results["train"][key] = r = train_pair(
+        "beso",
+        b,
+        rounds=rounds,
+        width=beso_width,
+        peak_tflops=peak_tflops,
+        microbatches=microbatches,
+    )
+    results[f"ratio/train/{key}"] = r["ratio"]
   if "beso" in networks:
     for w in widths:
       progress(f"curve beso width {w} ...")
@@ -512,7 +557,9 @@ def table(results: dict) -> str:
         f"\nThe trainer (GCBC, batch {t['batch']}, data pipeline, logs "
         f"and a checkpoint every {t['steps'] // t['periods']} steps):"
         f" {t['trainer_examples_per_s']:.0f} examples/s against the "
-        f"bare step's {t['bare_examples_per_s']:.0f}, overhead "
+        f"bare step's {t['bare_examples_per_s']:.0f} (before the run "
+        f"{t['bare_before_examples_per_s']:.0f}, after it "
+        f"{t['bare_after_examples_per_s']:.0f}), overhead "
         f"{100 * t['overhead']:.1f}%."
     )
   return "\n".join(lines)

@@ -69,6 +69,9 @@ def get_config(method: str) -> ml_collections.ConfigDict:
       )
   )
   c.total_steps = 50_000
+  # The batch's gradient taken in this many slices, one after the other
+  # (trainer.microbatch_grads): the same update, k times smaller activations.
+  c.microbatches = 1
   # An exponential moving average of the weights for acting and the saved
   # policy (0: off, the last weights act).
   c.ema_decay = 0.0

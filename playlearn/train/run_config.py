@@ -72,6 +72,12 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   integer("keep_checkpoints", 1)
   integer("seed", 0)
   integer("data.batch_size", 1)
+  integer("microbatches", 1)
+  need(
+      config.data.batch_size % value_of(config, "microbatches") == 0,
+      "microbatches",
+      f"must divide data.batch_size={config.data.batch_size}",
+  )
   integer("data.kappa_min", 1)
   integer("data.kappa_max", 1)
   integer("data.goal_horizon", 0)
@@ -139,6 +145,7 @@ ADDED_FIELDS = {
     "data.features": "raw",
     "data.goals": "full",
     "data.obs_noise": 0.0,
+    "microbatches": 1,
 }
 
 

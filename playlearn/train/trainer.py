@@ -31,6 +31,7 @@ from playlearn.train import checkpoints
 from playlearn.train import evaluators
 from playlearn.train import mesh as mesh_lib
 from playlearn.train import metrics as metrics_lib
+from playlearn.train import prefetch
 from playlearn.train import run_config
 
 
@@ -85,6 +86,7 @@ def make_train_state(config, model: nnx.Module, mesh):
       graphdef,
       ema_decay,
       run_config.value_of(config, "data.obs_noise"),
+      run_config.value_of(config, "microbatches"),
   )
   return graphdef, state, train_step
 
@@ -102,6 +104,7 @@ def make_train_step(
     graphdef: nnx.GraphDef,
     ema_decay: float = 0.0,
     obs_noise: float = 0.0,
+    microbatches: int = 1,
 ):
   """The jitted step (state, batch, rng, step) -> (state, metrics).
 
@@ -109,7 +112,9 @@ def make_train_step(
   has one, moves by `ema_decay` after every update. With `obs_noise`,
   Gaussian noise of that standard deviation (in normalised feature units) is
   added to the window's observations, not to its goal or actions (see
-  `add_obs_noise`).
+  `add_obs_noise`). With `microbatches` = k > 1 the gradient is the mean of
+  the gradients of k slices of the batch (`microbatch_grads`), taken one
+  after the other: the same update from activations k times smaller.
   """
 
   def train_step(state: TrainState, batch, rng, step):
@@ -119,12 +124,19 @@ def make_train_step(
       rng, noise_rng = jax.random.split(rng)
       batch = add_obs_noise(batch, noise_rng, obs_noise)
 
-    def loss_fn(model):
-      return method.loss(model, batch, rng, step)
+    if microbatches == 1:
 
-    (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+      def loss_fn(model):
+        return method.loss(model, batch, rng, step)
+
+      (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+      metrics = dict(metrics, loss=loss)
+    else:
+      grads, metrics = microbatch_grads(
+          method, model, batch, rng, step, microbatches
+      )
     optimizer.update(model, grads)
-    metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
+    metrics = dict(metrics, grad_norm=optax.tree.norm(grads))
     ema = state.ema
     if ema is not None:
       ema = optax.incremental_update(
@@ -133,6 +145,52 @@ def make_train_step(
     return TrainState(nnx.state((model, optimizer)), ema), metrics
 
   return jax.jit(train_step, donate_argnums=0)
+
+
+def microbatch_grads(method, model, batch, rng, step, microbatches: int):
+  """(grads, metrics): means over `microbatches` slices of `batch`.
+
+  Slice i holds rows i, i + k, i + 2k, ... (k = microbatches), so each
+  device's rows of a data-parallel batch stay on it; its loss draws from
+  fold_in(rng, i). A `lax.scan` takes one slice after another, so only one
+  slice's activations are alive at a time. For a loss that is a mean over
+  windows this is the batch's gradient; a loss that is a mean over valid
+  steps (GCBC's, windows of 16-32 steps) weighs each slice alike instead
+  of each step, as gradient accumulation does.
+  """
+  size = jax.tree.leaves(batch)[0].shape[0]
+  if size % microbatches:
+    raise ValueError(
+        f"batch of {size} windows does not split into "
+        f"microbatches={microbatches}"
+    )
+  graph, params, rest = nnx.split(model, nnx.Param, ...)
+  slices = jax.tree.map(
+      lambda x: x.reshape(-1, microbatches, *x.shape[1:]).swapaxes(0, 1),
+      batch,
+  )
+
+  def loss_fn(params, part, i):
+    loss, metrics = method.loss(
+        nnx.merge(graph, params, rest), part, jax.random.fold_in(rng, i), step
+    )
+    return loss, dict(metrics, loss=loss)
+
+  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+  def slice_grads(i):
+    (_, metrics), grads = grad_fn(
+        params, jax.tree.map(lambda x: x[i], slices), i
+    )
+    return grads, metrics
+
+  def accumulate(total, i):
+    return jax.tree.map(jnp.add, total, slice_grads(i)), None
+
+  total, _ = jax.lax.scan(
+      accumulate, slice_grads(0), jnp.arange(1, microbatches)
+  )
+  return jax.tree.map(lambda x: x / microbatches, total)
 
 
 def add_obs_noise(batch: dict, rng, scale: float) -> dict:
@@ -283,13 +341,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   rng = jax.random.key(config.seed)
   last, interval = {}, []  # interval: this log period's step metrics
   step = start_step
-  with checkpoints.StopRequest() as stop:
+  # The next batches are cut and put on the devices on a thread while the
+  # step computes; `batches.state` is the data position to checkpoint.
+  batches = prefetch.Prefetcher(
+      data_iter, lambda batch: mesh_lib.shard_batch(batch, mesh)
+  )
+  with checkpoints.StopRequest() as stop, batches:
     while step < config.total_steps:
-      batch = mesh_lib.shard_batch(next(data_iter), mesh)
-      # No host sync here: the next batch is cut while this step computes.
-      # Losses are checked (and read) only where something is written.
+      # No host sync here: losses are checked (and read) only where
+      # something is written.
       state, metrics = train_step(
-          state, batch, jax.random.fold_in(rng, step), step
+          state, next(batches), jax.random.fold_in(rng, step), step
       )
       step += 1
       interval.append(metrics)
@@ -320,9 +382,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           writer.scalars(step, scalars)
           last.update(scalars)
       if saving:
-        checkpoints.save(
-            mgr, step, state, pipeline.get_state(data_iter), force=final
-        )
+        checkpoints.save(mgr, step, state, batches.state, force=final)
       if final:
         break
   checkpoints.seal(mgr)
