@@ -145,13 +145,22 @@ def test_importing_a_model_loads_no_simulator():
   code = (
       "import sys, playlearn.models.gcbc, gymnasium\n"
       # Nor does the trainer, or the benchmark against PyTorch: both run on
-      # accelerator hosts without MuJoCo (with the suite evaluator off).
+      # accelerator hosts without MuJoCo; checking a config's suite task
+      # names (playlearn.evaluation.task_names) needs no simulator either.
       "import playlearn.train.trainer, playlearn.bench.vs_torch\n"
       "from playlearn.train import evaluators\n"
       "from playlearn.configs import gcbc\n"
-      "config = gcbc.get_config('debug')\n"
-      "config.evals.suite.every = 0\n"
+      "config = gcbc.get_config()\n"
+      "assert config.evals.suite.every > 0\n"
       "evaluators.check(config)\n"
+      "config.evals.suite.tasks = 'open_drawer, lift_red_block'\n"
+      "evaluators.check(config)\n"
+      "config.evals.suite.tasks = 'open_drawer,fly'\n"
+      "try:\n"
+      "  evaluators.check(config)\n"
+      "  raise AssertionError('unknown task accepted')\n"
+      "except ValueError as e:\n"
+      "  assert \"unknown tasks ['fly']\" in str(e), e\n"
       "assert 'mujoco' not in sys.modules, 'mujoco loaded'\n"
       "assert 'playlearn/PlayTable-v0' in gymnasium.envs.registry\n"
       "playlearn.EnvConfig\n"

@@ -335,7 +335,7 @@ def test_evaluators_are_checked_by_name_before_any_work(dataset_dir, tmp_path):
   ]
   for path, value, message in cases:
     config = _config(gcbc_config, dataset_dir)
-    config.evals.suite.every = 10  # An evaluator that never runs: see below.
+    config.evals.suite.every = 10
     node = config
     for key in path[:-1]:
       node = node[key]
@@ -343,11 +343,12 @@ def test_evaluators_are_checked_by_name_before_any_work(dataset_dir, tmp_path):
     with pytest.raises(ValueError, match=message):
       trainer.train_and_evaluate(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
-  # The values of an evaluator switched off are not checked (the suite's
-  # task names would load the simulator); its type and fields still are.
+  # An evaluator switched off is checked all the same: its task names come
+  # from a module that loads no simulator (evaluation.task_names).
   config = _config(gcbc_config, dataset_dir)
   config.evals.suite.every, config.evals.suite.tasks = 0, "fly"
-  evaluators.check(config)
+  with pytest.raises(ValueError, match="unknown tasks \\['fly'\\]"):
+    evaluators.check(config)
   config.evals.suite.type = "bogus"
   with pytest.raises(ValueError, match="evals.suite.type='bogus'"):
     evaluators.check(config)

@@ -15,7 +15,7 @@ _NAMES = {
     "sample_chain": "chains",
     "Actor": "suite",
     "EASY_TASKS": "suite",
-    "EVAL_TASKS": "suite",
+    "EVAL_TASKS": "task_names",
     "evaluate_over_seeds": "suite",
     "evaluate_tasks": "suite",
     "format_table": "suite",

@@ -35,28 +35,9 @@ import numpy as np
 from playlearn import hardware
 from playlearn.envs import playtable
 from playlearn.envs import tasks as tasks_lib
+from playlearn.evaluation.task_names import EVAL_TASKS
 from playlearn.play import oracle as oracle_lib
 
-EVAL_TASKS = (
-    "open_drawer",
-    "close_drawer",
-    "slide_door_left",
-    "slide_door_right",
-    "press_red_button",
-    "press_green_button",
-    "press_blue_button",
-    "turn_on_lamp",
-    "turn_off_lamp",
-    "lift_red_block",
-    "lift_green_block",
-    "lift_blue_block",
-    "push_red_block_left",
-    "push_red_block_right",
-    "rotate_red_block_left",
-    "rotate_red_block_right",
-    "stack_block",
-    "place_in_drawer",
-)
 # The suite's tasks that move no block (the fixtures, buttons and lamp),
 # which need no grasp or precise contact: `make demo`'s measure.
 EASY_TASKS = tuple(t for t in EVAL_TASKS if t in tasks_lib.FIXTURE_TASKS)
