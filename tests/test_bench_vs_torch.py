@@ -103,3 +103,17 @@ def test_train_step_flops_counted_for_beso_and_not_for_the_gru():
   assert run_one.flops() > 4 * num_params
   gcbc = train_bench.config_for("gcbc", True, 4)
   assert train_bench.jax_step_runner(gcbc, 8)[0].flops() is None
+
+
+def test_flops_counted_by_the_cpu_backend_match_the_lowered_count():
+  """The fallback for backends without a count (the CUDA plugin) counts the
+  same HLO as the step's own backend does on a CPU: 2 n^3 for a product."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from playlearn.bench import train_bench  # pylint: disable=g-import-not-at-top
+
+  x = jnp.ones((32, 32))
+  lowered = jax.jit(lambda a, b: a @ b).lower(x, x)
+  cost = train_bench._cpu_cost_analysis(lowered)  # pylint: disable=protected-access
+  assert cost["flops"] == train_bench._first(lowered.cost_analysis())["flops"]  # pylint: disable=protected-access
+  assert cost["flops"] >= 2 * 32**3
