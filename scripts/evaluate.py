@@ -2,6 +2,8 @@ r"""Evaluates a saved policy on the PlayTable task suite.
 
   python scripts/evaluate.py --policy=out/gcbc/policy --out_dir=out/eval/gcbc \
       --episodes_per_task=10 --seeds=0,1,2 --perturb=0.4 --chains=20
+  # The same weights acting otherwise (model config fields, saved as `act`):
+  python scripts/evaluate.py --policy=out/gcbc/policy --act=act_window=32
   # The floors, on the same episodes: a random policy, and nearest-neighbour
   # replay of the play data (playlearn/evaluation/baselines.py).
   python scripts/evaluate.py --baseline=random --out_dir=out/eval/random
@@ -27,6 +29,7 @@ from playlearn import console
 from playlearn import evaluation
 from playlearn.data import windows
 from playlearn.evaluation import baselines
+from playlearn.evaluation import sweep
 from playlearn.policy import Policy
 
 _POLICY = flags.DEFINE_string("policy", None, "Saved policy directory.")
@@ -67,6 +70,12 @@ _STEP_BUDGET = flags.DEFINE_integer(
 _SAMPLE = flags.DEFINE_bool(
     "sample", False, "Sample actions instead of the distribution mode."
 )
+_ACT = flags.DEFINE_string(
+    "act",
+    "",
+    "Model config fields that change how the saved policy acts, not its "
+    "weights, e.g. act_window=32 (GCBC) or sampler=heun,num_steps=5 (BESO).",
+)
 
 
 def _log(line: str) -> None:
@@ -91,7 +100,9 @@ def main(argv):
       return baselines.RandomPolicy()
     if _BASELINE.value == "nearest":
       return baselines.NearestNeighbourReplay(store)
-    return Policy.load(_POLICY.value, greedy=not _SAMPLE.value)
+    policy = Policy.load(_POLICY.value, greedy=not _SAMPLE.value)
+    changes = sweep.typed(policy, sweep.parse_variant(_ACT.value))
+    return policy.with_config(**changes) if changes else policy
 
   tasks = _TASKS.value or list(evaluation.EVAL_TASKS)
   if tasks == ["easy"]:
@@ -105,6 +116,7 @@ def main(argv):
       ),
       "episodes_per_task": _EPISODES.value,
       "step_budget": _STEP_BUDGET.value,
+      "act": sweep.parse_variant(_ACT.value),
   }
   budget = {"step_budget": _STEP_BUDGET.value}
   results["tasks"] = evaluation.evaluate_over_seeds(

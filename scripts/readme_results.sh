@@ -10,7 +10,8 @@
 #    action chunks of 8, relative and commanded-pose features, the logistic
 #    head, success against hours of play (30 min, 1 h, 12 h, 24 h), history
 #    length, Play-LMP, C-BESO and CFG-BESO, the best recipe (relative
-#    features on 12 h, two training seeds) and the sanity ladder, evaluated
+#    features on 12 h, three training seeds, each acting with and without
+#    a sliding window) and the sanity ladder, evaluated
 #    with 10 starts per task x 3 seeds.
 # 2. The earlier results on noise-free play (`state_full_clean`, the same
 #    data as version 1.0.0): GCBC, LMP, CFG-BESO, C-BESO, GCBC on 12 hours,
@@ -44,6 +45,12 @@ evaluate() {  # name [flags...]
   [ -f "$OUT/eval/$name/results.json" ] || \
     $PY scripts/evaluate.py --policy=$OUT/$name/policy \
       --out_dir=$OUT/eval/$name "$@"
+}
+evaluate_act() {  # name suffix act [flags...]: acting with --act=act
+  local name=$1 suffix=$2 act=$3; shift 3
+  [ -f "$OUT/eval/${name}_$suffix/results.json" ] || \
+    $PY scripts/evaluate.py --policy=$OUT/$name/policy --act="$act" \
+      --out_dir=$OUT/eval/${name}_$suffix "$@"
 }
 
 # --- 1. recovery-rich play ------------------------------------------------
@@ -155,14 +162,30 @@ train gcbc_xl_lr1e3_48k "$OUT/full/playtable_play/state_xl/$V" \
   --config.total_steps=48000
 evaluate gcbc_xl_lr1e3_48k "${EVAL_FLAGS[@]}"
 # 2026-12-04, evening: the best recipe so far, `relative` features on 12
-# hours of play, with two training seeds.
-for seed in 0 1; do
+# hours of play, with three training seeds (the third with a closed-loop
+# curve during training); each policy also acting with a sliding 32-step
+# window (`act_window=32`, a later session) instead of the GRU restarted
+# every 32 steps.
+for seed in 0 1 2; do
   name=gcbc_large_relative_48k$([ $seed = 0 ] || echo _seed$seed)
+  curve=()
+  [ $seed = 2 ] && curve=(--config.evals.suite.every=8000 \
+    --config.evals.suite.episodes_per_task=5 \
+    --config.evals.suite.videos_per_task=0)
   train $name "$OUT/full/playtable_play/state_large/$V" \
     playlearn/configs/gcbc.py:cpu --config.optimizer.lr=1e-3 \
     --config.total_steps=48000 --config.data.features=relative \
-    --config.seed=$seed
+    --config.seed=$seed "${curve[@]}"
   evaluate $name "${EVAL_FLAGS[@]}"
+  evaluate_act $name aw32 act_window=32 "${EVAL_FLAGS[@]}"
+done
+# The window's length on other starts (evaluation seed 3), seeds 0 and 1.
+VAL_FLAGS=(--episodes_per_task=10 --seeds=3 --chains=0 --videos_per_task=0)
+for name in gcbc_large_relative_48k gcbc_large_relative_48k_seed1; do
+  evaluate_act $name val3 "" "${VAL_FLAGS[@]}"
+  for k in 16 32 48; do
+    evaluate_act $name val3_aw$k act_window=$k "${VAL_FLAGS[@]}"
+  done
 done
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean

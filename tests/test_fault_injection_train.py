@@ -205,7 +205,7 @@ def test_bad_config_values_fail_before_any_work(
     [
         (
             "--config.model.mixture=2",
-            r"config.model has no field 'mixture'; valid: bins, chunk",
+            r"config.model has no field 'mixture'; valid: act_window, bins, chunk",
         ),
         ("--config.foo.bar=1", r"config has no field 'foo'; valid: action_dim"),
     ],

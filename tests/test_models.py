@@ -1,5 +1,6 @@
 """Unit and contract tests of playlearn.models: heads, Play-GCBC, Play-LMP and BESO."""
 
+import dataclasses
 import functools
 import math
 
@@ -436,6 +437,41 @@ def test_gcbc_stepping_matches_the_training_forward_pass():
     return jnp.stack(modes, 1)
 
   np.testing.assert_allclose(stepped(model.policy, b), full, atol=1e-5)
+
+
+def test_gcbc_act_window_acts_as_the_training_forward_on_the_last_k_steps():
+  """With act_window = k every action is the training forward pass's last
+  step over the k newest observations (fewer at the start), from a zero
+  carry; the carried GRU agrees until it has seen more than k steps."""
+  k = 3
+  # The MSE head: its mode is continuous, so that the window's actions and
+  # the carried GRU's cannot agree by falling into the same bin.
+  config = dataclasses.replace(gcbc.Config.tiny(), head="mse")
+  model = nnx.jit(
+      lambda: gcbc.Model(config, OBS_DIM, ACTION_DIM, rngs=nnx.Rngs(0))
+  )()
+  windowed = configure.with_config(model, act_window=k)
+  b = _batch()
+  forward = nnx.jit(lambda p, o, g: p(o, g, jnp.ones(o.shape[:2])).mode())
+
+  def run(m):
+    state, actions = gcbc.initial_state(m, BATCH), []
+    for t in range(WINDOW):
+      action, state = _ACT["gcbc"](
+          m, b["obs"][:, t], b["goal"], jax.random.key(t), state, greedy=True
+      )
+      actions.append(action)
+    return actions
+
+  got, carried = run(windowed), run(model)
+  for t in range(WINDOW):
+    obs = b["obs"][:, max(0, t - k + 1) : t + 1]
+    want = forward(model.policy, obs, b["goal"])[:, -1]
+    np.testing.assert_allclose(got[t], want, atol=1e-5)
+  np.testing.assert_allclose(got[k - 1], carried[k - 1], atol=1e-5)
+  assert not np.allclose(got[WINDOW - 1], carried[WINDOW - 1], atol=1e-4)
+  with pytest.raises(ValueError, match="act_window must be >= 0, got -1"):
+    gcbc.Config(act_window=-1)
 
 
 def test_configs_from_plain_data_are_hashable_and_checked():

@@ -82,6 +82,7 @@ def test_train_then_load_policy(module, dataset_dir, tmp_path):
             "--seeds=0",
             "--chains=0",
             "--videos_per_task=0",
+            "--act=act_window=4",
         ],
         env=env,
         cwd=ROOT,
@@ -95,6 +96,7 @@ def test_train_then_load_policy(module, dataset_dir, tmp_path):
         "open_drawer",
         "press_red_button",
     }
+    assert results["act"] == {"act_window": "4"}
 
 
 def _train_command(dataset_dir, workdir, total_steps):

@@ -23,6 +23,12 @@ class Config:
   reset_every: int = (
       32  # act() restarts the GRU this often: training windows start from zero.
   )
+  # act() with `act_window` = k > 0 runs the GRU from zero over the last k
+  # observations at every step instead (k windows' worth of compute), so
+  # every action sees a full history, as the last step of a training window
+  # does; the periodic restart leaves the steps after it with almost none.
+  # 0: carry the GRU, restarting it every `reset_every` steps.
+  act_window: int = 0
   # Action chunking (ACT, Zhao et al. 2023): each step predicts the next
   # `chunk` actions; acting averages every prediction made for the current
   # step (temporal ensembling), an older one weighing exp(ensemble_decay)
@@ -33,6 +39,8 @@ class Config:
   def __post_init__(self):
     if self.chunk < 1:
       raise ValueError(f"chunk must be >= 1, got {self.chunk}")
+    if self.act_window < 0:
+      raise ValueError(f"act_window must be >= 0, got {self.act_window}")
 
   @classmethod
   def tiny(cls):
@@ -59,6 +67,7 @@ class PolicyNetwork(nnx.Module):
         rngs=rngs,
     )
     self.rnn = config.rnn
+    self.obs_dim = obs_dim
     self.chunk = config.chunk
     self.ensemble_decay = config.ensemble_decay
     self.action_dim = action_dim
@@ -151,24 +160,40 @@ def loss(model, batch, rng, step):
 
 
 def initial_state(model, batch_size):
-  return {
+  state = {
       "carry": model.policy.initial_carry(batch_size),
       "ensemble": model.policy.initial_ensemble(batch_size),
       "step": jnp.zeros((), jnp.int32),
   }
+  k = model.config.act_window
+  if k:  # The last k observations, newest last; `valid` marks those seen.
+    state["window"] = jnp.zeros((batch_size, k, model.policy.obs_dim))
+    state["valid"] = jnp.zeros((batch_size, k))
+  return state
 
 
 def act(model, obs_history, goal, rng, state, greedy=False):
   """obs_history: [B, T, D] or [B, D] (only the newest step is read; the GRU carry
-  in `state` holds the past), goal: [B, D] -> (action [B, A], state)."""
+  or the window in `state` holds the past), goal: [B, D] -> (action [B, A], state).
+  """
   obs = obs_history[:, -1] if obs_history.ndim == 3 else obs_history
-  reset = state["step"] % model.config.reset_every == 0
-  carry = jnp.where(
-      reset, model.policy.initial_carry(obs.shape[0]), state["carry"]
-  )
-  carry, dist = model.policy.step(carry, obs, goal)
+  state = dict(state)
+  if model.config.act_window:
+    push = lambda x, new: jnp.concatenate([x[:, 1:], new[:, None]], 1)
+    state["window"] = push(state["window"], obs)
+    state["valid"] = push(state["valid"], jnp.ones(obs.shape[:1]))
+    dist = model.policy(state["window"], goal, state["valid"])
+    dist = jax.tree.map(lambda x: x[:, -1], dist)  # The newest step's.
+    carry = state["carry"]
+  else:
+    reset = state["step"] % model.config.reset_every == 0
+    carry = jnp.where(
+        reset, model.policy.initial_carry(obs.shape[0]), state["carry"]
+    )
+    carry, dist = model.policy.step(carry, obs, goal)
   action, ensemble = model.policy.choose(dist, rng, greedy, state["ensemble"])
   return action, {
+      **state,
       "carry": carry,
       "ensemble": ensemble,
       "step": state["step"] + 1,
