@@ -90,6 +90,8 @@ def main(argv):
 
   if (_POLICY.value is None) == (_BASELINE.value is None):
     raise app.UsageError("give one of --policy and --baseline")
+  if _ACT.value and _BASELINE.value:
+    raise app.UsageError("--act changes a saved policy, not a --baseline")
   if _BASELINE.value == "nearest":
     if not _DATASET_DIR.value:
       raise app.UsageError("--baseline=nearest needs --dataset_dir")
