@@ -179,6 +179,9 @@ for seed in 0 1 2; do
   evaluate $name "${EVAL_FLAGS[@]}"
   evaluate_act $name aw32 act_window=32 "${EVAL_FLAGS[@]}"
 done
+# The window on the raw-feature runs of 12 and 24 hours.
+evaluate_act gcbc_large_lr1e3_48k aw32 act_window=32 "${EVAL_FLAGS[@]}"
+evaluate_act gcbc_xl_lr1e3_48k aw32 act_window=32 "${EVAL_FLAGS[@]}"
 # The window's length on other starts (evaluation seed 3), seeds 0 and 1.
 VAL_FLAGS=(--episodes_per_task=10 --seeds=3 --chains=0 --videos_per_task=0)
 for name in gcbc_large_relative_48k gcbc_large_relative_48k_seed1; do
