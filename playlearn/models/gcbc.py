@@ -89,12 +89,24 @@ class PolicyNetwork(nnx.Module):
   def __call__(self, obs, cond, mask):
     """obs: [B, T, D], cond: [B, C], mask: [B, T] -> distribution over [B, T, A]
     ([B, T, k, A] with chunks)."""
+    _, ys = self._scan(obs, cond, mask)
+    return self._head(ys)
+
+  def last(self, obs, cond, mask):
+    """The distribution at a window's newest step only: `__call__`'s [:, -1]
+    where the newest step is valid, without the head on the older steps.
+    obs: [B, T, D], cond: [B, C], mask: [B, T]."""
+    # A GRU cell's output is its new carry: the final carry is the newest
+    # step's output.
+    carry, _ = self._scan(obs, cond, mask)
+    return self._head(carry)
+
+  def _scan(self, obs, cond, mask):
+    """(final carry [B, H], outputs [B, T, H]) of the GRU from zero over the
+    encoded [obs_t, cond]."""
     cond = jnp.broadcast_to(cond[:, None], obs.shape[:2] + cond.shape[-1:])
     x = self.encoder(jnp.concatenate([obs, cond], -1))
-    _, ys = layers.scan_rnn(
-        self.cell, self.initial_carry(obs.shape[0]), x, mask
-    )
-    return self._head(ys)
+    return layers.scan_rnn(self.cell, self.initial_carry(obs.shape[0]), x, mask)
 
   def step(self, carry, obs, cond):
     """One control step. carry: [B, H], obs: [B, D], cond: [B, C] -> (carry, distribution)."""
@@ -182,8 +194,7 @@ def act(model, obs_history, goal, rng, state, greedy=False):
     push = lambda x, new: jnp.concatenate([x[:, 1:], new[:, None]], 1)
     state["window"] = push(state["window"], obs)
     state["valid"] = push(state["valid"], jnp.ones(obs.shape[:1]))
-    dist = model.policy(state["window"], goal, state["valid"])
-    dist = jax.tree.map(lambda x: x[:, -1], dist)  # The newest step's.
+    dist = model.policy.last(state["window"], goal, state["valid"])
     carry = state["carry"]
   else:
     reset = state["step"] % model.config.reset_every == 0
