@@ -4,6 +4,8 @@ r"""Evaluates a saved policy on the PlayTable task suite.
       --episodes_per_task=10 --seeds=0,1,2 --perturb=0.4 --chains=20
   # The same weights acting otherwise (model config fields, saved as `act`):
   python scripts/evaluate.py --policy=out/gcbc/policy --act=act_window=32
+  python scripts/evaluate.py --policy=out/lmp/policy \
+      --act=policy.act_window=32,replan_every=1
   # The floors, on the same episodes: a random policy, and nearest-neighbour
   # replay of the play data (playlearn/evaluation/baselines.py).
   python scripts/evaluate.py --baseline=random --out_dir=out/eval/random
@@ -74,7 +76,8 @@ _ACT = flags.DEFINE_string(
     "act",
     "",
     "Model config fields that change how the saved policy acts, not its "
-    "weights, e.g. act_window=32 (GCBC) or sampler=heun,num_steps=5 (BESO).",
+    "weights, e.g. act_window=32 (GCBC), policy.act_window=32,replan_every=1 "
+    "(LMP: a nested field dotted) or sampler=heun,num_steps=5 (BESO).",
 )
 
 

@@ -18,8 +18,9 @@
 #    BESO's sweep and play generator, diagnostics, the comparison plots;
 #    evaluated as they were then (5 starts x 2 seeds, perturbed, chains).
 # 3. Where gpu/ holds what scripts/gpu_results.sh wrote on a GPU (the
-#    full-size configs; docs/results.md, "2026-12-04 (GPU)"), their
-#    evaluation here.
+#    full-size configs; docs/results.md, "2026-12-04 (GPU)"), and
+#    gpu_recipes/ what scripts/gpu_recipes.sh wrote (Play-LMP and BESO with
+#    the CPU recipe), their evaluation here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out}
@@ -190,6 +191,18 @@ for name in gcbc_large_relative_48k gcbc_large_relative_48k_seed1; do
     evaluate_act $name val3_aw$k act_window=$k "${VAL_FLAGS[@]}"
   done
 done
+# Goals up to 64 steps beyond the window (the suite's are 40-110 steps
+# away; sixth session): GCBC's recipe (seed 0, acting both ways) and C-BESO.
+L=$OUT/full/playtable_play/state_large/$V
+train gcbc_large_relative_48k_gh64 "$L" playlearn/configs/gcbc.py:cpu \
+  --config.optimizer.lr=1e-3 --config.total_steps=48000 \
+  --config.data.features=relative --config.data.goal_horizon=64
+evaluate gcbc_large_relative_48k_gh64 "${EVAL_FLAGS[@]}"
+evaluate_act gcbc_large_relative_48k_gh64 aw32 act_window=32 "${EVAL_FLAGS[@]}"
+train cbeso_rel_gh64 "$L" playlearn/configs/beso.py:cpu \
+  --config.model.cond_drop_prob=0 --config.data.features=relative \
+  --config.data.goal_horizon=64 --config.evals.suite.every=0
+evaluate cbeso_rel_gh64 "${EVAL_FLAGS[@]}"
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
@@ -237,4 +250,18 @@ for name in gcbc_full lmp_full beso_full gcbc_b256_lr1e3; do
   [ -f "$OUT/eval/gpu_$name/results.json" ] || \
     $PY scripts/evaluate.py --policy=$OUT/gpu/$name/policy \
       --out_dir=$OUT/eval/gpu_$name "${EVAL_FLAGS[@]}"
+done
+# And by scripts/gpu_recipes.sh (the CPU recipe for Play-LMP and BESO;
+# docs/results.md, "2026-12-04 (sixth session)"): each as trained, and
+# Play-LMP also acting with a sliding window and a plan per step.
+for name in lmp_rel_b001 lmp_rel_b01 cbeso_rel cfgbeso_rel; do
+  [ -f "$OUT/gpu_recipes/$name/policy/policy.json" ] || continue
+  for act in "" policy.act_window=32,replan_every=1; do
+    case $name:$act in cbeso*:?* | cfgbeso*:?*) continue ;; esac
+    suffix=${act:+_aw32r1}
+    [ -f "$OUT/eval/gpu_recipes_$name$suffix/results.json" ] || \
+      $PY scripts/evaluate.py --policy=$OUT/gpu_recipes/$name/policy \
+        ${act:+--act=$act} --out_dir=$OUT/eval/gpu_recipes_$name$suffix \
+        --videos_per_task=1 "${EVAL_FLAGS[@]}"
+  done
 done

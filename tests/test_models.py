@@ -474,6 +474,41 @@ def test_gcbc_act_window_acts_as_the_training_forward_on_the_last_k_steps():
     gcbc.Config(act_window=-1)
 
 
+def test_lmp_act_window_decodes_the_plan_of_the_window_that_ends_now():
+  """With policy.act_window = k and replan_every = 1, every greedy action is
+  the training forward pass's last step over the k newest observations,
+  with the proposal's mean plan from the oldest of them as s_0."""
+  k = 3
+  config = dataclasses.replace(
+      lmp.Config.tiny(),
+      policy=dataclasses.replace(gcbc.Config.tiny(), head="mse"),
+      replan_every=1,
+  )
+  model = nnx.jit(
+      lambda: lmp.Model(config, OBS_DIM, ACTION_DIM, rngs=nnx.Rngs(0))
+  )()
+  windowed = configure.with_config(model, policy={"act_window": k})
+  assert windowed.config.policy.act_window == k
+  assert model.config.policy.act_window == 0
+  b = _batch()
+
+  @nnx.jit
+  def forward(m, obs, goal):
+    z, _ = m.propose(obs[:, 0], goal)
+    cond = jnp.concatenate([goal, z], -1)
+    return m.policy(obs, cond, jnp.ones(obs.shape[:2])).mode()[:, -1]
+
+  state = lmp.initial_state(windowed, BATCH)
+  for t in range(WINDOW):
+    action, state = _ACT["lmp"](
+        windowed, b["obs"][:, t], b["goal"], jax.random.key(t), state, True
+    )
+    obs = b["obs"][:, max(0, t - k + 1) : t + 1]
+    np.testing.assert_allclose(
+        action, forward(model, obs, b["goal"]), atol=1e-5
+    )
+
+
 def test_configs_from_plain_data_are_hashable_and_checked():
   # As ml_collections and a saved policy's JSON give them: lists, dicts.
   fields = {"policy": {"encoder": [16, 8], "rnn": 8}, "proposal": [8]}

@@ -103,8 +103,10 @@ def test_sweep_rejects_unknown_fields(beso_policy_dir):
     sweep.typed(policy, sweep.parse_variant("samplr=heun"))
   with pytest.raises(ValueError, match="not key=value"):
     sweep.parse_variant("heun")
-  with pytest.raises(ValueError, match=r"has no field \['samplr'\]"):
+  with pytest.raises(ValueError, match=r"unknown fields \['samplr'\]"):
     policy.with_config(samplr="heun")
+  with pytest.raises(ValueError, match="beso has no nested config 'sampler'"):
+    sweep.typed(policy, sweep.parse_variant("sampler.steps=2"))
 
 
 def test_with_config_keeps_weights_and_changes_acting(beso_policy_dir):

@@ -8,6 +8,7 @@ each with its success on the task suite and its `Policy.act` latency.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 import time
 
@@ -43,17 +44,32 @@ def parse_variant(text: str) -> dict:
 
 
 def typed(policy: policy_lib.Policy, variant: dict) -> dict:
-  """The variant's values converted to the types of the policy's config fields."""
-  config = policy.model.config
+  """The variant's values converted to the types of the policy's config
+  fields; a dotted key names a nested config's field ('policy.act_window'
+  of LMP) and becomes a nested mapping, as `Policy.with_config` takes it."""
   out = {}
   for key, value in variant.items():
-    if not hasattr(config, key):
-      raise ValueError(f"{policy.method_name} has no config field {key!r}")
-    kind = type(getattr(config, key))
+    config, where, path = (
+        policy.model.config,
+        policy.method_name,
+        key.split("."),
+    )
+    for name in path[:-1]:
+      config = getattr(config, name, None)
+      if not dataclasses.is_dataclass(config):
+        raise ValueError(f"{where} has no nested config {name!r} (in {key!r})")
+      where = f"{where}.{name}"
+    if not hasattr(config, path[-1]):
+      raise ValueError(f"{where} has no config field {path[-1]!r}")
+    kind = type(getattr(config, path[-1]))
     if kind is bool and isinstance(value, str):
-      out[key] = value.lower() in ("1", "true", "yes")
+      value = value.lower() in ("1", "true", "yes")
     else:
-      out[key] = kind(value)
+      value = kind(value)
+    node = out
+    for name in path[:-1]:
+      node = node.setdefault(name, {})
+    node[path[-1]] = value
   return out
 
 

@@ -40,16 +40,13 @@ def with_config(model, **changes):
   """The same weights acting with other config fields (sampler, num_steps, guidance...).
 
   It swaps the `config` of any method's model (`Policy.with_config` uses
-  it). Unknown fields raise a ValueError naming them.
+  it); a nested config's fields come as a mapping (LMP's
+  `policy={"act_window": 32}`). Unknown fields raise a ValueError naming them.
   """
-  valid = {f.name for f in dataclasses.fields(model.config)}
-  unknown = sorted(set(changes) - valid)
-  if unknown:
-    raise ValueError(
-        f"{type(model.config).__module__} config has no field {unknown}; "
-        f"valid: {sorted(valid)}"
-    )
+  config = replace_fields(
+      model.config, changes, f"{type(model.config).__module__} config"
+  )
   graphdef, state = nnx.split(model)
   variant = nnx.merge(graphdef, state)
-  variant.config = dataclasses.replace(model.config, **changes)
+  variant.config = config
   return variant

@@ -177,11 +177,29 @@ def initial_state(model, batch_size):
       "ensemble": model.policy.initial_ensemble(batch_size),
       "step": jnp.zeros((), jnp.int32),
   }
-  k = model.config.act_window
-  if k:  # The last k observations, newest last; `valid` marks those seen.
-    state["window"] = jnp.zeros((batch_size, k, model.policy.obs_dim))
-    state["valid"] = jnp.zeros((batch_size, k))
-  return state
+  return {**state, **window_state(model.policy, batch_size, model.config)}
+
+
+def window_state(policy, batch_size, config):
+  """The acting window of `config.act_window` = k observations (none if 0):
+  the last k, newest last; `valid` marks those seen."""
+  k = config.act_window
+  if not k:
+    return {}
+  return {
+      "window": jnp.zeros((batch_size, k, policy.obs_dim)),
+      "valid": jnp.zeros((batch_size, k)),
+  }
+
+
+def push_window(state, obs):
+  """`state` with obs [B, D] appended to its window (the oldest dropped)."""
+  push = lambda x, new: jnp.concatenate([x[:, 1:], new[:, None]], 1)
+  return {
+      **state,
+      "window": push(state["window"], obs),
+      "valid": push(state["valid"], jnp.ones(obs.shape[:1])),
+  }
 
 
 def act(model, obs_history, goal, rng, state, greedy=False):
@@ -189,11 +207,8 @@ def act(model, obs_history, goal, rng, state, greedy=False):
   or the window in `state` holds the past), goal: [B, D] -> (action [B, A], state).
   """
   obs = obs_history[:, -1] if obs_history.ndim == 3 else obs_history
-  state = dict(state)
   if model.config.act_window:
-    push = lambda x, new: jnp.concatenate([x[:, 1:], new[:, None]], 1)
-    state["window"] = push(state["window"], obs)
-    state["valid"] = push(state["valid"], jnp.ones(obs.shape[:1]))
+    state = push_window(state, obs)
     dist = model.policy.last(state["window"], goal, state["valid"])
     carry = state["carry"]
   else:

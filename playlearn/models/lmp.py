@@ -121,35 +121,59 @@ def loss(model, batch, rng, step):
 
 
 def initial_state(model, batch_size):
-  return {
+  state = {
       "carry": model.policy.initial_carry(batch_size),
       "ensemble": model.policy.initial_ensemble(batch_size),
       "z": jnp.zeros((batch_size, model.config.latent)),
       "step": jnp.zeros((), jnp.int32),
+  }
+  return {
+      **state,
+      **gcbc.window_state(model.policy, batch_size, model.config.policy),
   }
 
 
 def act(model, obs_history, goal, rng, state, greedy=False):
   """obs_history: [B, T, D] or [B, D] (only the newest step is read), goal: [B, D]
   -> (action [B, A], state). Every `replan_every` steps (from step 0) a new z is
-  drawn from the proposal with the current state as s_0, and the policy GRU
-  restarts, as each training window did."""
+  drawn from the proposal.
+
+  With `policy.act_window` = 0 the plan's s_0 is the current state and the
+  policy GRU restarts at each re-plan, as each training window did. With a
+  window of k > 0 (as GCBC's: the GRU from zero over the last k observations
+  at every step) s_0 is the window's oldest observation, so that with
+  `replan_every` = 1 every action is the last step of a training window:
+  the plan of the window that ends now, decoded over that window.
+  """
   obs = obs_history[:, -1] if obs_history.ndim == 3 else obs_history
   z_rng, a_rng = jax.random.split(rng)
+  windowed = model.config.policy.act_window > 0
+  if windowed:
+    state = gcbc.push_window(state, obs)
+    oldest = jnp.argmax(state["valid"], axis=1)  # Valid steps are the newest.
+    s0 = jnp.take_along_axis(state["window"], oldest[:, None, None], 1)[:, 0]
+  else:
+    s0 = obs
   replan = state["step"] % model.config.replan_every == 0
-  mean_p, std_p = model.propose(obs, goal)
+  mean_p, std_p = model.propose(s0, goal)
   z_new = (
       mean_p
       if greedy
       else mean_p + std_p * jax.random.normal(z_rng, mean_p.shape)
   )
   z = jnp.where(replan, z_new, state["z"])
-  carry = jnp.where(
-      replan, model.policy.initial_carry(obs.shape[0]), state["carry"]
-  )
-  carry, dist = model.policy.step(carry, obs, jnp.concatenate([goal, z], -1))
+  cond = jnp.concatenate([goal, z], -1)
+  if windowed:
+    carry = state["carry"]
+    dist = model.policy.last(state["window"], cond, state["valid"])
+  else:
+    carry = jnp.where(
+        replan, model.policy.initial_carry(obs.shape[0]), state["carry"]
+    )
+    carry, dist = model.policy.step(carry, obs, cond)
   action, ensemble = model.policy.choose(dist, a_rng, greedy, state["ensemble"])
   return action, {
+      **state,
       "carry": carry,
       "ensemble": ensemble,
       "z": z,
