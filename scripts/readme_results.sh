@@ -192,13 +192,17 @@ for name in gcbc_large_relative_48k gcbc_large_relative_48k_seed1; do
   done
 done
 # Goals up to 64 steps beyond the window (the suite's are 40-110 steps
-# away; sixth session): GCBC's recipe (seed 0, acting both ways) and C-BESO.
+# away; sixth session): GCBC's recipe (training seeds 0 and 1, acting both
+# ways) and C-BESO.
 L=$OUT/full/playtable_play/state_large/$V
-train gcbc_large_relative_48k_gh64 "$L" playlearn/configs/gcbc.py:cpu \
-  --config.optimizer.lr=1e-3 --config.total_steps=48000 \
-  --config.data.features=relative --config.data.goal_horizon=64
-evaluate gcbc_large_relative_48k_gh64 "${EVAL_FLAGS[@]}"
-evaluate_act gcbc_large_relative_48k_gh64 aw32 act_window=32 "${EVAL_FLAGS[@]}"
+for seed in 0 1; do
+  name=gcbc_large_relative_48k_gh64$([ $seed = 0 ] || echo _seed$seed)
+  train $name "$L" playlearn/configs/gcbc.py:cpu --config.seed=$seed \
+    --config.optimizer.lr=1e-3 --config.total_steps=48000 \
+    --config.data.features=relative --config.data.goal_horizon=64
+  evaluate $name "${EVAL_FLAGS[@]}"
+  evaluate_act $name aw32 act_window=32 "${EVAL_FLAGS[@]}"
+done
 train cbeso_rel_gh64 "$L" playlearn/configs/beso.py:cpu \
   --config.model.cond_drop_prob=0 --config.data.features=relative \
   --config.data.goal_horizon=64 --config.evals.suite.every=0
