@@ -95,6 +95,7 @@ def main(argv):
     raise app.UsageError("give one of --policy and --baseline")
   if _ACT.value and _BASELINE.value:
     raise app.UsageError("--act changes a saved policy, not a --baseline")
+  act = sweep.parse_variant(_ACT.value)
   if _BASELINE.value == "nearest":
     if not _DATASET_DIR.value:
       raise app.UsageError("--baseline=nearest needs --dataset_dir")
@@ -106,7 +107,7 @@ def main(argv):
     if _BASELINE.value == "nearest":
       return baselines.NearestNeighbourReplay(store)
     policy = Policy.load(_POLICY.value, greedy=not _SAMPLE.value)
-    changes = sweep.typed(policy, sweep.parse_variant(_ACT.value))
+    changes = sweep.typed(policy, act)
     return policy.with_config(**changes) if changes else policy
 
   tasks = _TASKS.value or list(evaluation.EVAL_TASKS)
@@ -121,7 +122,7 @@ def main(argv):
       ),
       "episodes_per_task": _EPISODES.value,
       "step_budget": _STEP_BUDGET.value,
-      "act": sweep.parse_variant(_ACT.value),
+      "act": act,
   }
   budget = {"step_budget": _STEP_BUDGET.value}
   results["tasks"] = evaluation.evaluate_over_seeds(

@@ -269,3 +269,9 @@ for name in lmp_rel_b001 lmp_rel_b01 cbeso_rel cfgbeso_rel; do
         --videos_per_task=1 "${EVAL_FLAGS[@]}"
   done
 done
+# Play-LMP with the window, each plan held 16 steps (evaluation seed 0).
+P=$OUT/gpu_recipes/lmp_rel_b001/policy
+[ ! -f "$P/policy.json" ] || [ -f "$OUT/eval/gpu_recipes_lmp_rel_b001_aw32r16_s0/results.json" ] || \
+  $PY scripts/evaluate.py --policy=$P --act=policy.act_window=32,replan_every=16 \
+    --out_dir=$OUT/eval/gpu_recipes_lmp_rel_b001_aw32r16_s0 \
+    --episodes_per_task=10 --seeds=0 --chains=0 --videos_per_task=0

@@ -49,11 +49,8 @@ def typed(policy: policy_lib.Policy, variant: dict) -> dict:
   of LMP) and becomes a nested mapping, as `Policy.with_config` takes it."""
   out = {}
   for key, value in variant.items():
-    config, where, path = (
-        policy.model.config,
-        policy.method_name,
-        key.split("."),
-    )
+    config, where = policy.model.config, policy.method_name
+    path = key.split(".")
     for name in path[:-1]:
       config = getattr(config, name, None)
       if not dataclasses.is_dataclass(config):
