@@ -1,5 +1,6 @@
-"""Console hygiene for the command-line tools."""
+"""Console hygiene and shared flags of the command-line tools."""
 
+from absl import flags
 from absl import logging
 
 
@@ -25,3 +26,20 @@ def quiet_library_logs() -> None:
   """Keeps library INFO logs off the console (warnings and errors stay);
   call from an absl `main`."""
   logging.get_absl_handler().addFilter(_QuietLibraries())
+
+
+def define_sample_flag() -> flags.FlagHolder:
+  """--sample / --nosample / unset: how a loaded policy acts; pass the value
+  to `greedy_from_sample` for `Policy.load`'s greedy."""
+  return flags.DEFINE_bool(
+      "sample",
+      None,
+      "Sample actions (--sample) or take the distribution's mode (--nosample);"
+      " unset: the method's own choice (BESO samples, GCBC and LMP take the"
+      " mode).",
+  )
+
+
+def greedy_from_sample(sample: bool | None) -> bool | None:
+  """`Policy.load`'s greedy from --sample's value (None: the method's own)."""
+  return None if sample is None else not sample

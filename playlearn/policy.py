@@ -56,7 +56,10 @@ class Policy:
 
   `obs` and `goal` are dicts with 'state': float32[D] (one environment) or
   [B, D] (B environments); `act` returns float32[7] or [B, 7] env actions.
-  The step is jit-compiled once per batch size.
+  The step is jit-compiled once per batch size. `greedy`: take the action
+  distribution's mode (True) or sample from it with keys drawn from `seed`
+  (False); None (the default) is the method's own choice, its module's
+  ACTS_GREEDY: GCBC and LMP take the mode, BESO samples.
   """
 
   def __init__(
@@ -66,10 +69,12 @@ class Policy:
       normalization: windows.Normalization,
       *,
       seed: int = 0,
-      greedy: bool = True,
+      greedy: bool | None = None,
   ):
     self.method_name = method
     self._method = models.get(method)
+    if greedy is None:
+      greedy = getattr(self._method, "ACTS_GREEDY", True)
     self._model = model
     self.normalization = normalization
     self.greedy = greedy
@@ -197,7 +202,9 @@ class Policy:
     _sync("policy_save_end")
 
   @classmethod
-  def load(cls, path: str, *, seed: int = 0, greedy: bool = True) -> Policy:
+  def load(
+      cls, path: str, *, seed: int = 0, greedy: bool | None = None
+  ) -> Policy:
     path = os.path.abspath(path)
     description_file = os.path.join(path, "policy.json")
     if not os.path.exists(description_file):

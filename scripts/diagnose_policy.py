@@ -9,7 +9,10 @@ the same with shuffled goals, and how often the policy moves at all (see
 `playlearn.evaluation.diagnostics`). For a Play-LMP policy, also the
 held-out action error with the plan from the recognition network, from the
 proposal (what acting uses), from another window and zero
-(`latent.plan_errors`). Writes the figures as JSON with --out.
+(`latent.plan_errors`). Then, in closed loop on suite episodes, how far the
+observations it meets leave its training data and how far the tool tilts
+(`diagnostics.closed_loop_drift`; --drift_episodes=0 skips it). Writes the
+figures as JSON with --out.
 """
 
 import os
@@ -35,8 +38,12 @@ _LENGTH = flags.DEFINE_integer("length", 32, "Steps per window.")
 _GOAL_HORIZON = flags.DEFINE_integer(
     "goal_horizon", 0, "The goal lies 0..goal_horizon steps past the window."
 )
-_SAMPLE = flags.DEFINE_bool(
-    "sample", False, "Sample actions instead of the distribution mode."
+_SAMPLE = console.define_sample_flag()
+_DRIFT_EPISODES = flags.DEFINE_integer(
+    "drift_episodes",
+    3,
+    "Closed-loop rollouts per task (open_drawer, press_red_button,"
+    " lift_red_block) for the drift figures; 0 skips them.",
 )
 _SEED = flags.DEFINE_integer("seed", 0, "Window and sampling seed.")
 _OUT = flags.DEFINE_string("out", None, "JSON file to write (optional).")
@@ -46,7 +53,9 @@ def main(argv):
   del argv
   console.quiet_library_logs()
   policy = Policy.load(
-      _POLICY.value, seed=_SEED.value, greedy=not _SAMPLE.value
+      _POLICY.value,
+      seed=_SEED.value,
+      greedy=console.greedy_from_sample(_SAMPLE.value),
   )
   result = diagnostics.diagnose(
       policy,
@@ -58,7 +67,7 @@ def main(argv):
       seed=_SEED.value,
   )
   result["policy"] = os.path.abspath(_POLICY.value)
-  result["greedy"] = not _SAMPLE.value
+  result["greedy"] = policy.greedy
   print(diagnostics.table(result))
   if policy.method_name == "lmp":
     plans = latent.plan_errors(
@@ -69,6 +78,13 @@ def main(argv):
     print("|---|---|")
     for name, error in plans["action_sq_error"].items():
       print(f"| {name} | {error:.3f} |")
+  if _DRIFT_EPISODES.value > 0:
+    drift = diagnostics.closed_loop_drift(
+        policy, episodes_per_task=_DRIFT_EPISODES.value, seed=_SEED.value
+    )
+    result["closed_loop_drift"] = drift
+    print()
+    print(diagnostics.drift_table(drift))
   if _OUT.value:
     manifest.write_json(_OUT.value, result)
 

@@ -69,9 +69,7 @@ _STEP_BUDGET = flags.DEFINE_integer(
     "at most 300 (playlearn.evaluation.suite).",
     lower_bound=1,
 )
-_SAMPLE = flags.DEFINE_bool(
-    "sample", False, "Sample actions instead of the distribution mode."
-)
+_SAMPLE = console.define_sample_flag()
 _ACT = flags.DEFINE_string(
     "act",
     "",
@@ -106,7 +104,10 @@ def main(argv):
       return baselines.RandomPolicy()
     if _BASELINE.value == "nearest":
       return baselines.NearestNeighbourReplay(store)
-    policy = Policy.load(_POLICY.value, greedy=not _SAMPLE.value)
+    policy = Policy.load(
+        _POLICY.value,
+        greedy=console.greedy_from_sample(_SAMPLE.value),
+    )
     changes = sweep.typed(policy, act)
     return policy.with_config(**changes) if changes else policy
 
@@ -123,6 +124,7 @@ def main(argv):
       "episodes_per_task": _EPISODES.value,
       "step_budget": _STEP_BUDGET.value,
       "act": act,
+      "greedy": factory().greedy if _POLICY.value else None,
   }
   budget = {"step_budget": _STEP_BUDGET.value}
   results["tasks"] = evaluation.evaluate_over_seeds(

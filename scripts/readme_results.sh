@@ -30,6 +30,9 @@ D=$OUT/full/playtable_play/state_full/$V
 C=$OUT/full/playtable_play/state_full_clean/$V
 EVAL_FLAGS=(--episodes_per_task=10 --seeds=0,1,2 --chains=0)
 CLEAN_EVAL_FLAGS=(--episodes_per_task=5 --seeds=0,1 --perturb=0.4 --chains=20)
+# BESO's figures before 2026-12-04's seventh session acted greedily (one
+# fixed noise, then the default); a saved BESO policy now samples.
+GREEDY=--nosample
 
 collect() {  # config
   [ -f "$OUT/full/playtable_play/$1/$V/statistics.json" ] || \
@@ -135,10 +138,10 @@ evaluate lmp_beta01 "${EVAL_FLAGS[@]}"
 # guidance 1, 2, 4), what LMP's plan is worth and how it acts (sampled
 # plans, re-planning intervals), GCBC lr 1e-3 on 24 hours of play.
 train cbeso "$D" playlearn/configs/beso.py:cpu --config.model.cond_drop_prob=0
-evaluate cbeso "${EVAL_FLAGS[@]}"
+evaluate cbeso $GREEDY "${EVAL_FLAGS[@]}"
 train cfgbeso "$D" playlearn/configs/beso.py:cpu
 [ -f "$OUT/eval/cfgbeso_guidance.json" ] || \
-  $PY scripts/sweep_policy.py --policy=$OUT/cfgbeso/policy \
+  $PY scripts/sweep_policy.py --policy=$OUT/cfgbeso/policy $GREEDY \
     --variant=guidance=1 --variant=guidance=2 --variant=guidance=4 \
     --episodes_per_task=5 --out=$OUT/eval/cfgbeso_guidance.json
 [ -f "$OUT/eval/lmp_beta01/diagnostics_1.2.0.json" ] || \
@@ -156,7 +159,7 @@ train cfgbeso "$D" playlearn/configs/beso.py:cpu
     --out=$OUT/eval/lmp_beta01_replan.json
 train cbeso_large "$OUT/full/playtable_play/state_large/$V" \
   playlearn/configs/beso.py:cpu --config.model.cond_drop_prob=0
-evaluate cbeso_large "${EVAL_FLAGS[@]}"
+evaluate cbeso_large $GREEDY "${EVAL_FLAGS[@]}"
 collect state_xl
 train gcbc_xl_lr1e3_48k "$OUT/full/playtable_play/state_xl/$V" \
   playlearn/configs/gcbc.py:cpu --config.optimizer.lr=1e-3 \
@@ -206,7 +209,33 @@ done
 train cbeso_rel_gh64 "$L" playlearn/configs/beso.py:cpu \
   --config.model.cond_drop_prob=0 --config.data.features=relative \
   --config.data.goal_horizon=64 --config.evals.suite.every=0
-evaluate cbeso_rel_gh64 "${EVAL_FLAGS[@]}"
+evaluate cbeso_rel_gh64 $GREEDY "${EVAL_FLAGS[@]}"
+# 2026-12-04 (seventh session): C-BESO acting greedily (one fixed noise)
+# against sampling (the default now); the commanded pose's lead as a
+# feature (relative_target); action chunks of 10 executed open loop from one
+# observation, as the reference's CALVIN agents; 8 and 16 observations.
+CB=(playlearn/configs/beso.py:cpu --config.model.cond_drop_prob=0
+  --config.data.goal_horizon=64 --config.evals.suite.every=0)
+C10=(--config.model.chunk=10 --config.model.execute=10 --config.model.obs_window=1)
+train cbeso_c10_w1 "$L" "${CB[@]}" --config.data.features=relative "${C10[@]}"
+train cbeso_c10_w4 "$L" "${CB[@]}" --config.data.features=relative \
+  --config.model.chunk=10 --config.model.execute=10
+train cbeso_tgt "$L" "${CB[@]}" --config.data.features=relative_target
+train cbeso_tgt_c10_w1 "$L" "${CB[@]}" --config.data.features=relative_target \
+  "${C10[@]}"
+for w in 8 16; do
+  train cbeso_tgt_w$w "$L" "${CB[@]}" --config.data.features=relative_target \
+    --config.model.obs_window=$w
+  evaluate cbeso_tgt_w$w "${EVAL_FLAGS[@]}"
+done
+for name in cbeso_c10_w1 cbeso_tgt cbeso_tgt_c10_w1; do
+  evaluate $name $GREEDY "${EVAL_FLAGS[@]}"
+  evaluate_act $name sample "" --sample "${EVAL_FLAGS[@]}"
+done
+evaluate_act cbeso_c10_w4 s0 "" $GREEDY --videos_per_task=0 \
+  --episodes_per_task=10 --seeds=0 --chains=0
+evaluate_act cbeso_tgt sample_ddim10 num_steps=10 --sample "${EVAL_FLAGS[@]}"
+evaluate_act cbeso_tgt avg16 average=16 "${EVAL_FLAGS[@]}"
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
@@ -221,9 +250,9 @@ collect state_full_clean
 train gcbc_clean "$C" playlearn/configs/gcbc.py:cpu
 evaluate gcbc_clean "${CLEAN_EVAL_FLAGS[@]}"
 train beso_cfg "$C" playlearn/configs/beso.py:cpu
-evaluate beso_cfg "${CLEAN_EVAL_FLAGS[@]}"
+evaluate beso_cfg $GREEDY "${CLEAN_EVAL_FLAGS[@]}"
 train beso_c "$C" playlearn/configs/beso.py:cpu --config.model.cond_drop_prob=0
-evaluate beso_c "${CLEAN_EVAL_FLAGS[@]}"
+evaluate beso_c $GREEDY "${CLEAN_EVAL_FLAGS[@]}"
 train lmp "$C" playlearn/configs/lmp.py:cpu
 evaluate lmp "${CLEAN_EVAL_FLAGS[@]}"
 collect state_large_clean
@@ -231,7 +260,7 @@ train gcbc_large "$OUT/full/playtable_play/state_large_clean/$V" \
   playlearn/configs/gcbc.py:cpu
 evaluate gcbc_large "${CLEAN_EVAL_FLAGS[@]}"
 [ -f "$OUT/eval/beso_sweep.json" ] || \
-  $PY scripts/sweep_policy.py --policy=$OUT/beso_cfg/policy \
+  $PY scripts/sweep_policy.py --policy=$OUT/beso_cfg/policy $GREEDY \
     --out=$OUT/eval/beso_sweep.json
 [ -f "$OUT/eval/play_generator.json" ] || \
   $PY scripts/play_generator.py --policy=$OUT/beso_cfg/policy --guidance=0 \
@@ -239,7 +268,7 @@ evaluate gcbc_large "${CLEAN_EVAL_FLAGS[@]}"
     --out=$OUT/eval/play_generator.json
 for name in gcbc_clean lmp beso_cfg; do
   [ -f "$OUT/eval/$name/diagnostics.json" ] || \
-    $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy \
+    $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy $GREEDY \
       --dataset_dir="$C" --out=$OUT/eval/$name/diagnostics.json
 done
 $PY scripts/compare_results.py --out_dir=$OUT/compare \
@@ -252,7 +281,7 @@ $PY scripts/plot_latents.py --policy=$OUT/lmp/policy --dataset_dir="$C" \
 for name in gcbc_full lmp_full beso_full gcbc_b256_lr1e3; do
   [ -f "$OUT/gpu/$name/policy/policy.json" ] || continue
   [ -f "$OUT/eval/gpu_$name/results.json" ] || \
-    $PY scripts/evaluate.py --policy=$OUT/gpu/$name/policy \
+    $PY scripts/evaluate.py --policy=$OUT/gpu/$name/policy $GREEDY \
       --out_dir=$OUT/eval/gpu_$name "${EVAL_FLAGS[@]}"
 done
 # And by scripts/gpu_recipes.sh (the CPU recipe for Play-LMP and BESO;
@@ -264,7 +293,7 @@ for name in lmp_rel_b001 lmp_rel_b01 cbeso_rel cfgbeso_rel; do
     case $name:$act in cbeso*:?* | cfgbeso*:?*) continue ;; esac
     suffix=${act:+_aw32r1}
     [ -f "$OUT/eval/gpu_recipes_$name$suffix/results.json" ] || \
-      $PY scripts/evaluate.py --policy=$OUT/gpu_recipes/$name/policy \
+      $PY scripts/evaluate.py --policy=$OUT/gpu_recipes/$name/policy $GREEDY \
         ${act:+--act=$act} --out_dir=$OUT/eval/gpu_recipes_$name$suffix \
         --videos_per_task=1 "${EVAL_FLAGS[@]}"
   done

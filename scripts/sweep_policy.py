@@ -35,16 +35,16 @@ _VARIANTS = flags.DEFINE_multi_string(
 _EPISODES = flags.DEFINE_integer("episodes_per_task", 3, "Starts per task.")
 _SEED = flags.DEFINE_integer("seed", 0, "Evaluation seed.")
 _TASKS = flags.DEFINE_list("tasks", None, "Tasks (default: the 18).")
-_SAMPLE = flags.DEFINE_bool(
-    "sample", False, "Sample actions instead of the greedy choice."
-)
+_SAMPLE = console.define_sample_flag()
 _OUT = flags.DEFINE_string("out", None, "JSON file to write (optional).")
 
 
 def main(argv):
   del argv
   console.quiet_library_logs()
-  policy = Policy.load(_POLICY.value, greedy=not _SAMPLE.value)
+  policy = Policy.load(
+      _POLICY.value, greedy=console.greedy_from_sample(_SAMPLE.value)
+  )
   variants = (
       [sweep.parse_variant(v) for v in _VARIANTS.value]
       if _VARIANTS.value

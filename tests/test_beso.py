@@ -148,6 +148,47 @@ def test_act_keeps_the_window_and_ignores_the_padding_before_the_episode():
   assert not np.allclose(a, b)
 
 
+def test_act_executes_a_chunk_open_loop_then_samples_again():
+  model = _model(chunk=3, execute=3)
+  goal = jnp.zeros((2, OBS_DIM))
+  state = beso.initial_state(model, 2)
+  actions, chunks = [], []
+  for t in range(4):
+    obs = jnp.full((2, OBS_DIM), float(t))
+    action, state = _act(model, obs, goal, jax.random.key(t), state)
+    actions.append(action)
+    chunks.append(state["chunk"])
+  # Steps 0-2 execute the chunk sampled at step 0, in order; step 3 samples
+  # a new one (fresh noise and a new window).
+  for t in range(3):
+    np.testing.assert_array_equal(chunks[t], chunks[0])
+    np.testing.assert_allclose(actions[t], jnp.clip(chunks[0][:, t], -1.0, 1.0))
+  assert not np.allclose(chunks[3], chunks[0])
+  np.testing.assert_allclose(actions[3], jnp.clip(chunks[3][:, 0], -1.0, 1.0))
+  assert int(state["step"]) == 4
+  np.testing.assert_array_equal(state["obs"][:, :, 0], [[2.0, 3.0]] * 2)
+
+
+def test_averaged_acting_is_the_mean_of_independent_samples():
+  one, averaged = _model(), _model(average=256)
+  obs = jax.random.normal(jax.random.key(0), (2, OBS_DIM))
+  state = beso.initial_state(one, 2)
+
+  def actions(model):
+    return [_act(model, obs, obs, jax.random.key(s), state)[0] for s in (1, 2)]
+
+  means, singles = actions(averaged), actions(one)
+  # Two means of 256 samples agree far better than two single samples do.
+  mean_gap = float(jnp.abs(means[0] - means[1]).max())
+  single_gap = float(jnp.abs(singles[0] - singles[1]).max())
+  assert mean_gap < 0.25 * single_gap, (mean_gap, single_gap)
+
+
+def test_execute_longer_than_the_chunk_is_refused():
+  with pytest.raises(ValueError, match="execute"):
+    dataclasses.replace(beso.Config.tiny(), chunk=2, execute=3)
+
+
 def test_greedy_acting_ignores_rng_and_sampling_does_not():
   model = _model()
   obs = jax.random.normal(jax.random.key(0), (3, OBS_DIM))
@@ -279,6 +320,12 @@ def test_policy_save_and_load_give_the_same_actions(tmp_path):
   after = rollout(Policy.load(str(tmp_path / "policy"), seed=3, greedy=False))
   np.testing.assert_array_equal(before, after)
   assert before.shape == (3, 2, ACTION_DIM)
+  # Not told, a BESO policy samples (beso.ACTS_GREEDY): another seed, other noise.
+  default = Policy.load(str(tmp_path / "policy"), seed=3)
+  assert not default.greedy
+  np.testing.assert_array_equal(rollout(default), before)
+  other = rollout(Policy.load(str(tmp_path / "policy"), seed=4))
+  assert not np.allclose(other, before)
 
 
 # ---------------------------------------------------------------- the trainer's EMA

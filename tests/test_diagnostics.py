@@ -96,6 +96,31 @@ def test_goal_reading_policy_shows_goal_use(monkeypatch):
   assert "goal use" in diagnostics.table(result)
 
 
+class _Scaled:
+  """A normalisation whose z-scores are the raw state divided by `scale`."""
+
+  def __init__(self, scale):
+    self.scale = scale
+
+  def normalize_observation(self, obs):
+    return np.asarray(obs["state"]) / self.scale
+
+
+def test_closed_loop_drift_sees_a_policy_that_tilts_the_tool():
+  still = _FakePolicy(lambda s, g: np.zeros(7, np.float32))
+  still.normalization = _Scaled(100.0)  # No feature ever beyond 5.
+  rolling = _FakePolicy(lambda s, g: np.eye(7, dtype=np.float32)[3])
+  rolling.normalization = _Scaled(0.01)  # Every step beyond 5.
+  kwargs = dict(tasks=("press_red_button",), episodes_per_task=1, steps=30)
+  quiet = diagnostics.closed_loop_drift(still, **kwargs)["tasks"]
+  tilted = diagnostics.closed_loop_drift(rolling, **kwargs)["tasks"]
+  assert quiet["press_red_button"]["share_beyond"] == 0.0
+  assert quiet["press_red_button"]["max_tilt_rad"] < 0.01
+  assert tilted["press_red_button"]["share_beyond"] == 1.0
+  assert tilted["press_red_button"]["max_tilt_rad"] > 0.2
+  assert still.resets == 1
+
+
 @pytest.mark.parametrize("module", [gcbc_config, lmp_config])
 def test_script_on_a_trained_policy(module, tiny_play_dataset, tmp_path):
   config = module.get_config("debug")
@@ -112,6 +137,7 @@ def test_script_on_a_trained_policy(module, tiny_play_dataset, tmp_path):
           "--split=train",
           "--num_windows=8",
           f"--length={LENGTH}",
+          "--drift_episodes=1",
           f"--out={out}",
       ],
       cwd=ROOT,
@@ -124,6 +150,12 @@ def test_script_on_a_trained_policy(module, tiny_play_dataset, tmp_path):
   assert "| gripper |" in proc.stdout
   result = json.loads(out.read_text())
   assert len(result["corr"]) == 7 and result["num_windows"] == 8
+  assert "largest tool roll/pitch" in proc.stdout
+  assert set(result["closed_loop_drift"]["tasks"]) == {
+      "open_drawer",
+      "press_red_button",
+      "lift_red_block",
+  }
   if module is lmp_config:  # And what its plan is worth.
     assert "| proposal |" in proc.stdout
     errors = result["plan_errors"]["action_sq_error"]

@@ -18,6 +18,13 @@ actions of recovery-rich play carry noise no policy should predict):
   beside the same share in the data (a policy that only outputs 0, the most
   common play action, has 0 here).
 
+`closed_loop_drift` asks the other question: in closed loop, on suite
+episodes, how far do the observations the policy meets leave its training
+data (|z| of each feature under the policy's own normalisation), and how far
+does the tool tilt (play keeps roll and pitch within a few hundredths of a
+radian of the home pose)? A policy whose actions carry noise that play's
+labels only corrected (e.g. one that samples them) walks away from the data.
+
 Method-agnostic: only `Policy` is used, so GCBC, LMP and BESO are compared
 the same way.
 """
@@ -29,6 +36,8 @@ import numpy as np
 from playlearn import policy as policy_lib
 from playlearn.data import reading
 from playlearn.data import rlds
+from playlearn.envs import playtable
+from playlearn.evaluation import suite
 
 # |action| above this counts as moving (the logistic head snaps to bins 2/255
 # apart, so its "zero" is +-1/255).
@@ -145,6 +154,74 @@ def diagnose(
       "moving_share": (np.abs(p) > MOVING).mean(0).tolist(),
       "moving_share_data": (np.abs(a) > MOVING).mean(0).tolist(),
   }
+
+
+def closed_loop_drift(
+    policy: policy_lib.Policy,
+    tasks: tuple[str, ...] = (
+        "open_drawer",
+        "press_red_button",
+        "lift_red_block",
+    ),
+    *,
+    episodes_per_task: int = 3,
+    steps: int = 100,
+    beyond: float = 5.0,
+    seed: int = 0,
+) -> dict:
+  """How far closed-loop rollouts leave the training data (module docstring).
+
+  Runs `steps` steps (success does not stop them) from the first
+  `episodes_per_task` suite starts of each task (evaluation seed `seed`,
+  oracle goals). Returns per task the share of steps where some feature lies
+  more than `beyond` training standard deviations from its mean, the most
+  frequent such feature (its index in the policy's features) and the largest
+  tool roll or pitch (radians), averaged over the episodes.
+  """
+  env = playtable.PlayTableEnv()
+  tilt = playtable.STATE_LAYOUT["tcp_euler"]
+  result = {"beyond": beyond, "steps": steps, "tasks": {}}
+  for k, task in enumerate(tasks):
+    # The suite's own starts for its tasks (evaluate_tasks numbers them so).
+    index = suite.EVAL_TASKS.index(task) if task in suite.EVAL_TASKS else k
+    outside, tilts, worst = [], [], []
+    for ep in suite.sample_episodes(env, task, episodes_per_task, seed, index):
+      env.set_state(ep.start)
+      obs = ep.start_obs
+      policy.reset()
+      for _ in range(steps):
+        z = np.abs(policy.normalization.normalize_observation(obs))
+        outside.append(bool(z.max() > beyond))
+        worst.append(int(z.argmax()))
+        tilts.append(float(np.abs(obs["state"][tilt][:2]).max()))
+        action = np.asarray(policy.act(obs, ep.goal), np.float32)
+        obs = env.step(action).observation
+    worst_outside = [w for w, o in zip(worst, outside) if o]
+    result["tasks"][task] = {
+        "share_beyond": float(np.mean(outside)),
+        "worst_feature": (
+            int(np.bincount(worst_outside).argmax()) if worst_outside else None
+        ),
+        "max_tilt_rad": float(
+            np.mean(np.max(np.reshape(tilts, (-1, steps)), axis=1))
+        ),
+    }
+  return result
+
+
+def drift_table(result: dict) -> str:
+  """A markdown table of `closed_loop_drift`'s figures, one row per task."""
+  lines = [
+      f"| task | steps with a feature beyond {result['beyond']:g} std "
+      "| most frequent such feature | largest tool roll/pitch (rad) |",
+      "|---|---|---|---|",
+  ]
+  for task, row in result["tasks"].items():
+    lines.append(
+        f"| {task} | {row['share_beyond']:.0%} | {row['worst_feature']} "
+        f"| {row['max_tilt_rad']:.3f} |"
+    )
+  return "\n".join(lines)
 
 
 def table(result: dict) -> str:

@@ -5,7 +5,10 @@ and the policy use:
   Model(config, obs_dim, action_dim, *, rngs)   the nnx network
   loss(model, batch, rng, step) -> (loss, metrics)
   initial_state(model, batch_size) -> state
-  act(model, obs_history, goal, rng, state) -> (action, state)
+  act(model, obs_history, goal, rng, state, greedy) -> (action, state)
+
+and may set ACTS_GREEDY (default True): whether a `Policy` that is not told
+takes the distribution's mode (True) or samples (False).
 
 Shared pieces live in `layers.py` (MLP, scan_rnn, masked_nll), `heads.py`
 (action distributions) and `configure.py` (acting with other config fields).

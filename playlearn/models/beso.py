@@ -31,6 +31,12 @@ from playlearn.models import configure
 from playlearn.models import layers
 
 GREEDY_SEED = 0  # act(greedy=True) draws its noise from this fixed key.
+# A saved BESO policy samples unless asked otherwise (`Policy`'s greedy=None),
+# as the reference acts. Greedy acting (one fixed noise) takes the same
+# quantile of each action's distribution at every step: on play it kept the
+# gripper in one mode whatever the task and solved 0% of the suite, where
+# fresh noise solved 9% (docs/results.md, seventh session).
+ACTS_GREEDY = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +53,12 @@ class Config:
   chunk: int = (
       1  # Actions per action token; act executes the first of the newest.
   )
+  # Actions of the newest token's chunk executed open loop before the next
+  # sampling (1..chunk; the reference's CALVIN agents: chunk = execute = 10).
+  execute: int = 1
+  # Acting only: the mean of this many samples is executed (1: one sample).
+  # Above 1 it estimates the conditional mean, as a regression head acts.
+  average: int = 1
   samples_per_window: int = (
       4  # Sub-windows per batch window: 256 windows give 1024 samples.
   )
@@ -66,6 +78,12 @@ class Config:
   )
 
   def __post_init__(self):
+    if self.average < 1:
+      raise ValueError(f"average must be >= 1, got {self.average}")
+    if not 1 <= self.execute <= self.chunk:
+      raise ValueError(
+          f"execute must be in [1, chunk={self.chunk}], got {self.execute}"
+      )
     for name, registry in (
         ("network", NETWORKS),
         ("sigma_density", edm.DENSITIES),
@@ -376,10 +394,13 @@ def loss(model, batch, rng, step):
 
 
 def initial_state(model, batch_size):
-  """The last obs_window observations (zeros before the episode) and the step count."""
+  """The last obs_window observations (zeros before the episode), the step
+  count and the chunk being executed ([B, chunk, A])."""
+  cfg = model.config
   return {
-      "obs": jnp.zeros((batch_size, model.config.obs_window, model.obs_dim)),
+      "obs": jnp.zeros((batch_size, cfg.obs_window, model.obs_dim)),
       "step": jnp.zeros((), jnp.int32),
+      "chunk": jnp.zeros((batch_size, cfg.chunk, model.action_dim)),
   }
 
 
@@ -401,6 +422,9 @@ def act(model, obs_history, goal, rng, state, greedy=False):
   """obs_history: [B, T, D] or [B, D] (only the newest step is read; the window
   is kept in `state`), goal: [B, D] -> (action [B, A], state).
 
+  Every `execute` steps (from step 0) the window's actions are sampled and
+  the newest token's chunk is kept; the steps between execute its next
+  actions open loop (the window still moves on).
   greedy=True draws the noise from the fixed key GREEDY_SEED instead of rng, so
   the action is a deterministic function of the window and the goal.
   """
@@ -417,6 +441,15 @@ def act(model, obs_history, goal, rng, state, greedy=False):
       jnp.zeros((batch_size,), bool),
   )
   rng = jax.random.key(GREEDY_SEED) if greedy else rng
-  actions = sample_actions(model, context, rng)
-  action = jnp.clip(actions[:, -1, : model.action_dim], -1.0, 1.0)
-  return action, {"obs": window, "step": state["step"] + 1}
+  offset = state["step"] % cfg.execute
+
+  def sample_chunk():
+    k = cfg.average  # Samples of each row, averaged.
+    repeated = jax.tree.map(lambda x: jnp.repeat(x, k, axis=0), context)
+    newest = sample_actions(model, repeated, rng)[:, -1]
+    newest = newest.reshape(batch_size, k, cfg.chunk, model.action_dim)
+    return newest.mean(axis=1)
+
+  chunk = jax.lax.cond(offset == 0, sample_chunk, lambda: state["chunk"])
+  action = jnp.clip(chunk[:, offset], -1.0, 1.0)
+  return action, {"obs": window, "step": state["step"] + 1, "chunk": chunk}
