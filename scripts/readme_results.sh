@@ -236,6 +236,13 @@ evaluate_act cbeso_c10_w4 s0 "" $GREEDY --videos_per_task=0 \
   --episodes_per_task=10 --seeds=0 --chains=0
 evaluate_act cbeso_tgt sample_ddim10 num_steps=10 --sample "${EVAL_FLAGS[@]}"
 evaluate_act cbeso_tgt avg16 average=16 "${EVAL_FLAGS[@]}"
+# CFG-BESO (beso.py:cpu's own variant) the same way, sampled, guidance 1 and 2.
+train cfgbeso_tgt "$L" playlearn/configs/beso.py:cpu \
+  --config.data.goal_horizon=64 --config.evals.suite.every=0 \
+  --config.data.features=relative_target
+evaluate_act cfgbeso_tgt sample "" "${EVAL_FLAGS[@]}"
+evaluate_act cfgbeso_tgt sample_g2 guidance=2 --videos_per_task=0 \
+  "${EVAL_FLAGS[@]}"
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
