@@ -236,6 +236,9 @@ evaluate_act cbeso_c10_w4 s0 "" $GREEDY --videos_per_task=0 \
   --episodes_per_task=10 --seeds=0 --chains=0
 evaluate_act cbeso_tgt sample_ddim10 num_steps=10 --sample "${EVAL_FLAGS[@]}"
 evaluate_act cbeso_tgt avg16 average=16 "${EVAL_FLAGS[@]}"
+train cbeso_tgt_seed1 "$L" "${CB[@]}" --config.data.features=relative_target \
+  --config.seed=1
+evaluate_act cbeso_tgt_seed1 sample "" --videos_per_task=0 "${EVAL_FLAGS[@]}"
 # CFG-BESO (beso.py:cpu's own variant) the same way, sampled, guidance 1 and 2.
 train cfgbeso_tgt "$L" playlearn/configs/beso.py:cpu \
   --config.data.goal_horizon=64 --config.evals.suite.every=0 \
