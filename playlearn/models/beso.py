@@ -35,7 +35,7 @@ GREEDY_SEED = 0  # act(greedy=True) draws its noise from this fixed key.
 # as the reference acts. Greedy acting (one fixed noise) takes the same
 # quantile of each action's distribution at every step: on play it kept the
 # gripper in one mode whatever the task and solved 0% of the suite, where
-# fresh noise solved 9% (docs/results.md, seventh session).
+# fresh noise solved 4-9% (docs/results.md, seventh session).
 ACTS_GREEDY = False
 
 
