@@ -98,18 +98,20 @@ def main(argv):
     if not _DATASET_DIR.value:
       raise app.UsageError("--baseline=nearest needs --dataset_dir")
     store = windows.WindowStore.from_dataset(_DATASET_DIR.value, "train")
+  if _POLICY.value:  # Loaded and checked once, before any episode.
+    loaded = Policy.load(
+        _POLICY.value, greedy=console.greedy_from_sample(_SAMPLE.value)
+    )
+    changes = sweep.typed(loaded, act)
 
   def factory():
     if _BASELINE.value == "random":
       return baselines.RandomPolicy()
     if _BASELINE.value == "nearest":
       return baselines.NearestNeighbourReplay(store)
-    policy = Policy.load(
-        _POLICY.value,
-        greedy=console.greedy_from_sample(_SAMPLE.value),
-    )
-    changes = sweep.typed(policy, act)
-    return policy.with_config(**changes) if changes else policy
+    # A fresh policy per evaluation seed (its noise from seed 0 again) on the
+    # loaded weights, acting with --act's fields.
+    return loaded.with_config(**changes)
 
   tasks = _TASKS.value or list(evaluation.EVAL_TASKS)
   if tasks == ["easy"]:
@@ -124,7 +126,7 @@ def main(argv):
       "episodes_per_task": _EPISODES.value,
       "step_budget": _STEP_BUDGET.value,
       "act": act,
-      "greedy": factory().greedy if _POLICY.value else None,
+      "greedy": loaded.greedy if _POLICY.value else None,
   }
   budget = {"step_budget": _STEP_BUDGET.value}
   results["tasks"] = evaluation.evaluate_over_seeds(

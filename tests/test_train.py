@@ -97,6 +97,7 @@ def test_train_then_load_policy(module, dataset_dir, tmp_path):
         "press_red_button",
     }
     assert results["act"] == {"act_window": "4"}
+    assert results["greedy"] is True  # GCBC's own choice: the mode.
 
 
 def _train_command(dataset_dir, workdir, total_steps):
