@@ -246,6 +246,17 @@ train cfgbeso_tgt "$L" playlearn/configs/beso.py:cpu \
 evaluate_act cfgbeso_tgt sample "" "${EVAL_FLAGS[@]}"
 evaluate_act cfgbeso_tgt sample_g2 guidance=2 --videos_per_task=0 \
   "${EVAL_FLAGS[@]}"
+# 2026-12-05 (eighth session): C-BESO with its history carried in a GRU, as
+# GCBC's policy carries it, on GCBC's batches (64 windows, every step a
+# target, lr 1e-3), acting with a sliding window of 32 observations.
+GRU=(--config.model.network=gru --config.model.obs_window=32
+  --config.data.batch_size=64 --config.optimizer.lr=1e-3)
+train cbeso_gru "$L" "${CB[@]}" --config.data.features=relative_target "${GRU[@]}"
+evaluate cbeso_gru "${EVAL_FLAGS[@]}"
+evaluate_act cbeso_gru avg8 average=8 --videos_per_task=0 "${EVAL_FLAGS[@]}"
+train cbeso_gru_seed1 "$L" "${CB[@]}" --config.data.features=relative_target \
+  "${GRU[@]}" --config.seed=1
+evaluate cbeso_gru_seed1 --videos_per_task=0 "${EVAL_FLAGS[@]}"
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

@@ -279,6 +279,69 @@ def test_mlp_network_loss_ignores_padding_and_acts():
   assert action.shape == (2, ACTION_DIM) and jnp.all(jnp.abs(action) <= 1)
 
 
+def test_gru_network_is_causal_and_blind_to_the_steps_before_the_window():
+  model = _model(network="gru", obs_window=4)
+  k = jax.random.split(jax.random.key(4), 3)
+  context = beso.Context(
+      obs=jax.random.normal(k[0], (2, 4, OBS_DIM)),
+      valid=jnp.ones((2, 4), bool),
+      goal=jax.random.normal(k[1], (2, OBS_DIM)),
+      drop=jnp.zeros((2,), bool),
+  )
+  x = jax.random.normal(k[2], (2, 4, ACTION_DIM))
+  c_noise = jnp.array([[0.1, -0.2, 0.3, 0.0], [0.5, 0.5, -1.0, 0.2]])
+  out = model.score(x, c_noise, context)
+  # A later observation or action cannot change an earlier step's output.
+  later = context._replace(obs=context.obs.at[:, 2:].add(3.0))
+  changed = model.score(x.at[:, 2:].add(1.0), c_noise, later)
+  np.testing.assert_allclose(changed[:, :2], out[:, :2], rtol=1e-6)
+  assert not np.allclose(changed[:, 2:], out[:, 2:])
+  # Steps marked invalid before the window (as act's before step 0) count for
+  # nothing: the last two steps alone give the same outputs there.
+  masked = context._replace(
+      obs=context.obs.at[:, :2].set(50.0),
+      valid=jnp.array([[False, False, True, True]] * 2),
+  )
+  alone = context._replace(obs=context.obs[:, 2:], valid=jnp.ones((2, 2), bool))
+  np.testing.assert_allclose(
+      model.score(x, c_noise, masked)[:, 2:],
+      model.score(x[:, 2:], c_noise[:, 2:], alone),
+      rtol=1e-5,
+  )
+
+
+def test_gru_loss_takes_every_valid_step_and_ignores_padding():
+  model = _model(network="gru", obs_window=4, chunk=2)
+  k = jax.random.split(jax.random.key(6), 3)
+  short = {
+      "obs": jax.random.normal(k[0], (2, 5, OBS_DIM)),
+      "actions": jnp.tanh(jax.random.normal(k[1], (2, 5, ACTION_DIM))),
+      "goal": jax.random.normal(k[2], (2, OBS_DIM)),
+      "mask": jnp.ones((2, 5)),
+  }
+  padded = {
+      **short,
+      "obs": jnp.pad(short["obs"], ((0, 0), (0, 3), (0, 0)), constant_values=9),
+      "actions": jnp.pad(
+          short["actions"], ((0, 0), (0, 3), (0, 0)), constant_values=9
+      ),
+      "mask": jnp.pad(short["mask"], ((0, 0), (0, 3))),
+  }
+  loss = nnx.jit(lambda m, b: beso.loss(m, b, jax.random.key(5), 0)[0])
+  ref = loss(model, short)
+  np.testing.assert_allclose(loss(model, padded), ref, rtol=1e-6)
+  # Each step's action (here the second, in no sub-window's newest place) is a target.
+  moved = dict(short, actions=short["actions"].at[:, 1].add(0.5))
+  assert abs(float(loss(model, moved)) - float(ref)) > 1e-4
+  x0, mask, context = beso.whole_windows(
+      model.config, padded, jax.random.key(0)
+  )
+  assert x0.shape == mask.shape == (2, 8, 2 * ACTION_DIM)
+  # The chunk of step 4 (the last valid) has one valid action of two.
+  np.testing.assert_array_equal(mask[0, 4], [1] * ACTION_DIM + [0] * ACTION_DIM)
+  np.testing.assert_array_equal(context.valid[0], [True] * 5 + [False] * 3)
+
+
 def test_goal_tokens_and_attention_dropout_only_in_training():
   model = _model(goal_tokens=3, attention_dropout=0.5)
   context, c_noise = _context(), jnp.zeros((3,))

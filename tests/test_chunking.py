@@ -11,6 +11,7 @@ import numpy as np
 
 from playlearn.models import gcbc
 from playlearn.models import heads
+from playlearn.models import layers
 from playlearn.models import lmp
 
 
@@ -19,7 +20,7 @@ class ChunkTargetsTest(absltest.TestCase):
   def test_next_k_actions_masked_past_the_window(self):
     actions = jnp.arange(5, dtype=jnp.float32).reshape(1, 5, 1)  # a_t = t
     mask = jnp.array([[1, 1, 1, 1, 0]], jnp.float32)  # 4 valid steps
-    targets, m = gcbc.chunk_targets(actions, mask, 3)
+    targets, m = layers.chunk_targets(actions, mask, 3)
     np.testing.assert_array_equal(targets[0, 1, :, 0], [1, 2, 3])
     # Step 2's chunk: a_2, a_3 valid; a_4 is padding; a_5 past the end.
     np.testing.assert_array_equal(m[0, 2], [1, 1, 0])

@@ -79,6 +79,29 @@ def test_a_network_that_outputs_the_target_denoises_exactly_with_zero_loss():
   )
 
 
+def test_one_noise_level_per_step_is_per_sample_on_each_step():
+  # sigma [N, T] for x [N, T, A]: each step denoised at its own level, as the
+  # same x_t alone would be with sigma[:, t]; c_noise reaches F as [N, T].
+  k = jax.random.split(jax.random.key(3), 3)
+  x0, noise = (jax.random.normal(key, (4, 3, 2)) for key in k[:2])
+  sigma = jax.random.uniform(k[2], (4, 3), minval=0.01, maxval=2.0)
+  network = lambda x_in, c_noise: jnp.sin(x_in) * c_noise[..., None]
+  x_in, c_noise, target = edm.training_pair(x0, noise, sigma)
+  assert c_noise.shape == (4, 3)
+  whole = edm.denoise(network, x0, sigma)
+  for t in range(3):
+    step_in, _, step_target = edm.training_pair(
+        x0[:, t], noise[:, t], sigma[:, t]
+    )
+    np.testing.assert_allclose(x_in[:, t], step_in, rtol=1e-6)
+    np.testing.assert_allclose(target[:, t], step_target, rtol=1e-5)
+    np.testing.assert_allclose(
+        whole[:, t], edm.denoise(network, x0[:, t], sigma[:, t]), rtol=1e-5
+    )
+  with pytest.raises(ValueError, match=r"sigma of shape \(3, 4\)"):
+    edm.training_pair(x0, noise, sigma.T)
+
+
 # ---------------------------------------------------------------- sigma densities
 
 

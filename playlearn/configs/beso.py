@@ -9,6 +9,10 @@ Variants after ':' (see `common.VARIANTS`): `cpu` is the README's run (about
 `debug` takes seconds. `cpu` and `demo` use the MLP score network (width 256,
 4 layers). C-BESO (no null goal, plain goal conditioning):
 --config.model.cond_drop_prob=0; the faster network: --config.model.network=mlp.
+History carried in a GRU, as GCBC's policy carries it, trained on every
+step of GCBC's batches (64 windows): --config.model.network=gru
+--config.model.obs_window=32 --config.data.batch_size=64
+--config.optimizer.lr=1e-3 (docs/results.md, eighth session).
 The reference transformer on a CPU: --config.microbatches=4 takes the same
 gradient in 4 slices, about twice as fast there at 1,024 samples
 (docs/speed.md); on a GPU keep 1.

@@ -3,7 +3,9 @@
 The denoiser D(x; sigma) = c_skip x + c_out F(c_in x, c_noise) wraps a network F
 so that F's input and its training target both have unit variance at every
 noise level when the data has standard deviation sigma_data. Shapes: x is
-[N, ...] (N samples); sigma is [] or [N], one noise level per sample.
+[N, ...] (N samples); sigma is [] or [N], one noise level per sample, or any
+longer prefix of x's shape ([N, T] for x [N, T, A]: one per step), and F's
+c_noise has sigma's shape ([N] for a scalar sigma).
 """
 
 import jax
@@ -27,32 +29,41 @@ def preconditioning(sigma, sigma_data=SIGMA_DATA):
 
 
 def _per_sample(sigma, x):
-  """sigma [] or [N] -> [N, 1, ..., 1], broadcastable against x [N, ...]."""
-  sigma = jnp.broadcast_to(sigma, x.shape[:1])
-  return sigma.reshape(sigma.shape + (1,) * (x.ndim - 1))
+  """(sigma as [N, 1, ..., 1], its shape [N]) for sigma [] or [N]; for a
+  longer prefix [N, T] of x's shape, ([N, T, 1, ..., 1], [N, T]). The first
+  broadcasts against x [N, ...]; the second is c_noise's shape."""
+  sigma = jnp.asarray(sigma)
+  if sigma.ndim <= 1:
+    sigma = jnp.broadcast_to(sigma, x.shape[:1])
+  elif x.shape[: sigma.ndim] != sigma.shape:
+    raise ValueError(
+        f"sigma of shape {sigma.shape} is not a prefix of x's {x.shape}"
+    )
+  return sigma.reshape(sigma.shape + (1,) * (x.ndim - sigma.ndim)), sigma.shape
 
 
 def denoise(network, x, sigma, sigma_data=SIGMA_DATA):
-  """D(x; sigma). network(x_in [N, ...], c_noise [N]) -> F [N, ...]; x: [N, ...]."""
-  c_skip, c_out, c_in, c_noise = preconditioning(
-      _per_sample(sigma, x), sigma_data
-  )
-  return c_skip * x + c_out * network(c_in * x, c_noise.reshape(x.shape[:1]))
+  """D(x; sigma). network(x_in [N, ...], c_noise [N] or sigma's [N, T]) ->
+  F [N, ...]; x: [N, ...]."""
+  sigma, levels = _per_sample(sigma, x)
+  c_skip, c_out, c_in, c_noise = preconditioning(sigma, sigma_data)
+  return c_skip * x + c_out * network(c_in * x, c_noise.reshape(levels))
 
 
 def training_pair(x0, noise, sigma, sigma_data=SIGMA_DATA):
   """The network's input and target for clean x0 noised to x0 + sigma * noise.
 
-  x0, noise: [N, ...], sigma: [N] -> (x_in, c_noise [N], target), x_in and
-  target [N, ...]. Regressing F onto target is regressing D onto x0 with EDM's
-  weight 1 / c_out^2: target = (x0 - c_skip (x0 + sigma noise)) / c_out.
+  x0, noise: [N, ...], sigma: [N] (or [N, T], one per step) -> (x_in,
+  c_noise of sigma's shape, target), x_in and target [N, ...]. Regressing F
+  onto target is regressing D onto x0 with EDM's weight 1 / c_out^2:
+  target = (x0 - c_skip (x0 + sigma noise)) / c_out.
   """
-  sigma = _per_sample(sigma, x0)
+  sigma, levels = _per_sample(sigma, x0)
   c_skip, c_out, c_in, c_noise = preconditioning(sigma, sigma_data)
   noisy = x0 + sigma * noise
   return (
       c_in * noisy,
-      c_noise.reshape(x0.shape[:1]),
+      c_noise.reshape(levels),
       (x0 - c_skip * noisy) / c_out,
   )
 

@@ -9,7 +9,10 @@ s_{t-W+1..t} and actions a_{t-W+1..t} (W = obs_window); steps before the batch
 window are masked out exactly as the steps before an episode's start are in
 `act`, so a short history looks the same to the network in both. Each action
 token carries a chunk of `chunk` actions a_i..a_{i+chunk-1} (chunk entries past
-the window's end are zero and carry no loss).
+the window's end are zero and carry no loss). The `gru` network instead
+carries the history in a GRU, as GCBC's policy does, and is trained on every
+step of the batch windows, each at its own noise level (`Recurrent`,
+`whole_windows`).
 
 Classifier-free guidance: in training the goal is replaced by a learned null
 token with probability `cond_drop_prob` per sample (CFG-BESO; 0 gives C-BESO).
@@ -41,7 +44,10 @@ ACTS_GREEDY = False
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-  network: str = "transformer"  # One of NETWORKS.
+  # One of NETWORKS: the reference's transformer or an MLP over the flat
+  # window, or a GRU over the history (`Recurrent`; obs_window is then its
+  # acting window, e.g. 32, and the loss takes every step of the batch window).
+  network: str = "transformer"
   width: int = (
       360  # The reference's kitchen sizes: width 360, 6 layers, 6 heads, window 4.
   )
@@ -256,7 +262,48 @@ class MLP(nnx.Module):
     return self.out(self.body(features)).reshape(x.shape)
 
 
-NETWORKS = {"transformer": Transformer, "mlp": MLP}
+class Recurrent(nnx.Module):
+  """F as a GRU over the observation history and an MLP denoiser per step.
+
+  The GRU reads the encoded [s_i, goal] of the window's valid steps from
+  zero, as GCBC's policy does, and the MLP denoises step i's action token from
+  [sigma_i, GRU output at i, x_i]: causal, and each step may have its own
+  noise level. The loss takes every step of the batch window (`loss`), and
+  `act` runs the GRU over the last `obs_window` observations (GCBC's
+  `act_window`), so a window of 32 sees what a long training window's last
+  steps see.
+  """
+
+  def __init__(self, config, obs_dim, x_dim, *, rngs):
+    width = config.width
+    self.sigma = SigmaEmbedding(width, rngs=rngs)
+    self.goal = GoalEmbedding(obs_dim, width, rngs=rngs)
+    self.encoder = layers.MLP(obs_dim + width, (width, width), rngs=rngs)
+    self.cell = nnx.GRUCell(width, width, rngs=rngs)
+    self.body = layers.MLP(
+        2 * width + x_dim, (width,) * config.layers, rngs=rngs
+    )
+    self.out = nnx.Linear(width, x_dim, rngs=rngs)
+
+  def __call__(self, x, c_noise, context, rngs=None):
+    """x: [N, W, X], c_noise: [N] or [N, W] -> F [N, W, X]. (No dropout.)"""
+    del rngs
+    n, window = context.valid.shape
+    goal = self.goal(context.goal, context.drop)[:, None]
+    goal = jnp.broadcast_to(goal, (n, window, goal.shape[-1]))
+    inputs = self.encoder(jnp.concatenate([context.obs, goal], -1))
+    carry = jnp.zeros((n, self.cell.hidden_features), x.dtype)
+    _, history = layers.scan_rnn(self.cell, carry, inputs, context.valid)
+    c_noise = jnp.broadcast_to(c_noise.reshape(n, -1), (n, window))
+    sigma = self.sigma(c_noise.reshape(-1)).reshape(n, window, -1)
+    features = jnp.concatenate([sigma, history, x], -1)
+    return self.out(self.body(features))
+
+
+NETWORKS = {"transformer": Transformer, "mlp": MLP, "gru": Recurrent}
+# Networks whose loss takes every step of the batch window, each with its
+# own noise level, rather than `training_samples`' sub-windows.
+PER_STEP = ("gru",)
 
 
 class Model(nnx.Module):
@@ -360,8 +407,40 @@ def training_samples(config, batch, rng):
   )
 
 
+def whole_windows(config, batch, rng):
+  """`training_samples` for a PER_STEP network: each batch window is one
+  sample, every valid step's action token a target (its chunk as in
+  `training_samples`). Returns (x0 [B, T, chunk * A], mask, Context)."""
+  b, t = batch["mask"].shape
+  actions, chunk_mask = layers.chunk_targets(
+      batch["actions"], batch["mask"], config.chunk
+  )
+  # Zeros past the window, as `training_samples` has: what padding holds
+  # must not reach the network through the noised chunk.
+  actions = jnp.where(chunk_mask[..., None] > 0, actions, 0.0)
+  valid = batch["mask"] > 0
+  context = Context(
+      obs=batch["obs"],
+      valid=valid,
+      goal=batch["goal"],
+      drop=jax.random.bernoulli(rng, config.cond_drop_prob, (b,)),
+  )
+  mask = jnp.broadcast_to(chunk_mask[..., None], actions.shape)
+  return actions.reshape(b, t, -1), mask.reshape(b, t, -1), context
+
+
+def _each_step(rng, draw, steps):
+  """draw(key) -> [N, ...] for each of `steps` steps from fold_in(rng, step),
+  as [N, steps, ...]: a step's draw does not depend on how many follow it,
+  so padding a window changes nothing."""
+  keys = jax.vmap(lambda i: jax.random.fold_in(rng, i))(jnp.arange(steps))
+  return jnp.moveaxis(jax.vmap(draw)(keys), 0, 1)
+
+
 def loss(model, batch, rng, step):
-  """EDM's denoising loss on the sub-windows of `batch` -> (loss, metrics).
+  """EDM's denoising loss on the sub-windows of `batch` -> (loss, metrics);
+  for a PER_STEP network on every step of its windows, each step with its own
+  noise level.
 
   `step` is unused: BESO has no schedule inside its loss.
   batch as in gcbc.loss; rng draws the sub-windows, goal drops, sigmas and noise.
@@ -370,19 +449,29 @@ def loss(model, batch, rng, step):
   cfg = model.config
   sample_rng, sigma_rng, noise_rng, dropout_rng = jax.random.split(rng, 4)
   rngs = nnx.Rngs(dropout=dropout_rng)
-  x0, mask, context = training_samples(cfg, batch, sample_rng)
-  sigma = edm.sample_sigma(
-      sigma_rng,
-      x0.shape[:1],
+  draw_sigma = lambda key, shape: edm.sample_sigma(
+      key,
+      shape,
       cfg.sigma_density,
       cfg.sigma_min,
       cfg.sigma_max,
       cfg.sigma_data,
   )
+  if cfg.network in PER_STEP:
+    x0, mask, context = whole_windows(cfg, batch, sample_rng)
+    n, steps, width = x0.shape
+    sigma = _each_step(sigma_rng, lambda k: draw_sigma(k, (n,)), steps)
+    noise = _each_step(
+        noise_rng, lambda k: jax.random.normal(k, (n, width)), steps
+    )
+  else:
+    x0, mask, context = training_samples(cfg, batch, sample_rng)
+    sigma = draw_sigma(sigma_rng, x0.shape[:1])
+    noise = jax.random.normal(noise_rng, x0.shape)
   mse = edm.loss(
       lambda x_in, c: model.score(x_in, c, context, rngs),
       x0,
-      jax.random.normal(noise_rng, x0.shape),
+      noise,
       sigma,
       mask,
       cfg.sigma_data,

@@ -118,7 +118,9 @@ class PolicyNetwork(nnx.Module):
     valid (step, future step) pair of the window."""
     if self.chunk == 1:
       return layers.masked_nll(dist, actions, mask)
-    return layers.masked_nll(dist, *chunk_targets(actions, mask, self.chunk))
+    return layers.masked_nll(
+        dist, *layers.chunk_targets(actions, mask, self.chunk)
+    )
 
   def initial_ensemble(self, batch_size):
     k = self.chunk
@@ -139,16 +141,6 @@ class PolicyNetwork(nnx.Module):
     now = total[:, 0] / weight[:, :1]
     shift = lambda x: jnp.concatenate([x[:, 1:], jnp.zeros_like(x[:, :1])], 1)
     return now, {"sum": shift(total), "weight": shift(weight)}
-
-
-def chunk_targets(actions, mask, k):
-  """The next k actions of every step. actions: [B, T, A], mask: [B, T] ->
-  (targets [B, T, k, A], mask [B, T, k]); past the window the mask is 0."""
-  t = actions.shape[1]
-  index = jnp.arange(t)[:, None] + jnp.arange(k)[None]  # [T, k]
-  padded = jnp.pad(actions, ((0, 0), (0, k - 1), (0, 0)))
-  padded_mask = jnp.pad(mask, ((0, 0), (0, k - 1)))
-  return padded[:, index], padded_mask[:, index] * mask[..., None]
 
 
 class Model(nnx.Module):

@@ -41,6 +41,16 @@ def scan_rnn(cell, carry, xs, mask, reverse=False):
   return carry, ys.swapaxes(0, 1)
 
 
+def chunk_targets(actions, mask, k):
+  """The next k actions of every step. actions: [B, T, A], mask: [B, T] ->
+  (targets [B, T, k, A], mask [B, T, k]); past the window the mask is 0."""
+  t = actions.shape[1]
+  index = jnp.arange(t)[:, None] + jnp.arange(k)[None]  # [T, k]
+  padded = jnp.pad(actions, ((0, 0), (0, k - 1), (0, 0)))
+  padded_mask = jnp.pad(mask, ((0, 0), (0, k - 1)))
+  return padded[:, index], padded_mask[:, index] * mask[..., None]
+
+
 def masked_nll(dist, actions, mask):
   """Mean -log_prob over valid steps. actions: [B, T, (k,) A], mask: [B, T, (k)].
 
