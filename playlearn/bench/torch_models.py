@@ -105,7 +105,7 @@ class Block(nn.Module):
 
 
 class BesoTransformer(nn.Module):
-  """F(x, c_noise | obs, valid, goal, drop) -> [N, W, X] (beso.Transformer)."""
+  """F(x, c_noise | obs, valid, goal, drop) -> [N, W, X] (score_networks.Transformer)."""
 
   def __init__(
       self,
