@@ -248,25 +248,31 @@ def test_guidance_without_a_null_goal_is_refused():
       beso.Config(cond_drop_prob=0.0, guidance=guidance)
 
 
-def test_mlp_network_loss_ignores_padding_and_acts():
-  model = _model(network="mlp")
-  k = jax.random.split(jax.random.key(0), 3)
+def _short_and_padded(steps, seed):
+  """A batch of 2 windows of `steps` valid steps, and the same padded with 3
+  steps of garbage (9s) past the mask."""
+  k = jax.random.split(jax.random.key(seed), 3)
   short = {
-      "obs": jax.random.normal(k[0], (2, 4, OBS_DIM)),
-      "actions": jnp.tanh(jax.random.normal(k[1], (2, 4, ACTION_DIM))),
+      "obs": jax.random.normal(k[0], (2, steps, OBS_DIM)),
+      "actions": jnp.tanh(jax.random.normal(k[1], (2, steps, ACTION_DIM))),
       "goal": jax.random.normal(k[2], (2, OBS_DIM)),
-      "mask": jnp.ones((2, 4)),
+      "mask": jnp.ones((2, steps)),
   }
+  pad = lambda x: jnp.pad(
+      x, ((0, 0), (0, 3)) + ((0, 0),) * (x.ndim - 2), constant_values=9.0
+  )
   padded = {
-      "obs": jnp.pad(
-          short["obs"], ((0, 0), (0, 3), (0, 0)), constant_values=9.0
-      ),
-      "actions": jnp.pad(
-          short["actions"], ((0, 0), (0, 3), (0, 0)), constant_values=9.0
-      ),
-      "goal": short["goal"],
+      **short,
+      "obs": pad(short["obs"]),
+      "actions": pad(short["actions"]),
       "mask": jnp.pad(short["mask"], ((0, 0), (0, 3))),
   }
+  return short, padded
+
+
+def test_mlp_network_loss_ignores_padding_and_acts():
+  model = _model(network="mlp")
+  short, padded = _short_and_padded(steps=4, seed=0)
   loss = nnx.jit(lambda m, b: beso.loss(m, b, jax.random.key(5), 0)[0])
   np.testing.assert_allclose(loss(model, padded), loss(model, short), rtol=1e-6)
   action, _ = _act(
@@ -312,21 +318,7 @@ def test_gru_network_is_causal_and_blind_to_the_steps_before_the_window():
 
 def test_gru_loss_takes_every_valid_step_and_ignores_padding():
   model = _model(network="gru", obs_window=4, chunk=2)
-  k = jax.random.split(jax.random.key(6), 3)
-  short = {
-      "obs": jax.random.normal(k[0], (2, 5, OBS_DIM)),
-      "actions": jnp.tanh(jax.random.normal(k[1], (2, 5, ACTION_DIM))),
-      "goal": jax.random.normal(k[2], (2, OBS_DIM)),
-      "mask": jnp.ones((2, 5)),
-  }
-  padded = {
-      **short,
-      "obs": jnp.pad(short["obs"], ((0, 0), (0, 3), (0, 0)), constant_values=9),
-      "actions": jnp.pad(
-          short["actions"], ((0, 0), (0, 3), (0, 0)), constant_values=9
-      ),
-      "mask": jnp.pad(short["mask"], ((0, 0), (0, 3))),
-  }
+  short, padded = _short_and_padded(steps=5, seed=6)
   loss = nnx.jit(lambda m, b: beso.loss(m, b, jax.random.key(5), 0)[0])
   ref = loss(model, short)
   np.testing.assert_allclose(loss(model, padded), ref, rtol=1e-6)
