@@ -254,6 +254,7 @@ GRU=(--config.model.network=gru --config.model.obs_window=32
 train cbeso_gru "$L" "${CB[@]}" --config.data.features=relative_target "${GRU[@]}"
 evaluate cbeso_gru "${EVAL_FLAGS[@]}"
 evaluate_act cbeso_gru avg8 average=8 --videos_per_task=0 "${EVAL_FLAGS[@]}"
+evaluate_act cbeso_gru greedy "" $GREEDY --videos_per_task=0 "${EVAL_FLAGS[@]}"
 train cbeso_gru_seed1 "$L" "${CB[@]}" --config.data.features=relative_target \
   "${GRU[@]}" --config.seed=1
 evaluate cbeso_gru_seed1 --videos_per_task=0 "${EVAL_FLAGS[@]}"
