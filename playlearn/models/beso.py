@@ -121,7 +121,6 @@ class Config:
 
 Context = score_networks.Context
 NETWORKS = score_networks.NETWORKS
-PER_STEP = score_networks.PER_STEP
 
 
 class Model(nnx.Module):
@@ -226,7 +225,7 @@ def training_samples(config, batch, rng):
 
 
 def whole_windows(config, batch, rng):
-  """`training_samples` for a PER_STEP network: each batch window is one
+  """`training_samples` for a `per_step` network: each batch window is one
   sample, every valid step's action token a target (its chunk as in
   `training_samples`). Returns (x0 [B, T, chunk * A], mask, Context)."""
   b, t = batch["mask"].shape
@@ -257,7 +256,7 @@ def _each_step(rng, draw, steps):
 
 def loss(model, batch, rng, step):
   """EDM's denoising loss on the sub-windows of `batch` -> (loss, metrics);
-  for a PER_STEP network on every step of its windows, each step with its own
+  for a `per_step` network on every step of its windows, each step with its own
   noise level.
 
   `step` is unused: BESO has no schedule inside its loss.
@@ -275,7 +274,7 @@ def loss(model, batch, rng, step):
       cfg.sigma_max,
       cfg.sigma_data,
   )
-  if cfg.network in PER_STEP:
+  if NETWORKS[cfg.network].per_step:
     x0, mask, context = whole_windows(cfg, batch, sample_rng)
     n, steps, width = x0.shape
     sigma = _each_step(sigma_rng, lambda k: draw_sigma(k, (n,)), steps)

@@ -87,6 +87,10 @@ class Transformer(nnx.Module):
   sigma and goal are always valid, so no query is left without a key.
   """
 
+  # Whether `beso.loss` trains on every step of the batch windows, each at
+  # its own noise level (`beso.whole_windows`), rather than on sub-windows.
+  per_step = False
+
   def __init__(self, config, obs_dim, x_dim, *, rngs):
     width, self.goal_tokens = config.width, config.goal_tokens
     self.sigma = SigmaEmbedding(width, rngs=rngs)
@@ -131,6 +135,8 @@ class Transformer(nnx.Module):
 class MLP(nnx.Module):
   """F as an MLP over the flattened window: faster, not causal."""
 
+  per_step = False  # As Transformer's.
+
   def __init__(self, config, obs_dim, x_dim, *, rngs):
     width, window = config.width, config.obs_window
     self.sigma = SigmaEmbedding(width, rngs=rngs)
@@ -171,6 +177,8 @@ class Recurrent(nnx.Module):
   steps see.
   """
 
+  per_step = True  # As Transformer's.
+
   def __init__(self, config, obs_dim, x_dim, *, rngs):
     width = config.width
     self.sigma = SigmaEmbedding(width, rngs=rngs)
@@ -198,6 +206,3 @@ class Recurrent(nnx.Module):
 
 
 NETWORKS = {"transformer": Transformer, "mlp": MLP, "gru": Recurrent}
-# Networks whose loss takes every step of the batch window, each with its
-# own noise level, rather than `training_samples`' sub-windows.
-PER_STEP = ("gru",)
