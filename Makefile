@@ -74,7 +74,7 @@ test-slow: system-deps venv
 # tasks (fixtures, buttons, lamp; 6 episodes each, a video per task). The full
 # suite: `scripts/evaluate.py --policy=out/demo/gcbc/policy` (README).
 DEMO_DIR := out/demo
-DEMO_DATA := $(DEMO_DIR)/data/playtable_play/state_full/1.2.0
+DEMO_DATA := $(DEMO_DIR)/data/playtable_play/state_full/1.3.0
 demo: system-deps venv
 	test -f $(DEMO_DATA)/statistics.json || \
 	  $(PY) scripts/collect_play.py --dataset=playtable_play --config=state_full \
@@ -90,11 +90,11 @@ demo: system-deps venv
 	@echo "      policy $(DEMO_DIR)/gcbc/policy, rollout videos $(DEMO_DIR)/eval/videos"
 
 bench: system-deps venv
-	test -f $(DEMO_DIR)/data/playtable_play/state_small/1.2.0/statistics.json || \
+	test -f $(DEMO_DIR)/data/playtable_play/state_small/1.3.0/statistics.json || \
 	  $(PY) scripts/collect_play.py --dataset=playtable_play --config=state_small \
 	    --data_dir=$(DEMO_DIR)/data
 	$(PY) scripts/bench_vs_torch.py --out=out/bench/vs_torch.json \
-	  --dataset_dir=$(DEMO_DIR)/data/playtable_play/state_small/1.2.0
+	  --dataset_dir=$(DEMO_DIR)/data/playtable_play/state_small/1.3.0
 	$(PY) scripts/bench.py --out=out/bench/env.json
 
 clean:

@@ -2,7 +2,7 @@ r"""Throughput of the play-window data pipeline, as a table and JSON.
 
   python scripts/collect_play.py --config=state_small --data_dir=/tmp/data
   python scripts/bench_data.py \
-    --dataset_dir=/tmp/data/playtable_play/state_small/1.2.0 \
+    --dataset_dir=/tmp/data/playtable_play/state_small/1.3.0 \
     --out=out/bench/data.json
 
 A benchmark, not a test. Goal (issue 3): at least 10x what a trainer consumes

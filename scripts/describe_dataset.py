@@ -1,7 +1,7 @@
 r"""What a play dataset contains: tasks played, their success, time spent.
 
   python scripts/describe_dataset.py \
-    --dataset_dir=out/data/playtable_play/state_full/1.2.0 --out_dir=out/describe
+    --dataset_dir=out/data/playtable_play/state_full/1.3.0 --out_dir=out/describe
 
 Reads the task segments stored with every episode (metadata, not used by
 learners), prints a per-task table, and writes `segments.json` and a bar chart

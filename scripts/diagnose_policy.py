@@ -1,7 +1,7 @@
 r"""Checks whether a saved policy imitates held-out play and reads its goal.
 
   python scripts/diagnose_policy.py --policy=out/gcbc/policy \
-      --dataset_dir=out/full/playtable_play/state_full/1.2.0
+      --dataset_dir=out/full/playtable_play/state_full/1.3.0
 
 Acts along held-out play windows (teacher forcing, hindsight goals) and
 prints, per action dimension, the correlation with the demonstrated actions,

@@ -10,7 +10,7 @@ r"""Evaluates a saved policy on the PlayTable task suite.
   # replay of the play data (playlearn/evaluation/baselines.py).
   python scripts/evaluate.py --baseline=random --out_dir=out/eval/random
   python scripts/evaluate.py --baseline=nearest \
-      --dataset_dir=out/full/playtable_play/state_full/1.2.0 \
+      --dataset_dir=out/full/playtable_play/state_full/1.3.0 \
       --out_dir=out/eval/nearest
 
 For each seed: the 18 tasks from oracle-goal starts (and, with --perturb, the

@@ -35,7 +35,7 @@ mkdir -p "$OUT" "$RUNS"
 
 $PY scripts/collect_play.py --config=state_large --data_dir="$DATA_DIR" \
   >"$OUT/collect.log" 2>&1 || { tail "$OUT/collect.log"; exit 1; }
-DATA="$DATA_DIR/playtable_play/state_large/1.2.0"
+DATA="$DATA_DIR/playtable_play/state_large/1.3.0"
 
 train() {  # name config [flags...]
   local name=$1 config=$2

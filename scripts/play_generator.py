@@ -1,7 +1,7 @@
 r"""Runs a policy as a play generator and counts the tasks it completes.
 
   python scripts/play_generator.py --policy=out/beso/policy --guidance=0 \
-      --dataset_dir=out/full/playtable_play/state_full/1.2.0 \
+      --dataset_dir=out/full/playtable_play/state_full/1.3.0 \
       --runs=10 --minutes_per_run=2 --out=out/play_generator.json
 
 With --guidance=0 a CFG-BESO policy plays goal-free (the null goal); other

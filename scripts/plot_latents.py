@@ -1,7 +1,7 @@
 r"""Plots the latent plan space of a trained Play-LMP policy (t-SNE by task).
 
   python scripts/plot_latents.py --policy=out/lmp/policy \
-      --dataset_dir=out/full/playtable_play/state_full/1.2.0 \
+      --dataset_dir=out/full/playtable_play/state_full/1.3.0 \
       --out=out/latents.png
 
 Encodes up to --max_windows held-out play windows that lie inside one task

@@ -4,8 +4,9 @@
 # picks up where it stopped. Usage:
 #   bash scripts/readme_results.sh [OUT]   (default OUT=out)
 #
-# 1. Recovery-rich play (dataset version 1.2.0, `state_full`: the episodes
-#    of 1.1.0 and the commanded tool pose): GCBC, the floors (random policy,
+# 1. Recovery-rich play (dataset version 1.3.0, `state_full`: the episodes
+#    of 1.1.0 and the commanded tool pose; the results were measured on
+#    1.2.0, whose states and actions 1.3.0 repeats bitwise): GCBC, the floors (random policy,
 #    nearest-neighbour replay), the noise ablation (sigma 0.15 and 0.6, OU),
 #    action chunks of 8, relative and commanded-pose features, the logistic
 #    head, success against hours of play (30 min, 1 h, 12 h, 24 h), history
@@ -25,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out}
 PY=${PY:-.venv/bin/python}
-V=1.2.0
+V=1.3.0
 D=$OUT/full/playtable_play/state_full/$V
 C=$OUT/full/playtable_play/state_full_clean/$V
 EVAL_FLAGS=(--episodes_per_task=10 --seeds=0,1,2 --chains=0)

@@ -3,7 +3,7 @@ r"""Video of a PlayTable episode and a contact sheet with one frame per task.
 From a dataset built by `scripts/collect_play.py` (or `tfds build`):
 
   python scripts/render_episode.py \
-    --dataset_dir=out/demo/data/playtable_play/state_small/1.2.0 \
+    --dataset_dir=out/demo/data/playtable_play/state_small/1.3.0 \
     --episode=0 --out_dir=out/demo/video
 
 or straight from the play agent, without a dataset:

@@ -109,7 +109,7 @@ def tf_run(tmp_path_factory):
 
 def test_tfds_build_writes_tfrecord(tf_run):
   data_dir, _, _ = tf_run
-  version_dir = data_dir / "playtable_play" / "tiny" / "1.2.0"
+  version_dir = data_dir / "playtable_play" / "tiny" / "1.3.0"
   assert sorted(p.name for p in version_dir.glob("*.tfrecord*")) == [
       "playtable_play-train.tfrecord-00000-of-00001",
       "playtable_play-validation.tfrecord-00000-of-00001",
@@ -153,7 +153,7 @@ def test_tfds_load_rlds_style(tf_run):
 def test_damaged_tfrecord_is_named(tf_run, tmp_path):
   data_dir, _, _ = tf_run
   copy = tmp_path / "copy"
-  shutil.copytree(data_dir / "playtable_play" / "tiny" / "1.2.0", copy)
+  shutil.copytree(data_dir / "playtable_play" / "tiny" / "1.3.0", copy)
   shard = copy / "playtable_play-train.tfrecord-00000-of-00001"
   os.truncate(shard, os.path.getsize(shard) - 10)
   with pytest.raises(data_lib.CorruptShardError, match=shard.name):

@@ -47,7 +47,7 @@ def kernel_environment(monkeypatch):
 def test_quickstart(tmp_path):
   nb = _execute("01_quickstart.ipynb", QUICKSTART_PARAMETERS, str(tmp_path))
   out = tmp_path / "quickstart"
-  dataset = out / "data" / "playtable_play" / "tiny" / "1.2.0"
+  dataset = out / "data" / "playtable_play" / "tiny" / "1.3.0"
   assert (dataset / "dataset_info.json").is_file()
   assert (dataset / "statistics.json").is_file()
   assert (out / "gcbc" / "policy" / "policy.json").is_file()

@@ -77,6 +77,7 @@ def _render_all(backend: str, out_path: str) -> None:
     frames = {"small_first": small.render(data)["front"]}
     for name, frame in large.render(data).items():
       frames[f"large_{name}"] = frame
+    frames["segmentation"] = large.render_segmentation(data)["front"]
     # Again after the other Renderer's context has drawn.
     frames["small_again"] = small.render(data)["front"]
     data.qpos[0] = 0.25
@@ -178,6 +179,21 @@ def test_box_is_in_the_middle_and_image_is_upright(frames, key):
   blue_rows = np.nonzero(_mask(frame, 2).any(axis=1))[0]
   red_rows = np.nonzero(_mask(frame, 0).any(axis=1))[0]
   assert blue_rows.size and blue_rows.mean() < red_rows.mean()
+
+
+def test_segmentation_names_the_geom_of_each_pixel(frames):
+  ids, rgb = frames["segmentation"], frames["large_front"]
+  model, _ = _model_and_data()
+  h, w = ids.shape
+  assert ids.dtype == np.int32 and ids.shape == rgb.shape[:2]
+  box = model.geom_bodyid == model.body("box").id
+  assert box[ids[h // 2, w // 2]], "the centre pixel is not the box"
+  green = _mask(rgb, 1)
+  assert green.any()
+  ball = model.geom("left_ball").id
+  # The pixels the ball colours green are the ball's (edges may differ).
+  assert (ids[green] == ball).mean() > 0.9
+  assert set(np.unique(ids)) <= set(range(-1, model.ngeom))
 
 
 def test_same_state_renders_identically_across_renderers(frames):

@@ -31,7 +31,7 @@ def test_collect_then_render(tmp_path):
       "--num_workers=1",
   )
   assert "train: {'shards': 1, 'records': 2}" in out
-  version_dir = data_dir / "playtable_play" / "tiny" / "1.2.0"
+  version_dir = data_dir / "playtable_play" / "tiny" / "1.3.0"
   assert (version_dir / "statistics.json").exists()
   out = _run(
       "scripts/render_episode.py",

@@ -79,7 +79,7 @@ def _config(
 class Builder(playtable.EpisodeBuilder):
   """DatasetBuilder for playtable_play."""
 
-  VERSION = tfds.core.Version("1.2.0")
+  VERSION = tfds.core.Version("1.3.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": "Recovery-rich play: noise on the executed actions, the "
@@ -87,6 +87,9 @@ class Builder(playtable.EpisodeBuilder):
       "`episode_metadata/noise`; `*_clean` configs without noise.",
       "1.2.0": "`observation/target`: the commanded tool pose (the mocap "
       "target that actions move). Same episodes as 1.1.0.",
+      "1.3.0": "Scene playtable-1.1: the static camera reframed, so "
+      "`rgb_static` of the image configs changes; states, actions and all "
+      "else but `episode_metadata/scene_version` are those of 1.2.0.",
   }
   BUILDER_CONFIGS = [
       # For unit tests: seconds to build.

@@ -31,7 +31,7 @@ def model_fields(config_cls) -> ml_collections.ConfigDict:
 def get_config(method: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.method = method
-  c.dataset_dir = "out/data/playtable_play/state_full/1.2.0"
+  c.dataset_dir = "out/data/playtable_play/state_full/1.3.0"
   c.seed = 0
   c.obs_dim = config_dict.placeholder(int)  # checked against the dataset
   c.action_dim = config_dict.placeholder(int)  # when set
@@ -172,7 +172,7 @@ def cpu(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 # What `make demo` collects: 3 hours of play, about 2 minutes to generate.
-DEMO_DATASET = "out/demo/data/playtable_play/state_full/1.2.0"
+DEMO_DATASET = "out/demo/data/playtable_play/state_full/1.3.0"
 
 
 def debug(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

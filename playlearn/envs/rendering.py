@@ -369,10 +369,42 @@ class Renderer:
       Camera name -> uint8 [H, W, 3] RGB frame, upright (row 0 is the top),
       newly allocated on each call.
     """
+    return {name: frame.copy() for name, frame in self._draw(data, "render")}
+
+  def render_segmentation(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
+    """Which geom each pixel shows, for every camera.
+
+    Returns:
+      Camera name -> int32 [H, W] geom ids of the model, upright; -1 where no
+      geom is drawn. Geoms hidden by `geom_rgba` alpha 0 or by their group are
+      not drawn, as in `render`.
+    """
+    flags = self._scene.flags
+    segment = (mujoco.mjtRndFlag.mjRND_SEGMENT, mujoco.mjtRndFlag.mjRND_IDCOLOR)
+    for flag in segment:
+      flags[flag] = True
+    try:
+      ids = {}
+      for name, rgb in self._draw(data, "render_segmentation"):
+        # A pixel's colour encodes 1 + the segid of the scene geom drawn
+        # there (0: none); each scene geom knows its model object.
+        rgb = rgb.astype(np.int32)
+        segid = rgb[..., 0] + (rgb[..., 1] << 8) + (rgb[..., 2] << 16)
+        lookup = np.full(self._scene.ngeom + 1, -1, np.int32)
+        for g in self._scene.geoms[: self._scene.ngeom]:
+          if g.segid >= 0 and g.objtype == mujoco.mjtObj.mjOBJ_GEOM:
+            lookup[g.segid + 1] = g.objid
+        ids[name] = lookup[np.clip(segid, 0, self._scene.ngeom)]
+    finally:
+      for flag in segment:
+        flags[flag] = False
+    return ids
+
+  def _draw(self, data: mujoco.MjData, caller: str):
+    """Yields (camera name, its upright frame as a view of its buffer)."""
     if self._mjr_context is None:
-      raise RuntimeError("Renderer.render called after close().")
+      raise RuntimeError(f"Renderer.{caller} called after close().")
     self._gl_context.make_current()
-    frames = {}
     for name, camera, rect, buffer in self._views:
       mujoco.mjv_updateScene(
           self._model,
@@ -385,9 +417,7 @@ class Renderer:
       )
       mujoco.mjr_render(rect, self._scene, self._mjr_context)
       mujoco.mjr_readPixels(buffer, None, rect, self._mjr_context)
-      # OpenGL's rows run bottom to top.
-      frames[name] = np.ascontiguousarray(buffer[::-1])
-    return frames
+      yield name, buffer[::-1]  # OpenGL's rows run bottom to top.
 
   def close(self) -> None:
     """Frees the GL resources; safe to call more than once."""
