@@ -1,0 +1,112 @@
+"""Frame-level transforms of camera images, apart from the trajectory ones.
+
+Trajectory-level transforms (windows, goals, features, normalisation) act on
+whole steps and live in `windows.py` and `features.py`; these act on images
+only, the same way on every frame of one window, so that a window's frames
+stay aligned with each other (a shifted window is one camera moved, not a
+shaking one):
+
+* `resize`: uint8 [..., H, W, 3] -> [..., size, size, 3], antialiased.
+* `random_shift` (host, numpy) and `random_shift_jax` (on the device,
+  jittable): DrQ's augmentation (Kostrikov et al. 2021): pad by `pad` pixels
+  replicating the border, then crop back at a random offset, one offset per
+  window and camera.
+
+Both shifts draw their offsets from the caller's randomness (a numpy
+Generator, a JAX key), so a batch stays a pure function of (seed, index) as
+in `pipeline.py`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+
+def _check_frames(frames, name: str = "frames") -> None:
+  if frames.ndim < 3 or frames.shape[-1] != 3:
+    raise ValueError(
+        f"{name} must be images [..., H, W, 3], got shape {frames.shape}."
+    )
+
+
+def resize(frames: np.ndarray, size: int) -> np.ndarray:
+  """uint8 [..., H, W, 3] -> uint8 [..., size, size, 3] (bilinear, antialiased)."""
+  frames = np.asarray(frames)
+  _check_frames(frames)
+  if size < 1:
+    raise ValueError(f"size must be >= 1, got {size}.")
+  if frames.shape[-3:-1] == (size, size):
+    return frames
+  flat = frames.reshape((-1,) + frames.shape[-3:])
+  out = np.stack(
+      [
+          np.asarray(
+              Image.fromarray(f).resize((size, size), Image.Resampling.BILINEAR)
+          )
+          for f in flat
+      ]
+  )
+  return out.reshape(frames.shape[:-3] + (size, size, 3))
+
+
+def random_shift(
+    frames: np.ndarray, pad: int, rng: np.random.Generator
+) -> np.ndarray:
+  """Shifts windows of frames by up to `pad` pixels each way, one shift each.
+
+  Args:
+    frames: [B, T, H, W, 3] (B windows of T frames) or [T, H, W, 3] (one).
+    pad: the largest shift in pixels (0: unchanged).
+    rng: draws the B (or 1) offsets.
+
+  Returns:
+    The shifted frames, same shape and dtype; the border pixels repeat where
+    the shift uncovers the image.
+  """
+  frames = np.asarray(frames)
+  _check_frames(frames)
+  if frames.ndim not in (4, 5):
+    raise ValueError(
+        f"random_shift takes [B, T, H, W, 3] or [T, H, W, 3], got "
+        f"{frames.shape}."
+    )
+  if pad < 0:
+    raise ValueError(f"pad must be >= 0, got {pad}.")
+  if pad == 0:
+    return frames
+  windows = frames if frames.ndim == 5 else frames[None]
+  h, w = windows.shape[2:4]
+  padded = np.pad(
+      windows, ((0, 0), (0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge"
+  )
+  offsets = rng.integers(0, 2 * pad + 1, size=(len(windows), 2))
+  out = np.stack(
+      [p[:, dy : dy + h, dx : dx + w] for p, (dy, dx) in zip(padded, offsets)]
+  )
+  return out if frames.ndim == 5 else out[0]
+
+
+def random_shift_jax(frames: jax.Array, pad: int, key: jax.Array) -> jax.Array:
+  """`random_shift` on the device: frames [B, T, H, W, C], one shift per window."""
+  if frames.ndim != 5:
+    raise ValueError(
+        f"random_shift_jax takes [B, T, H, W, C], got {frames.shape}."
+    )
+  if pad == 0:
+    return frames
+  b, _, h, w, _ = frames.shape
+  padded = jnp.pad(
+      frames, ((0, 0), (0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge"
+  )
+  offsets = jax.random.randint(key, (b, 2), 0, 2 * pad + 1)
+
+  def crop(window, offset):
+    start = (0, offset[0], offset[1], 0)
+    return jax.lax.dynamic_slice(
+        window, start, (window.shape[0], h, w) + (window.shape[-1],)
+    )
+
+  return jax.vmap(crop)(padded, offsets)

@@ -1,0 +1,170 @@
+"""Image encoders for pixel policies: a small conv net, ResNet-18, multi-view.
+
+Every encoder maps uint8 images [..., H, W, 3] (any leading dims, e.g. a
+batch of windows [B, T]) to features [..., D]; pixels are scaled to [-1, 1]
+inside, so the data pipeline hands over the camera's bytes.
+
+* `ConvEncoder`: the vision net of Play-LMP-sized pixel policies, a few
+  strided 3x3 convolutions and a spatial softmax (the expected image
+  position of each feature map, Levine et al. 2016), then a linear layer.
+  Cheap enough for this 2-core CPU.
+* `ResNet18`: the encoder DynaMo pretrains (He et al. 2016: a 7x7 stem, four
+  stages of two basic blocks, global average pooling; 512-D at width 64).
+  GroupNorm instead of BatchNorm, so that the encoder is a pure function of
+  its weights (no running statistics to carry through jit, scan or EMA
+  targets); `width` scales every stage for small runs.
+* `MultiView`: one encoder per camera, their features concatenated and
+  projected to `features`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+def _as_float(images: jax.Array) -> jax.Array:
+  """uint8 [0, 255] -> float32 [-1, 1]."""
+  return images.astype(jnp.float32) / 127.5 - 1.0
+
+
+def _flat(images: jax.Array) -> tuple[jax.Array, tuple[int, ...]]:
+  """[..., H, W, C] -> ([N, H, W, C], leading shape)."""
+  if images.ndim < 3:
+    raise ValueError(
+        f"Images must be [..., H, W, C], got shape {images.shape}."
+    )
+  lead = images.shape[:-3]
+  return images.reshape((-1,) + images.shape[-3:]), lead
+
+
+def spatial_softmax(maps: jax.Array) -> jax.Array:
+  """[N, H, W, C] feature maps -> [N, 2C]: each map's expected (x, y) in [-1, 1]."""
+  n, h, w, c = maps.shape
+  weights = jax.nn.softmax(maps.reshape(n, h * w, c), axis=1)
+  ys, xs = jnp.meshgrid(
+      jnp.linspace(-1.0, 1.0, h), jnp.linspace(-1.0, 1.0, w), indexing="ij"
+  )
+  grid = jnp.stack([xs.reshape(-1), ys.reshape(-1)], axis=-1)  # [HW, 2]
+  keypoints = jnp.einsum("npc,pd->ncd", weights, grid)  # [N, C, 2]
+  return keypoints.reshape(n, 2 * c)
+
+
+class ConvEncoder(nnx.Module):
+  """Strided convolutions, a spatial softmax and a linear layer."""
+
+  def __init__(
+      self,
+      features: int = 64,
+      channels: tuple[int, ...] = (32, 64, 64),
+      *,
+      rngs: nnx.Rngs,
+  ):
+    sizes = (3,) + tuple(channels)
+    self.convs = nnx.List(
+        [
+            nnx.Conv(a, b, (3, 3), strides=2, padding="SAME", rngs=rngs)
+            for a, b in zip(sizes[:-1], sizes[1:])
+        ]
+    )
+    self.out = nnx.Linear(2 * channels[-1], features, rngs=rngs)
+    self.features = features
+
+  def __call__(self, images: jax.Array) -> jax.Array:
+    x, lead = _flat(images)
+    x = _as_float(x)
+    for conv in self.convs:
+      x = jax.nn.relu(conv(x))
+    return self.out(spatial_softmax(x)).reshape(lead + (self.features,))
+
+
+def _norm(channels: int, rngs: nnx.Rngs) -> nnx.GroupNorm:
+  # 32 groups as in Wu & He (2018); at least 2 channels a group, since a
+  # group of one channel on a 1x1 map normalises to 0 and passes no gradient.
+  groups = min(32, max(1, channels // 2))
+  return nnx.GroupNorm(channels, num_groups=groups, rngs=rngs)
+
+
+class _BasicBlock(nnx.Module):
+  """Two 3x3 convolutions with a residual; a 1x1 projection on a stride."""
+
+  def __init__(self, cin: int, cout: int, stride: int, *, rngs: nnx.Rngs):
+    conv = lambda a, b, k, s: nnx.Conv(
+        a, b, (k, k), strides=s, padding="SAME", use_bias=False, rngs=rngs
+    )
+    self.conv1, self.norm1 = conv(cin, cout, 3, stride), _norm(cout, rngs)
+    self.conv2, self.norm2 = conv(cout, cout, 3, 1), _norm(cout, rngs)
+    self.project = nnx.data(None)  # A module on a stride, None otherwise.
+    if stride != 1 or cin != cout:
+      self.project = nnx.data(conv(cin, cout, 1, stride))
+      self.project_norm = _norm(cout, rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    y = jax.nn.relu(self.norm1(self.conv1(x)))
+    y = self.norm2(self.conv2(y))
+    if self.project is not None:
+      x = self.project_norm(self.project(x))
+    return jax.nn.relu(x + y)
+
+
+class ResNet18(nnx.Module):
+  """ResNet-18 without its classifier: [..., H, W, 3] -> [..., 8 * width]."""
+
+  def __init__(self, width: int = 64, *, rngs: nnx.Rngs):
+    self.stem = nnx.Conv(
+        3, width, (7, 7), strides=2, padding="SAME", use_bias=False, rngs=rngs
+    )
+    self.stem_norm = _norm(width, rngs)
+    blocks, cin = [], width
+    for stage in range(4):
+      cout = width * 2**stage
+      for i in range(2):
+        stride = 2 if stage > 0 and i == 0 else 1
+        blocks.append(_BasicBlock(cin, cout, stride, rngs=rngs))
+        cin = cout
+    self.blocks = nnx.List(blocks)
+    self.features = cin
+
+  def __call__(self, images: jax.Array) -> jax.Array:
+    x, lead = _flat(images)
+    x = jax.nn.relu(self.stem_norm(self.stem(_as_float(x))))
+    x = nnx.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
+    for block in self.blocks:
+      x = block(x)
+    return x.mean(axis=(1, 2)).reshape(lead + (self.features,))
+
+
+ENCODERS = {"conv": ConvEncoder, "resnet18": ResNet18}
+
+
+class MultiView(nnx.Module):
+  """One encoder per camera; features concatenated and projected.
+
+  Usage:
+    encoder = MultiView(
+        {"rgb_static": ConvEncoder(rngs=rngs),
+         "rgb_gripper": ConvEncoder(rngs=rngs)}, features=128, rngs=rngs)
+    z = encoder({"rgb_static": s, "rgb_gripper": g})  # [..., 128]
+  """
+
+  def __init__(
+      self, encoders: dict[str, nnx.Module], features: int, *, rngs: nnx.Rngs
+  ):
+    if not encoders:
+      raise ValueError("MultiView needs at least one camera's encoder.")
+    self.views = tuple(sorted(encoders))
+    self.encoders = nnx.Dict(encoders)
+    total = sum(e.features for e in encoders.values())
+    self.out = nnx.Linear(total, features, rngs=rngs)
+    self.features = features
+
+  def __call__(self, images: dict[str, jax.Array]) -> jax.Array:
+    missing = [v for v in self.views if v not in images]
+    if missing:
+      raise KeyError(
+          f"MultiView has no images for {missing}; it was given "
+          f"{sorted(images)} and encodes {list(self.views)}."
+      )
+    parts = [self.encoders[v](images[v]) for v in self.views]
+    return self.out(jnp.concatenate(parts, axis=-1))

@@ -1,0 +1,83 @@
+"""Image encoders: shapes over leading dims, ResNet-18's size, keypoints."""
+
+from absl.testing import absltest
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from playlearn.models import encoders
+
+
+def _params(module) -> int:
+  return sum(x.size for x in jax.tree.leaves(nnx.state(module, nnx.Param)))
+
+
+def _images(shape, seed=0):
+  return jnp.asarray(
+      np.random.default_rng(seed).integers(0, 256, shape + (3,), np.uint8)
+  )
+
+
+class EncoderTest(absltest.TestCase):
+
+  def test_resnet18_has_resnet18s_size(self):
+    # torchvision's resnet18 has 11,689,512 parameters, 513,000 of them in
+    # its classifier; GroupNorm has BatchNorm's affine parameters.
+    resnet = nnx.eval_shape(lambda: encoders.ResNet18(rngs=nnx.Rngs(0)))
+    self.assertEqual(_params(resnet), 11_176_512)
+
+  def test_leading_dims_and_feature_sizes(self):
+    x = _images((2, 3, 16, 16))
+    resnet = nnx.jit(lambda m, x: m(x))
+    model = encoders.ResNet18(width=4, rngs=nnx.Rngs(0))
+    self.assertEqual(resnet(model, x).shape, (2, 3, 32))
+    conv = encoders.ConvEncoder(features=16, channels=(8, 8), rngs=nnx.Rngs(0))
+    self.assertEqual(conv(x).shape, (2, 3, 16))
+    self.assertEqual(conv(x[0, 0]).shape, (16,))
+    # Each image is encoded on its own: another image in the batch changes
+    # nothing (GroupNorm's statistics are per image, unlike BatchNorm's).
+    np.testing.assert_allclose(conv(x)[1, 2], conv(x[1, 2]), atol=1e-5)
+    other = x.at[0].set(0)
+    np.testing.assert_array_equal(resnet(model, x)[1], resnet(model, other)[1])
+    with self.assertRaisesRegex(ValueError, r"\[..., H, W, C\].*\(5, 3\)"):
+      conv(jnp.zeros((5, 3), jnp.uint8))
+
+  def test_gradients_reach_every_layer(self):
+    model = encoders.ResNet18(width=4, rngs=nnx.Rngs(1))
+    x = _images((2, 16, 16))
+    grads = nnx.jit(nnx.grad(lambda m: jnp.sum(m(x) ** 2)))(model)
+    norms = [float(jnp.abs(g).sum()) for g in jax.tree.leaves(grads)]
+    self.assertTrue(all(n > 0 for n in norms), norms)
+
+  def test_spatial_softmax_finds_a_peak(self):
+    maps = jnp.zeros((1, 5, 9, 2))
+    maps = maps.at[0, 1, 6, 0].set(50.0)  # row 1 of 5, column 6 of 9
+    maps = maps.at[0, 4, 0, 1].set(50.0)  # bottom-left corner
+    points = np.asarray(encoders.spatial_softmax(maps)).reshape(2, 2)
+    np.testing.assert_allclose(points[0], [0.5, -0.5], atol=1e-3)
+    np.testing.assert_allclose(points[1], [-1.0, 1.0], atol=1e-3)
+
+  def test_multi_view_fuses_the_cameras_it_was_built_for(self):
+    rngs = nnx.Rngs(0)
+    views = {
+        "rgb_static": encoders.ConvEncoder(8, (8,), rngs=rngs),
+        "rgb_gripper": encoders.ConvEncoder(4, (8,), rngs=rngs),
+    }
+    model = encoders.MultiView(views, features=6, rngs=rngs)
+    images = {
+        "rgb_static": _images((2, 3, 24, 24)),
+        "rgb_gripper": _images((2, 3, 16, 16), seed=1),
+    }
+    z = model(images)
+    self.assertEqual(z.shape, (2, 3, 6))
+    changed = dict(images, rgb_gripper=images["rgb_gripper"][..., ::-1, :, :])
+    self.assertFalse(np.allclose(model(changed), z))
+    with self.assertRaisesRegex(KeyError, "rgb_gripper"):
+      model({"rgb_static": images["rgb_static"]})
+    with self.assertRaisesRegex(ValueError, "at least one"):
+      encoders.MultiView({}, features=6, rngs=rngs)
+
+
+if __name__ == "__main__":
+  absltest.main()

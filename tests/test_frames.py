@@ -1,0 +1,94 @@
+"""Frame-level transforms: resize and the DrQ random shift."""
+
+from absl.testing import absltest
+import jax
+import numpy as np
+
+from playlearn.data import frames
+
+
+def _windows(b=3, t=4, h=12, w=10, seed=0):
+  return np.random.default_rng(seed).integers(0, 256, (b, t, h, w, 3), np.uint8)
+
+
+class ResizeTest(absltest.TestCase):
+
+  def test_shape_dtype_and_a_flat_image_stays_flat(self):
+    flat = np.full((2, 5, 40, 40, 3), 77, np.uint8)
+    out = frames.resize(flat, 24)
+    self.assertEqual(out.shape, (2, 5, 24, 24, 3))
+    self.assertEqual(out.dtype, np.uint8)
+    np.testing.assert_array_equal(out, 77)
+
+  def test_same_size_is_unchanged_and_bad_input_is_named(self):
+    x = _windows()[0]
+    np.testing.assert_array_equal(
+        frames.resize(x[..., :10, :10, :], 10), x[..., :10, :10, :]
+    )
+    with self.assertRaisesRegex(ValueError, r"\[..., H, W, 3\].*\(4, 5\)"):
+      frames.resize(np.zeros((4, 5), np.uint8), 8)
+    with self.assertRaisesRegex(ValueError, "size must be >= 1, got 0"):
+      frames.resize(x, 0)
+
+
+class ShiftTest(absltest.TestCase):
+
+  def test_one_shift_per_window_within_the_pad(self):
+    x = _windows(h=20, w=20)
+    pad = 3
+    out = frames.random_shift(x, pad, np.random.default_rng(1))
+    self.assertEqual(out.shape, x.shape)
+    self.assertEqual(out.dtype, np.uint8)
+    padded = np.pad(x, ((0, 0), (0, 0), (pad,) * 2, (pad,) * 2, (0, 0)), "edge")
+    for i in range(len(x)):
+      # The window is the padded one cropped at one offset, for all frames.
+      found = [
+          (dy, dx)
+          for dy in range(2 * pad + 1)
+          for dx in range(2 * pad + 1)
+          if np.array_equal(out[i], padded[i, :, dy : dy + 20, dx : dx + 20])
+      ]
+      self.assertLen(found, 1)
+
+  def test_seeded_and_varied(self):
+    x = _windows(b=8, h=16, w=16)
+    a = frames.random_shift(x, 4, np.random.default_rng(5))
+    b = frames.random_shift(x, 4, np.random.default_rng(5))
+    c = frames.random_shift(x, 4, np.random.default_rng(6))
+    np.testing.assert_array_equal(a, b)
+    self.assertFalse(np.array_equal(a, c))
+    np.testing.assert_array_equal(
+        frames.random_shift(x, 0, np.random.default_rng(0)), x
+    )
+    # One window [T, H, W, 3] works too.
+    self.assertEqual(
+        frames.random_shift(x[0], 2, np.random.default_rng(0)).shape,
+        x[0].shape,
+    )
+    with self.assertRaisesRegex(ValueError, "pad must be >= 0, got -1"):
+      frames.random_shift(x, -1, np.random.default_rng(0))
+
+  def test_jax_shift_matches_a_crop_of_the_padded_window(self):
+    x = _windows(b=4, h=16, w=16)
+    pad = 2
+    out = np.asarray(
+        jax.jit(frames.random_shift_jax, static_argnums=1)(
+            x, pad, jax.random.key(0)
+        )
+    )
+    self.assertEqual(out.shape, x.shape)
+    padded = np.pad(x, ((0, 0), (0, 0), (pad,) * 2, (pad,) * 2, (0, 0)), "edge")
+    for i in range(len(x)):
+      self.assertTrue(
+          any(
+              np.array_equal(out[i], padded[i, :, dy : dy + 16, dx : dx + 16])
+              for dy in range(2 * pad + 1)
+              for dx in range(2 * pad + 1)
+          )
+      )
+    with self.assertRaisesRegex(ValueError, r"\[B, T, H, W, C\]"):
+      frames.random_shift_jax(x[0], pad, jax.random.key(0))
+
+
+if __name__ == "__main__":
+  absltest.main()
