@@ -53,33 +53,6 @@ class GoalEmbedding(nnx.Module):
     return jnp.where(drop[:, None], self.null[...], self.linear(goal))
 
 
-class Block(nnx.Module):
-  """Pre-norm transformer block: masked self-attention, then a 4x GELU MLP.
-
-  Attention dropout (training only) draws from the `dropout` stream of the
-  `rngs` passed to the call; `model.eval()` switches it off.
-  """
-
-  def __init__(self, width, heads, attention_dropout, *, rngs):
-    self.attention_norm = nnx.LayerNorm(width, rngs=rngs)
-    self.attention = nnx.MultiHeadAttention(
-        heads,
-        width,
-        decode=False,
-        keep_rngs=False,
-        dropout_rate=attention_dropout,
-        rngs=rngs,
-    )
-    self.mlp_norm = nnx.LayerNorm(width, rngs=rngs)
-    self.mlp_in = nnx.Linear(width, 4 * width, rngs=rngs)
-    self.mlp_out = nnx.Linear(4 * width, width, rngs=rngs)
-
-  def __call__(self, x, mask, rngs=None):
-    """x: [N, L, width], mask: [N, 1, L, L] (True: may attend)."""
-    x = x + self.attention(self.attention_norm(x), mask=mask, rngs=rngs)
-    return x + self.mlp_out(jax.nn.gelu(self.mlp_in(self.mlp_norm(x))))
-
-
 class Transformer(nnx.Module):
   """F as a causal transformer over [sigma, goal_1..goal_G, s_1, a_1, ..., s_W, a_W].
 
@@ -103,7 +76,9 @@ class Transformer(nnx.Module):
     )
     self.blocks = nnx.List(
         [
-            Block(width, config.heads, config.attention_dropout, rngs=rngs)
+            layers.Block(
+                width, config.heads, config.attention_dropout, rngs=rngs
+            )
             for _ in range(config.layers)
         ]
     )
