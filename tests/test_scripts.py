@@ -105,3 +105,46 @@ def test_oracle_success_and_bench(tmp_path):
       "play_realtime_factor",
   ):
     assert bench[key] > (-1.0 if key == "env_overhead" else 0.0), key
+
+
+def test_pretrain_an_encoder_on_image_play(tmp_path):
+  data_dir = tmp_path / "data"
+  _run(
+      "scripts/collect_play.py",
+      "--config=tiny_images",
+      f"--data_dir={data_dir}",
+      "--num_workers=1",
+  )
+  version_dir = data_dir / "playtable_play" / "tiny_images" / "1.3.0"
+  workdir = tmp_path / "dynamo"
+  out = _run(
+      "scripts/pretrain_encoder.py",
+      f"--dataset_dir={version_dir}",
+      f"--workdir={workdir}",
+      "--steps=4",
+      "--batch_size=4",
+      "--window=3",
+      "--encoder_width=4",
+      "--probe_frames=16",
+      "--log_every=2",
+  )
+  assert "| tool pose |" in out, out
+  assert "[4/4]" in out, out
+  result = json.loads((workdir / "probe.json").read_text())
+  assert set(result["probe_r2"]) == {"initialised", "pretrained"}
+  assert (workdir / "curves.png").stat().st_size > 1000
+  assert (workdir / "encoder" / "MANIFEST.json").exists()
+
+
+def test_camera_report(tmp_path):
+  out = _run(
+      "scripts/camera_report.py",
+      f"--out_dir={tmp_path}",
+      "--seeds=0",
+      "--num_steps=41",
+      "--every=20",
+      "--sheet_frames=2",
+  )
+  assert "| red block |" in out, out
+  assert (tmp_path / "contact_sheet.png").stat().st_size > 1000
+  assert json.loads((tmp_path / "views.json").read_text())["states"] == 3

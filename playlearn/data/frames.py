@@ -110,3 +110,83 @@ def random_shift_jax(frames: jax.Array, pad: int, key: jax.Array) -> jax.Array:
     )
 
   return jax.vmap(crop)(padded, offsets)
+
+
+class FrameWindows:
+  """Windows of consecutive frames of an image dataset, held in memory.
+
+  For encoder pretraining, which needs frames and nothing else: window i is
+  frames [start_i, start_i + window) of one episode (every start whose window
+  fits), with the matching states for probes. uint8 frames of 96 + 64 px take
+  40 KB a step: `images_small` (7,500 steps) holds 300 MB, 3 hours 6.5 GB.
+
+    frames = FrameWindows.from_dataset(dir, "train", window=6)
+    batch = frames.batch(ids)  # {'images': {camera: [B, T, H, W, 3]},
+                               #  'mask': bool [B, T], 'state': [B, T, D]}
+  """
+
+  def __init__(self, episodes: list[dict], window: int, views: tuple[str, ...]):
+    """episodes: [{'images': {camera: [T_e, H, W, 3]}, 'state': [T_e, D]}]."""
+    if window < 1:
+      raise ValueError(f"window must be >= 1, got {window}.")
+    self.window, self.views = window, tuple(views)
+    self.images = {
+        v: np.concatenate([e["images"][v] for e in episodes]) for v in views
+    }
+    self.state = np.concatenate([e["state"] for e in episodes])
+    starts, offset = [], 0
+    for e in episodes:
+      n = len(e["state"])
+      starts.append(offset + np.arange(max(n - window + 1, 0)))
+      offset += n
+    self.starts = np.concatenate(starts) if starts else np.zeros(0, int)
+    if not len(self.starts):
+      raise ValueError(
+          f"No episode is as long as the window ({window} frames)."
+      )
+
+  @classmethod
+  def from_dataset(
+      cls,
+      dataset_dir,
+      split: str = "train",
+      window: int = 6,
+      views: tuple[str, ...] = ("rgb_static", "rgb_gripper"),
+  ) -> FrameWindows:
+    from playlearn.data import reading  # pylint: disable=g-import-not-at-top
+
+    source = reading.EpisodeSource(dataset_dir, split)
+    episodes = []
+    for i in range(len(source)):
+      obs = source[i]["steps"]["observation"]
+      missing = [v for v in views if v not in obs]
+      if missing:
+        raise ValueError(
+            f"{dataset_dir} ({split}) has no {missing} images; its "
+            f"observation holds {sorted(obs)}. Build an image config "
+            "(e.g. images_small)."
+        )
+      episodes.append(
+          {"images": {v: obs[v] for v in views}, "state": obs["state"]}
+      )
+    return cls(episodes, window, views)
+
+  @property
+  def num_windows(self) -> int:
+    return len(self.starts)
+
+  def batch(self, ids: np.ndarray) -> dict:
+    index = self.starts[np.asarray(ids)][:, None] + np.arange(self.window)
+    return {
+        "images": {v: self.images[v][index] for v in self.views},
+        "mask": np.ones(index.shape, bool),
+        "state": self.state[index],
+    }
+
+  def batches(self, batch_size: int, seed: int, start: int = 0):
+    """Endless batches; batch i is a pure function of (seed, i)."""
+    i = start
+    while True:
+      rng = np.random.default_rng([seed, i])
+      yield self.batch(rng.integers(0, self.num_windows, batch_size))
+      i += 1

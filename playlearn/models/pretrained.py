@@ -1,0 +1,112 @@
+"""Pretrained encoders on disk: self-describing, hashed, no pickle.
+
+A saved encoder is a directory, as a saved policy is:
+
+  encoder.json    {'format', 'objective' (e.g. 'dynamo'), 'config'}
+  params/         the weights (orbax)
+  MANIFEST.json   SHA-256 of every file (`playlearn.manifest`)
+
+  pretrained.save(model, "out/dynamo/encoder")
+  model = pretrained.load("out/dynamo/encoder")    # dynamo.Model
+  features = dynamo.embed(model, images)
+
+`save` writes beside the destination and renames, so a killed save leaves the
+previous encoder (or none), never half of one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+
+from flax import nnx
+import orbax.checkpoint as ocp
+
+from playlearn import manifest
+from playlearn.models import configure
+from playlearn.models import dynamo
+
+FORMAT = "playlearn-encoder-1"
+OBJECTIVES = {"dynamo": dynamo}
+_DESCRIPTION = "encoder.json"
+
+
+def _objective_of(model: nnx.Module) -> str:
+  for name, module in OBJECTIVES.items():
+    if isinstance(model, module.Model):
+      return name
+  raise TypeError(
+      f"Cannot save a {type(model).__name__}: saved encoders are the models "
+      f"of {sorted(OBJECTIVES)}."
+  )
+
+
+def save(model: nnx.Module, path: str) -> None:
+  """Writes `model` (weights and config) to the directory `path`."""
+  path = os.path.abspath(path)
+  if os.path.isdir(path) and os.listdir(path):
+    if not os.path.exists(os.path.join(path, _DESCRIPTION)):
+      raise ValueError(
+          f"{path} exists and is not a saved encoder: not replacing it."
+      )
+  description = {
+      "format": FORMAT,
+      "objective": _objective_of(model),
+      "config": dataclasses.asdict(model.config),
+  }
+  parent, name = os.path.split(path)
+  os.makedirs(parent, exist_ok=True)
+  staging = os.path.join(parent, f".{name}.saving")
+  if os.path.exists(staging):
+    shutil.rmtree(staging)
+  try:
+    with ocp.StandardCheckpointer() as checkpointer:
+      checkpointer.save(
+          os.path.join(staging, "params"), nnx.state(model, nnx.Param)
+      )
+    with open(os.path.join(staging, _DESCRIPTION), "w") as f:
+      json.dump(description, f, indent=1)
+    manifest.write(staging)
+    if os.path.exists(path):
+      shutil.rmtree(path)
+    os.rename(staging, path)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+
+
+def load(path: str) -> nnx.Module:
+  """The encoder saved at `path`, its files checked against its manifest."""
+  path = os.path.abspath(path)
+  description_file = os.path.join(path, _DESCRIPTION)
+  if not os.path.exists(description_file):
+    raise FileNotFoundError(
+        f"{description_file} does not exist: {path} is not a saved encoder."
+    )
+  manifest.verify(path)
+  with open(description_file) as f:
+    description = json.load(f)
+  if description.get("format") != FORMAT:
+    raise ValueError(
+        f"{description_file}: format {description.get('format')!r}, "
+        f"expected {FORMAT!r}."
+    )
+  objective = description.get("objective")
+  if objective not in OBJECTIVES:
+    raise ValueError(
+        f"{description_file}: unknown objective {objective!r}; known: "
+        f"{sorted(OBJECTIVES)}."
+    )
+  module = OBJECTIVES[objective]
+  config = configure.replace_fields(
+      module.Config(), description["config"], description_file
+  )
+  model = module.Model(config, rngs=nnx.Rngs(0))
+  with ocp.StandardCheckpointer() as checkpointer:
+    params = checkpointer.restore(
+        os.path.join(path, "params"), nnx.state(model, nnx.Param)
+    )
+  nnx.update(model, params)
+  return model

@@ -1,0 +1,107 @@
+"""Frame windows, linear probes and saved encoders."""
+
+import os
+import tempfile
+
+from absl.testing import absltest
+from flax import nnx
+import jax.numpy as jnp
+import numpy as np
+
+from playlearn import manifest
+from playlearn.data import frames
+from playlearn.envs import playtable
+from playlearn.evaluation import probe
+from playlearn.models import dynamo
+from playlearn.models import pretrained
+
+
+def _episode(n, seed):
+  rng = np.random.default_rng(seed)
+  return {
+      "images": {"cam": rng.integers(0, 256, (n, 8, 8, 3), np.uint8)},
+      "state": rng.normal(size=(n, playtable.STATE_DIM)).astype(np.float32),
+  }
+
+
+class FrameWindowsTest(absltest.TestCase):
+
+  def test_windows_stay_inside_episodes(self):
+    episodes = [_episode(5, 0), _episode(2, 1), _episode(4, 2)]
+    windows = frames.FrameWindows(episodes, window=3, views=("cam",))
+    # 3 windows in the first episode, none in the second, 2 in the third.
+    self.assertEqual(windows.num_windows, 5)
+    batch = windows.batch(np.arange(5))
+    self.assertEqual(batch["images"]["cam"].shape, (5, 3, 8, 8, 3))
+    np.testing.assert_array_equal(
+        batch["images"]["cam"][3], episodes[2]["images"]["cam"][:3]
+    )
+    np.testing.assert_array_equal(batch["state"][4], episodes[2]["state"][1:])
+    first = next(windows.batches(4, seed=7))
+    again = next(windows.batches(4, seed=7))
+    np.testing.assert_array_equal(
+        first["images"]["cam"], again["images"]["cam"]
+    )
+    with self.assertRaisesRegex(ValueError, "as long as the window"):
+      frames.FrameWindows([_episode(2, 0)], window=3, views=("cam",))
+
+
+class ProbeTest(absltest.TestCase):
+
+  def test_the_state_itself_scores_one_and_noise_does_not(self):
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(400, playtable.STATE_DIM))
+    test = rng.normal(size=(200, playtable.STATE_DIM))
+    perfect = probe.linear_probe(train, train, test, test, ridge=1e-8)
+    self.assertEqual(set(perfect), set(probe.fields()))
+    for name, r2 in perfect.items():
+      self.assertGreater(r2, 0.999, name)
+    noise = probe.linear_probe(
+        rng.normal(size=(400, 8)), train, rng.normal(size=(200, 8)), test
+    )
+    self.assertLess(max(noise.values()), 0.1)
+    # Tool position only: that field is found, the blocks are not.
+    tool = playtable.STATE_LAYOUT["tcp_pos"]
+    partial = probe.linear_probe(train[:, tool], train, test[:, tool], test)
+    self.assertGreater(partial["tcp_pos"], 0.999)
+    self.assertLess(partial["block positions"], 0.1)
+    with self.assertRaisesRegex(ValueError, r"\[N, F\]"):
+      probe.linear_probe(train[:10], train, test, test)
+
+
+class PretrainedTest(absltest.TestCase):
+
+  def test_save_and_load_round_trip_and_corruption_named(self):
+    cfg = dynamo.Config.tiny()
+    model = dynamo.Model(cfg, rngs=nnx.Rngs(3))
+    images = {
+        v: jnp.asarray(
+            np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), np.uint8)
+        )
+        for v in cfg.views
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+      path = os.path.join(tmp, "encoder")
+      pretrained.save(model, path)
+      loaded = pretrained.load(path)
+      self.assertEqual(loaded.config, cfg)
+      np.testing.assert_allclose(
+          dynamo.embed(loaded, images), dynamo.embed(model, images), atol=1e-6
+      )
+      with open(os.path.join(path, "encoder.json"), "a") as f:
+        f.write(" ")
+      with self.assertRaisesRegex(
+          manifest.CorruptArtifactError, "encoder.json"
+      ):
+        pretrained.load(path)
+      other = os.path.join(tmp, "other")
+      os.makedirs(other)
+      open(os.path.join(other, "notes.txt"), "w").close()
+      with self.assertRaisesRegex(ValueError, "not a saved encoder"):
+        pretrained.save(model, other)
+      with self.assertRaisesRegex(FileNotFoundError, "not a saved encoder"):
+        pretrained.load(other)
+
+
+if __name__ == "__main__":
+  absltest.main()
