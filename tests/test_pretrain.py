@@ -52,7 +52,7 @@ class ProbeTest(absltest.TestCase):
     rng = np.random.default_rng(0)
     train = rng.normal(size=(400, playtable.STATE_DIM))
     test = rng.normal(size=(200, playtable.STATE_DIM))
-    perfect = probe.linear_probe(train, train, test, test, ridge=1e-8)
+    perfect = probe.linear_probe(train, train, test, test, ridges=(1e-8,))
     self.assertEqual(set(perfect), set(probe.fields()))
     for name, r2 in perfect.items():
       self.assertGreater(r2, 0.999, name)
@@ -65,6 +65,10 @@ class ProbeTest(absltest.TestCase):
     partial = probe.linear_probe(train[:, tool], train, test[:, tool], test)
     self.assertGreater(partial["tcp_pos"], 0.999)
     self.assertLess(partial["block positions"], 0.1)
+    # A field constant in the held-out frames gets no score.
+    still = test.copy()
+    still[:, playtable.STATE_LAYOUT["buttons"]] = 0.0
+    self.assertIsNone(probe.linear_probe(train, train, still, still)["buttons"])
     with self.assertRaisesRegex(ValueError, r"\[N, F\]"):
       probe.linear_probe(train[:10], train, test, test)
 

@@ -123,10 +123,11 @@ def markdown(result: dict) -> str:
   """The probe table: R^2 per field, initialised against pretrained."""
   r2 = result["probe_r2"]
   lines = ["| field | R^2 initialised | R^2 pretrained |", "|---|---|---|"]
+  shown = lambda v: "does not vary" if v is None else f"{v:.3f}"
   for name in r2["pretrained"]:
     lines.append(
-        f"| {name} | {r2['initialised'][name]:.3f} | "
-        f"{r2['pretrained'][name]:.3f} |"
+        f"| {name} | {shown(r2['initialised'][name])} | "
+        f"{shown(r2['pretrained'][name])} |"
     )
   return "\n".join(lines)
 
