@@ -259,6 +259,27 @@ evaluate_act cbeso_gru greedy "" $GREEDY --videos_per_task=0 "${EVAL_FLAGS[@]}"
 train cbeso_gru_seed1 "$L" "${CB[@]}" --config.data.features=relative_target \
   "${GRU[@]}" --config.seed=1
 evaluate cbeso_gru_seed1 --videos_per_task=0 "${EVAL_FLAGS[@]}"
+# 2026-12-05 (ninth session): Play-LMP with GCBC's whole recipe, goals up to
+# 64 steps past the window included (about 95 min alone on 2 cores); and
+# the perturbed starts (tool moved 0.4 m) and 5-task chains of the best
+# policies of each method.
+train lmp_gh64 "$L" playlearn/configs/lmp.py:cpu --config.optimizer.lr=1e-3 \
+  --config.total_steps=48000 --config.data.features=relative \
+  --config.data.goal_horizon=64 --config.evals.suite.every=0
+evaluate lmp_gh64 "${EVAL_FLAGS[@]}"
+for name in lmp_gh64 cbeso_gru; do
+  evaluate_act $name perturbed_chains "" --perturb=0.4 --chains=20 \
+    --videos_per_task=0 --episodes_per_task=10 --seeds=0,1,2
+done
+# Pixels (issue 12): the cameras, a small image dataset and DynaMo
+# pretraining of the conv encoder, probed as initialised and as pretrained.
+$PY scripts/camera_report.py --out_dir=$OUT/cameras
+$PY scripts/collect_play.py --config=images_small --data_dir=$OUT/data
+[ -f "$OUT/dynamo_small/probe.json" ] || \
+  $PY scripts/pretrain_encoder.py \
+    --dataset_dir=$OUT/data/playtable_play/images_small/$V \
+    --workdir=$OUT/dynamo_small --steps=1000 --encoder=conv \
+    --encoder_width=16 --lr=3e-4
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
