@@ -58,6 +58,17 @@ def _probe_features(model, frames, count: int, seed: int):
   return np.concatenate(features), frames.state[index]
 
 
+@nnx.jit
+def train_step(model, optimizer, batch) -> dict:
+  """One AdamW step of the DynaMo loss; returns its metrics."""
+  grad_fn = nnx.value_and_grad(
+      lambda m: dynamo.loss(m, batch, None, 0), has_aux=True
+  )
+  (_, step_metrics), grads = grad_fn(model)
+  optimizer.update(model, grads)
+  return step_metrics
+
+
 def probe_model(model, train_frames, val_frames, count: int) -> dict:
   """Held-out linear-probe R^2 per state field from `model`'s embeddings."""
   train_x, train_s = _probe_features(model, train_frames, count, 0)
@@ -80,15 +91,6 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
       optax.adamw(config.lr, weight_decay=config.weight_decay),
       wrt=nnx.Param,
   )
-
-  @nnx.jit
-  def train_step(model, optimizer, batch):
-    grad_fn = nnx.value_and_grad(
-        lambda m: dynamo.loss(m, batch, None, 0), has_aux=True
-    )
-    (_, step_metrics), grads = grad_fn(model)
-    optimizer.update(model, grads)
-    return step_metrics
 
   writer = metrics_lib.Writer(workdir, config.steps, 0)
   batches = train_frames.batches(config.batch_size, config.seed)
