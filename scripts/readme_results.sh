@@ -266,11 +266,11 @@ evaluate cbeso_gru_seed1 --videos_per_task=0 "${EVAL_FLAGS[@]}"
 train lmp_gh64 "$L" playlearn/configs/lmp.py:cpu --config.optimizer.lr=1e-3 \
   --config.total_steps=48000 --config.data.features=relative \
   --config.data.goal_horizon=64 --config.evals.suite.every=0
-evaluate lmp_gh64 "${EVAL_FLAGS[@]}"
-for name in lmp_gh64 cbeso_gru; do
-  evaluate_act $name perturbed_chains "" --perturb=0.4 --chains=20 \
-    --videos_per_task=0 --episodes_per_task=10 --seeds=0,1,2
-done
+PC_FLAGS=(--episodes_per_task=10 --seeds=0,1,2 --perturb=0.4 --chains=20)
+evaluate lmp_gh64 "${PC_FLAGS[@]}"
+evaluate_act cbeso_gru perturbed_chains "" --videos_per_task=0 "${PC_FLAGS[@]}"
+evaluate_act gcbc_large_relative_48k_gh64 perturbed_chains "" \
+  --videos_per_task=0 "${PC_FLAGS[@]}"
 # Pixels (issue 12): the cameras, a small image dataset and DynaMo
 # pretraining of the conv encoder, probed as initialised and as pretrained.
 $PY scripts/camera_report.py --out_dir=$OUT/cameras
