@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 
 MANIFEST = "MANIFEST.json"
@@ -114,6 +115,24 @@ def verify(directory: str) -> None:
           f"{file} does not match its SHA-256 in "
           f"{path}: the file is corrupt"
       )
+
+
+def replace_directory(staging: str, path: str) -> None:
+  """Puts the finished directory `staging` at `path`, replacing one there.
+
+  Two renames: at every moment a whole directory exists, at `path` or at its
+  sibling `.<name>.old` (deleted once the new one is in place), so a kill
+  never leaves half of one.
+  """
+  parent, name = os.path.split(os.path.abspath(path))
+  previous = os.path.join(parent, f".{name}.old")
+  if os.path.exists(previous):  # Left by a killed replacement.
+    shutil.rmtree(previous)
+  if os.path.exists(path):
+    os.rename(path, previous)
+  os.rename(staging, path)
+  if os.path.exists(previous):
+    shutil.rmtree(previous)
 
 
 def write_json(path: str, data) -> None:

@@ -170,12 +170,9 @@ class Policy:
       )
     name = os.path.basename(path)
     staging = os.path.join(parent, f".{name}.saving")
-    previous = os.path.join(parent, f".{name}.old")
     lead = jax.process_index() == 0  # Several hosts share one directory.
-    if lead:  # What a killed save left behind.
-      for leftover in (staging, previous):
-        if os.path.exists(leftover):
-          shutil.rmtree(leftover)
+    if lead and os.path.exists(staging):  # What a killed save left behind.
+      shutil.rmtree(staging)
     _sync("policy_save_start")
     try:
       with ocp.StandardCheckpointer() as checkpointer:  # Every host writes.
@@ -188,13 +185,7 @@ class Policy:
         with open(os.path.join(staging, "normalization.json"), "w") as f:
           json.dump(_normalization_to_json(self.normalization), f)
         manifest.write(staging)
-        # Two renames: at every moment a whole policy exists, at `path` or
-        # at `previous` (deleted only once the new one is in place).
-        if os.path.exists(path):
-          os.rename(path, previous)
-        os.rename(staging, path)
-        if os.path.exists(previous):
-          shutil.rmtree(previous)
+        manifest.replace_directory(staging, path)
     except BaseException:
       if lead and os.path.exists(staging):
         shutil.rmtree(staging, ignore_errors=True)

@@ -7,20 +7,16 @@ stay aligned with each other (a shifted window is one camera moved, not a
 shaking one):
 
 * `resize`: uint8 [..., H, W, 3] -> [..., size, size, 3], antialiased.
-* `random_shift` (host, numpy) and `random_shift_jax` (on the device,
-  jittable): DrQ's augmentation (Kostrikov et al. 2021): pad by `pad` pixels
-  replicating the border, then crop back at a random offset, one offset per
-  window and camera.
-
-Both shifts draw their offsets from the caller's randomness (a numpy
-Generator, a JAX key), so a batch stays a pure function of (seed, index) as
-in `pipeline.py`.
+* `random_shift`: DrQ's augmentation (Kostrikov et al. 2021): pad by `pad`
+  pixels replicating the border, then crop back at a random offset, one
+  offset per window and camera. Its offsets come from the caller's numpy
+  Generator, so a batch stays a pure function of (seed, index) as in
+  `pipeline.py`.
+* `FrameWindows`: windows of frames of an image dataset, for pretraining.
 """
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
@@ -87,29 +83,6 @@ def random_shift(
       [p[:, dy : dy + h, dx : dx + w] for p, (dy, dx) in zip(padded, offsets)]
   )
   return out if frames.ndim == 5 else out[0]
-
-
-def random_shift_jax(frames: jax.Array, pad: int, key: jax.Array) -> jax.Array:
-  """`random_shift` on the device: frames [B, T, H, W, C], one shift per window."""
-  if frames.ndim != 5:
-    raise ValueError(
-        f"random_shift_jax takes [B, T, H, W, C], got {frames.shape}."
-    )
-  if pad == 0:
-    return frames
-  b, _, h, w, _ = frames.shape
-  padded = jnp.pad(
-      frames, ((0, 0), (0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge"
-  )
-  offsets = jax.random.randint(key, (b, 2), 0, 2 * pad + 1)
-
-  def crop(window, offset):
-    start = (0, offset[0], offset[1], 0)
-    return jax.lax.dynamic_slice(
-        window, start, (window.shape[0], h, w) + (window.shape[-1],)
-    )
-
-  return jax.vmap(crop)(padded, offsets)
 
 
 class FrameWindows:

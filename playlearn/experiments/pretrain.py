@@ -44,17 +44,19 @@ class PretrainConfig:
   probe_frames: int = 2000  # Frames per split embedded for the probes.
 
 
+_embed = nnx.jit(dynamo.embed)
+
+
 def _probe_features(model, frames, count: int, seed: int):
   """(features [N, V*E], states [N, D]) of `count` frames of `frames`."""
   rng = np.random.default_rng(seed)
   index = rng.choice(
       len(frames.state), min(count, len(frames.state)), replace=False
   )
-  embed = nnx.jit(dynamo.embed)
   features = []
   for chunk in np.array_split(index, max(1, len(index) // 256)):
     images = {v: jnp.asarray(frames.images[v][chunk]) for v in frames.views}
-    features.append(np.asarray(embed(model, images)))
+    features.append(np.asarray(_embed(model, images)))
   return np.concatenate(features), frames.state[index]
 
 

@@ -10,8 +10,9 @@ A saved encoder is a directory, as a saved policy is:
   model = pretrained.load("out/dynamo/encoder")    # dynamo.Model
   features = dynamo.embed(model, images)
 
-`save` writes beside the destination and renames, so a killed save leaves the
-previous encoder (or none), never half of one.
+`save` writes beside the destination and renames
+(`manifest.replace_directory`), so a killed save leaves the previous encoder,
+never half of one.
 """
 
 from __future__ import annotations
@@ -69,9 +70,7 @@ def save(model: nnx.Module, path: str) -> None:
     with open(os.path.join(staging, _DESCRIPTION), "w") as f:
       json.dump(description, f, indent=1)
     manifest.write(staging)
-    if os.path.exists(path):
-      shutil.rmtree(path)
-    os.rename(staging, path)
+    manifest.replace_directory(staging, path)
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise
