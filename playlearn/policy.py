@@ -4,6 +4,7 @@ A policy directory holds
   params/             the model's parameters (Orbax, `StandardSave`)
   policy.json         method, model config, observation/action sizes, version
   normalization.json  the state and action maps of the training data
+  encoder/            a pixel policy's frozen encoder (`models.pretrained`)
   MANIFEST.json       SHA-256 of every file above, checked by `load`
 so a policy loads with no training code, no dataset and no pickle. `save`
 writes a new directory beside the destination and renames it into place, so
@@ -27,8 +28,11 @@ import orbax.checkpoint as ocp
 
 from playlearn import manifest
 from playlearn import models
+from playlearn.data import frames
 from playlearn.data import windows
 from playlearn.models import configure
+from playlearn.models import embeddings
+from playlearn.models import pretrained
 
 FORMAT = "playlearn.policy/1"
 
@@ -60,6 +64,12 @@ class Policy:
   distribution's mode (True) or sample from it with keys drawn from `seed`
   (False); None (the default) is the method's own choice, its module's
   ACTS_GREEDY: GCBC and LMP take the mode, BESO samples.
+
+  A pixel policy (trained with `config.encoder`) holds its frozen `encoder`
+  and acts from the cameras: `obs` and `goal` then carry uint8 images
+  {camera: [S, S, 3] or [B, S, S, 3]} of `image_sizes` ({camera: S}; an
+  env made with images=True of those sizes gives them), which it embeds as
+  its training data was embedded (`playlearn.models.embeddings`).
   """
 
   def __init__(
@@ -70,7 +80,17 @@ class Policy:
       *,
       seed: int = 0,
       greedy: bool | None = None,
+      encoder: nnx.Module | None = None,
+      image_sizes: dict[str, int] | None = None,
   ):
+    if (encoder is None) != (image_sizes is None):
+      raise ValueError(
+          "Policy: give both encoder and image_sizes (a pixel policy) or "
+          "neither (a state policy)"
+      )
+    self.encoder = encoder
+    self._goal_cache = None
+    self.image_sizes = dict(image_sizes) if image_sizes else None
     self.method_name = method
     self._method = models.get(method)
     if greedy is None:
@@ -115,7 +135,38 @@ class Policy:
         self.normalization,
         seed=self.seed,
         greedy=self.greedy,
+        encoder=self.encoder,
+        image_sizes=self.image_sizes,
     )
+
+  def _embedded(self, what: str, d: dict) -> dict:
+    """A pixel policy's view of an observation: {'state': embeddings}.
+
+    The goal's embedding is kept while the same goal images come back (an
+    episode's goal is embedded once, not at every step).
+    """
+    if self.encoder is None:
+      return d
+    views = self.encoder.config.views
+    frames.check_views(views, d, f"Policy.act: {what}")
+    images = {v: np.asarray(d[v]) for v in views}
+    if what == "goal" and self._goal_cache is not None:
+      seen, features = self._goal_cache
+      if all(np.array_equal(seen[v], images[v]) for v in views):
+        return features
+    single = images[views[0]].ndim == 3
+    for v, size in self.image_sizes.items():
+      if images[v].shape[-3:] != (size, size, 3):
+        raise ValueError(
+            f"Policy.act: {what}[{v!r}] has shape {images[v].shape}; this "
+            f"policy was trained on {size}x{size} RGB frames"
+        )
+    batch = {v: x[None] for v, x in images.items()} if single else images
+    features = np.asarray(embeddings.embed(self.encoder, batch))
+    result = {"state": features[0] if single else features}
+    if what == "goal":
+      self._goal_cache = ({v: x.copy() for v, x in images.items()}, result)
+    return result
 
   # ------------------------------------------------------------- acting
   def reset(self, batch_size: int | None = None) -> None:
@@ -124,6 +175,7 @@ class Policy:
     self._state = None
 
   def act(self, obs: dict, goal: dict) -> np.ndarray:
+    obs, goal = self._embedded("obs", obs), self._embedded("goal", goal)
     for what, d in (("obs", obs), ("goal", goal)):
       for key in ("state", "target"):
         if key in d and not np.all(np.isfinite(d[key])):
@@ -160,6 +212,8 @@ class Policy:
         "obs_dim": int(self.normalization.state_mean.shape[-1]),
         "action_dim": int(self.normalization.action_center.shape[-1]),
     }
+    if self.encoder is not None:
+      description["image_sizes"] = self.image_sizes
     if (
         os.path.isdir(path)
         and os.listdir(path)
@@ -180,6 +234,8 @@ class Policy:
             os.path.join(staging, "params"), nnx.state(self._model, nnx.Param)
         )
       if lead:
+        if self.encoder is not None:
+          pretrained.save(self.encoder, os.path.join(staging, "encoder"))
         with open(os.path.join(staging, "policy.json"), "w") as f:
           json.dump(description, f, indent=1)
         with open(os.path.join(staging, "normalization.json"), "w") as f:
@@ -232,8 +288,18 @@ class Policy:
     normalization = _normalization_from_json(
         _read_json(os.path.join(path, "normalization.json"))
     )
+    image_sizes = description.get("image_sizes")
+    encoder = (
+        pretrained.load(os.path.join(path, "encoder")) if image_sizes else None
+    )
     return cls(
-        description["method"], model, normalization, seed=seed, greedy=greedy
+        description["method"],
+        model,
+        normalization,
+        seed=seed,
+        greedy=greedy,
+        encoder=encoder,
+        image_sizes=image_sizes,
     )
 
 

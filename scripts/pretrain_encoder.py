@@ -8,8 +8,11 @@ r"""Pretrains an image encoder on play frames with DynaMo; probes it.
 Writes `workdir/encoder` (a saved encoder, `playlearn.models.pretrained`),
 `metrics.jsonl`, `curves.png` and `probe.json`: the held-out linear-probe R^2
 of the true state from the frozen embeddings, as initialised and as
-pretrained, per state field (printed as a table).
+pretrained, per state field (printed as a table), and `tsne.png`: a t-SNE of
+the frozen embeddings of validation frames coloured by task segment.
 """
+
+import os
 
 from absl import app
 from absl import flags
@@ -18,6 +21,7 @@ from playlearn import console
 from playlearn.data import frames as frames_lib
 from playlearn.experiments import pretrain
 from playlearn.models import dynamo
+from playlearn.models import pretrained
 
 _DATASET_DIR = flags.DEFINE_string(
     "dataset_dir", None, "Image play dataset (version dir).", required=True
@@ -71,6 +75,14 @@ def main(argv):
   )
   result = pretrain.run(train, val, config, _WORKDIR.value)
   print(pretrain.markdown(result))
+  tsne = os.path.join(_WORKDIR.value, "tsne.png")
+  count = pretrain.embedding_tsne(
+      pretrained.load(os.path.join(_WORKDIR.value, "encoder")),
+      _DATASET_DIR.value,
+      tsne,
+      points=_PROBE.value,
+  )
+  print(f"t-SNE of {count} validation frames by task segment: {tsne}")
   print(
       f"{_STEPS.value} steps in {result['train_seconds']:.0f} s "
       f"({result['steps_per_second']:.2f} steps/s); wrote {_WORKDIR.value}"

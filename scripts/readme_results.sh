@@ -280,6 +280,26 @@ $PY scripts/collect_play.py --config=images_small --data_dir=$OUT/data
     --dataset_dir=$OUT/data/playtable_play/images_small/$V \
     --workdir=$OUT/dynamo_small --steps=1000 --encoder=conv \
     --encoder_width=16 --lr=3e-4
+# 2026-12-05 (tenth session): C-BESO-GRU with GCBC's `relative` features
+# instead of `relative_target` (the commanded pose's lead), one change.
+train cbeso_gru_rel "$L" "${CB[@]}" --config.data.features=relative "${GRU[@]}"
+evaluate cbeso_gru_rel --videos_per_task=1 "${EVAL_FLAGS[@]}"
+# Pixel policies (issue 12): 3 hours of image play (the same play as
+# state_full), a frozen conv encoder as initialised (0 steps of DynaMo) and
+# after DynaMo on that play, Play-GCBC on each encoder's embeddings with the
+# 3-hour GCBC recipe (lr 1e-3, 12k steps), evaluated from the cameras.
+collect images_full
+I=$OUT/full/playtable_play/images_full/$V
+for steps in 0 1000; do
+  name=$([ $steps = 0 ] && echo encoder_init || echo dynamo_full)
+  [ -f "$OUT/$name/probe.json" ] || \
+    $PY scripts/pretrain_encoder.py --dataset_dir="$I" --workdir=$OUT/$name \
+      --steps=$steps --encoder=conv --encoder_width=16 --lr=3e-4
+  train gcbc_pixels_${name#encoder_} "$I" playlearn/configs/gcbc.py:cpu \
+    --config.encoder=$OUT/$name/encoder --config.optimizer.lr=1e-3
+  evaluate gcbc_pixels_${name#encoder_} --episodes_per_task=5 --seeds=0,1 \
+    --chains=0 --videos_per_task=1
+done
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

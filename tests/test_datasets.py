@@ -582,3 +582,20 @@ def test_beam_direct_runner_builds_the_same_dataset(tiny_play, tmp_path):
   assert not [
       p for p in builder.data_path.iterdir() if p.name.endswith(".partial")
   ]
+
+
+def test_large_splits_stay_in_memory_not_in_tensorflow_buckets(
+    monkeypatch, tmp_path
+):
+  # Past TFDS's buffer size its shuffler would spill to bucket files through
+  # tf.io.gfile (TensorFlow); the builder keeps every split in memory.
+  from tensorflow_datasets.core import shuffle  # pylint: disable=g-import-not-at-top
+
+  def spill(*args):
+    raise AssertionError("the shuffle buffer spilled to TensorFlow buckets")
+
+  monkeypatch.setattr(shuffle, "MAX_MEM_BUFFER_SIZE", 1)
+  monkeypatch.setattr(shuffle._Bucket, "add", spill)
+  builder = build(PLAY, "tiny", tmp_path)
+  assert builder.info.splits["train"].num_examples == 2
+  assert shuffle.MAX_MEM_BUFFER_SIZE == 1  # Restored after the build.

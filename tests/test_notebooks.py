@@ -35,6 +35,16 @@ def _execute(name: str, parameters: str, cwd: str) -> nbformat.NotebookNode:
   return nb
 
 
+def _printed(nb: nbformat.NotebookNode) -> str:
+  """Everything the notebook's code cells printed."""
+  return "".join(
+      o.get("text", "")
+      for c in nb.cells
+      if c.cell_type == "code"
+      for o in c.get("outputs", [])
+  )
+
+
 @pytest.fixture(autouse=True)
 def kernel_environment(monkeypatch):
   """The kernel inherits this environment: find the working tree even when
@@ -54,12 +64,7 @@ def test_quickstart(tmp_path):
   assert (out / "gcbc" / "metrics.jsonl").is_file()
   video = out / "policy.mp4"
   assert video.is_file() and video.stat().st_size > 1000
-  text = "".join(
-      o.get("text", "")
-      for c in nb.cells
-      if c.cell_type == "code"
-      for o in c.get("outputs", [])
-  )
+  text = _printed(nb)
   assert "| `press_red_button` |" in text  # the evaluation table
 
 
@@ -87,12 +92,35 @@ def test_beso(tmp_path):
   assert plot.is_file() and plot.stat().st_size > 10_000
   video = out / "videos" / "press_red_button_0.mp4"
   assert video.is_file() and video.stat().st_size > 1000
-  text = "".join(
-      o.get("text", "")
-      for c in nb.cells
-      if c.cell_type == "code"
-      for o in c.get("outputs", [])
-  )
+  text = _printed(nb)
   assert "| goal-free |" in text  # the statistics of the sampled actions
   assert "| ddim | 3 | 3 |" in text and "| heun | 3 | 5 |" in text
+  assert "| `press_red_button` |" in text  # the evaluation table
+
+
+PIXELS_PARAMETERS = """\
+CONFIG = 'tiny_images'
+PRETRAIN_STEPS = 2
+ENCODER_WIDTH = 4
+WINDOW = 3
+PROBE_FRAMES = 16
+POLICY_STEPS = 4
+TASKS = ['press_red_button']
+EPISODES = 1
+STEP_BUDGET = 5
+OUT_DIR = 'pixels'
+"""
+
+
+def test_pixels(tmp_path):
+  nb = _execute("03_pixels_jepa.ipynb", PIXELS_PARAMETERS, str(tmp_path))
+  out = tmp_path / "pixels"
+  assert (out / "dynamo" / "encoder" / "MANIFEST.json").is_file()
+  assert (out / "dynamo" / "probe.json").is_file()
+  policy = out / "gcbc_pixels" / "policy"
+  assert (policy / "encoder" / "encoder.json").is_file()
+  video = out / "pixel_policy.mp4"
+  assert video.is_file() and video.stat().st_size > 1000
+  text = _printed(nb)
+  assert "| tool pose |" in text  # the probe table
   assert "| `press_red_button` |" in text  # the evaluation table

@@ -36,6 +36,11 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   c.obs_dim = config_dict.placeholder(int)  # checked against the dataset
   c.action_dim = config_dict.placeholder(int)  # when set
   c.tiny_model = False
+  # A saved pretrained encoder (`playlearn.models.pretrained`, e.g. DynaMo's
+  # out/dynamo/encoder), kept frozen: the policy learns from its embeddings
+  # of the dataset's camera images (`playlearn.models.embeddings`; features
+  # 'raw') and carries it to act from pixels. '': learn from the state.
+  c.encoder = ""
   c.model = model_fields(models.get(method).Config)  # None: the default
   # actions: 'label' (the oracle's command; play's executed actions carry
   # recovery noise, see playlearn.play.noise) or 'executed'. features: what

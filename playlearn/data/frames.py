@@ -28,6 +28,17 @@ def _check_frames(frames, name: str = "frames") -> None:
     )
 
 
+def check_views(views, observation, where: str) -> None:
+  """Raises ValueError naming `where` if `observation` lacks a camera."""
+  missing = [v for v in views if v not in observation]
+  if missing:
+    raise ValueError(
+        f"{where} has no {missing} images (it holds {sorted(observation)}); "
+        f"cameras {list(views)} are needed. Use an image dataset (e.g. "
+        "playtable_play/images_small) or an env made with images=True."
+    )
+
+
 def resize(frames: np.ndarray, size: int) -> np.ndarray:
   """uint8 [..., H, W, 3] -> uint8 [..., size, size, 3] (bilinear, antialiased)."""
   frames = np.asarray(frames)
@@ -132,13 +143,7 @@ class FrameWindows:
     episodes = []
     for i in range(len(source)):
       obs = source[i]["steps"]["observation"]
-      missing = [v for v in views if v not in obs]
-      if missing:
-        raise ValueError(
-            f"{dataset_dir} ({split}) has no {missing} images; its "
-            f"observation holds {sorted(obs)}. Build an image config "
-            "(e.g. images_small)."
-        )
+      check_views(views, obs, f"{dataset_dir} ({split}, episode {i})")
       episodes.append(
           {"images": {v: obs[v] for v in views}, "state": obs["state"]}
       )

@@ -54,6 +54,7 @@ a failed build leaves neither.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+import contextlib
 import dataclasses
 import io
 import json
@@ -68,6 +69,7 @@ from typing import Any
 from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import shuffle as tfds_shuffle
 
 from playlearn.data import rlds
 from playlearn.data import statistics as statistics_lib
@@ -531,7 +533,8 @@ class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         or download_config.beam_options is not None
     )
     self._accumulators = {}
-    super()._download_and_prepare(dl_manager, download_config)
+    with in_memory_shuffle():
+      super()._download_and_prepare(dl_manager, download_config)
     by_split = {
         split: acc.result() for split, acc in self._accumulators.items()
     }
@@ -548,6 +551,24 @@ class EpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
           reservoir_size=statistics_lib.RESERVOIR_SIZE,
           reservoir_seed=statistics_lib.RESERVOIR_SEED,
       )
+
+
+@contextlib.contextmanager
+def in_memory_shuffle() -> Iterator[None]:
+  """Keeps TFDS's shuffle buffer in memory however large a split is.
+
+  Past 1 GB (TFDS's `MAX_MEM_BUFFER_SIZE`) TFDS moves the buffer to bucket
+  files written through `tf.io.gfile`, importing TensorFlow, which building
+  must not need: at 1 GB of `images_full` that import crashed the build
+  (a segfault beside MuJoCo's GL libraries). A split is held in memory once
+  anyway, as the bytes it writes (3 hours of images: about 1.1 GB).
+  """
+  saved = tfds_shuffle.MAX_MEM_BUFFER_SIZE
+  tfds_shuffle.MAX_MEM_BUFFER_SIZE = sys.maxsize
+  try:
+    yield
+  finally:
+    tfds_shuffle.MAX_MEM_BUFFER_SIZE = saved
 
 
 def remove_stale_incomplete(version_dir: epath.PathLike) -> list[str]:

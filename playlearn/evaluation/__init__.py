@@ -16,6 +16,7 @@ _NAMES = {
     "Actor": "suite",
     "EASY_TASKS": "suite",
     "EVAL_TASKS": "task_names",
+    "env_for": "suite",
     "evaluate_over_seeds": "suite",
     "evaluate_tasks": "suite",
     "format_table": "suite",

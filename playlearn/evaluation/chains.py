@@ -110,7 +110,7 @@ def evaluate_chains(
   'tasks', 'completed', 'steps'}], 'success_rates': [share of chains with
   >= 1, ..., >= chain_length tasks done], 'avg_len', 'seconds'}.
   """
-  env = env or playtable.PlayTableEnv()
+  env = env or suite.env_for(policy)
   rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
   tic = time.perf_counter()
   rows = []

@@ -248,6 +248,7 @@ def tsne_plot(
     path: str | os.PathLike,
     perplexity: float = 30,
     seed: int = 0,
+    title: str | None = None,
 ) -> np.ndarray:
   """Embeds z [N, Z] in 2-D with t-SNE and writes a PNG coloured by label.
 
@@ -306,7 +307,7 @@ def tsne_plot(
     )
   ax.set_xticks([])
   ax.set_yticks([])
-  ax.set_title(f"Latent plans q(z|τ): t-SNE of {len(z)} play windows")
+  ax.set_title(title or f"Latent plans q(z|τ): t-SNE of {len(z)} play windows")
   ax.legend(
       loc="center left",
       bbox_to_anchor=(1.0, 0.5),

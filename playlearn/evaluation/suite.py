@@ -308,6 +308,22 @@ def rollout(
   return {"success": False, "steps": budget, "unstable": False, "obs": obs}
 
 
+def env_for(policy: Actor) -> playtable.PlayTableEnv:
+  """The env `policy` acts in: with camera images of its `image_sizes`
+  ({camera: S}) for a pixel policy, state only otherwise."""
+  sizes = getattr(policy, "image_sizes", None)
+  if not sizes:
+    return playtable.PlayTableEnv()
+  default = playtable.EnvConfig()
+  return playtable.PlayTableEnv(
+      playtable.EnvConfig(
+          images=True,
+          static_size=sizes.get("rgb_static", default.static_size),
+          gripper_size=sizes.get("rgb_gripper", default.gripper_size),
+      )
+  )
+
+
 def _frame(env: playtable.PlayTableEnv, obs: dict) -> dict:
   if "rgb_static" in obs and "rgb_gripper" in obs:
     return {"rgb_static": obs["rgb_static"], "rgb_gripper": obs["rgb_gripper"]}
@@ -349,8 +365,8 @@ def evaluate_tasks(
       Play-LMP used about 0.4).
     video_dir: if set, MP4s `<task>_<k>.mp4` of the first `videos_per_task`
       episodes of each task (static and gripper camera side by side).
-    env: the env to use (e.g. one with `images=True` for a pixel policy);
-      a state-only `PlayTableEnv` when None.
+    env: the env to use; None: `env_for(policy)`, state only, or with the
+      camera images a pixel policy reads.
     progress: called with a line after each task (its success, policy steps/s
       and the time left), e.g. `print`.
     episode_cache: a dict kept across calls with the same env, so that they
@@ -364,7 +380,7 @@ def evaluate_tasks(
   """
   for t in tasks:
     tasks_lib.get(t)  # unknown names fail before any work
-  env = env or playtable.PlayTableEnv()
+  env = env or env_for(policy)
   if video_dir:
     os.makedirs(video_dir, exist_ok=True)
   tic = time.perf_counter()

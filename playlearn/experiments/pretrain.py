@@ -26,6 +26,7 @@ import optax
 from flax import nnx
 
 from playlearn import hardware
+from playlearn.models import embeddings
 from playlearn.evaluation import probe
 from playlearn.models import dynamo
 from playlearn.models import pretrained
@@ -44,9 +45,6 @@ class PretrainConfig:
   probe_frames: int = 2000  # Frames per split embedded for the probes.
 
 
-_embed = nnx.jit(dynamo.embed)
-
-
 def _probe_features(model, frames, count: int, seed: int):
   """(features [N, V*E], states [N, D]) of `count` frames of `frames`."""
   rng = np.random.default_rng(seed)
@@ -56,7 +54,7 @@ def _probe_features(model, frames, count: int, seed: int):
   features = []
   for chunk in np.array_split(index, max(1, len(index) // 256)):
     images = {v: jnp.asarray(frames.images[v][chunk]) for v in frames.views}
-    features.append(np.asarray(_embed(model, images)))
+    features.append(np.asarray(embeddings.embed(model, images)))
   return np.concatenate(features), frames.state[index]
 
 
@@ -121,6 +119,46 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
     json.dump(result, f, indent=1)
   _plot(history, os.path.join(workdir, "curves.png"))
   return result
+
+
+def embedding_tsne(
+    model,
+    dataset_dir: str,
+    path: str,
+    split: str = "validation",
+    points: int = 1500,
+    seed: int = 0,
+) -> int:
+  """A t-SNE of frozen embeddings of `split`'s frames, coloured by the task
+  segment each frame lies in (`episode_metadata`; frames between segments
+  are left out), written to `path`; returns the number of points."""
+  from playlearn.data import reading  # pylint: disable=g-import-not-at-top
+  from playlearn.evaluation import latent  # pylint: disable=g-import-not-at-top
+
+  source = reading.EpisodeSource(dataset_dir, split)
+  per_episode = max(1, points // max(len(source), 1))
+  rng = np.random.default_rng(seed)
+  features, labels = [], []
+  for i in range(len(source)):
+    episode = source[i]
+    rows, tasks = latent.segment_windows(episode, window=1)
+    if not len(rows):
+      continue
+    keep = np.sort(rng.choice(len(rows), min(per_episode, len(rows)), False))
+    obs = episode["steps"]["observation"]
+    images = {v: obs[v][rows[keep]] for v in model.config.views}
+    features.append(embeddings.embed_frames(model, images))
+    labels += [tasks[k] for k in keep]
+  if not labels:
+    raise ValueError(f"{dataset_dir} ({split}) has no task segments to colour")
+  latent.tsne_plot(
+      np.concatenate(features),
+      labels,
+      path,
+      seed=seed,
+      title=f"Frozen embeddings of {len(labels)} {split} frames, by task segment",
+  )
+  return len(labels)
 
 
 def markdown(result: dict) -> str:

@@ -33,6 +33,7 @@ from playlearn import policy as policy_lib
 from playlearn.data import reading
 from playlearn.data import windows
 from playlearn.evaluation import task_names
+from playlearn.models import embeddings
 from playlearn.train import mesh as mesh_lib
 
 
@@ -49,6 +50,10 @@ class Context:
   mesh: jax.sharding.Mesh
   workdir: str
   model_graphdef: nnx.GraphDef
+  # A policy over a frozen encoder (config.encoder): the loaded encoder and
+  # the square frame sizes it embeds, {camera: S}; None for state policies.
+  encoder: Any = None
+  image_sizes: dict[str, int] | None = None
 
 
 def _integer(low):
@@ -78,6 +83,7 @@ class Validation:
         entry.batches,
         context.window_config,
         context.normalization,
+        cache_dir=context.workdir,
     )
     self.step_fn = make_eval_step(context.method, context.model_graphdef)
 
@@ -146,7 +152,11 @@ class Suite:
   def __call__(self, model, step: int) -> dict:
     out_dir = os.path.join(self.context.workdir, "eval", str(step))
     policy = policy_lib.Policy(
-        self.context.config.method, model, self.context.normalization
+        self.context.config.method,
+        model,
+        self.context.normalization,
+        encoder=self.context.encoder,
+        image_sizes=self.context.image_sizes,
     )
     results = self.evaluation.evaluate_tasks(
         policy,
@@ -240,6 +250,7 @@ def validation_batches(
     num_batches: int,
     window_config: windows.WindowConfig,
     normalization: windows.Normalization,
+    cache_dir: str | None = None,
 ) -> list[dict]:
   """Fixed windows of the validation split (see `Validation`); window k of
   batch i is id (i + k * n) of n batches' worth."""
@@ -253,9 +264,13 @@ def validation_batches(
         flush=True,
     )
     return []
-  store = windows.WindowStore(
-      (source[i] for i in range(len(source))), normalization, window_config
-  )
+  if config.get("encoder"):  # The split's frames as the encoder embeds them.
+    episodes = embeddings.embed_split(
+        config.encoder, config.dataset_dir, "validation", cache_dir=cache_dir
+    ).episodes
+  else:
+    episodes = (source[i] for i in range(len(source)))
+  store = windows.WindowStore(episodes, normalization, window_config)
   size = min(config.data.batch_size, store.num_windows)
   size -= size % jax.device_count()
   num_batches = min(num_batches, store.num_windows // size) if size else 0

@@ -120,6 +120,20 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         field,
         f"valid: {', '.join(map(str, valid))}",
     )
+  encoder = value_of(config, "encoder")
+  if encoder:
+    need(
+        os.path.isdir(encoder),
+        "encoder",
+        "is not a directory (a saved encoder, e.g. out/dynamo/encoder)",
+    )
+    for field, plain in (("data.features", "raw"), ("data.goals", "full")):
+      need(
+          value_of(config, field) == plain,
+          field,
+          f"must be {plain!r} with an encoder: the others read the state's "
+          "layout, and an encoder's embeddings have none",
+      )
   evaluators.check(config)
   model_config(config)  # Raises on model fields the method does not have.
 
@@ -146,6 +160,7 @@ ADDED_FIELDS = {
     "data.goals": "full",
     "data.obs_noise": 0.0,
     "microbatches": 1,
+    "encoder": "",
 }
 
 

@@ -27,6 +27,8 @@ from playlearn import policy as policy_lib
 from playlearn.data import pipeline
 from playlearn.data import statistics as statistics_lib
 from playlearn.data import windows
+from playlearn.models import embeddings
+from playlearn.models import pretrained
 from playlearn.train import checkpoints
 from playlearn.train import evaluators
 from playlearn.train import mesh as mesh_lib
@@ -244,12 +246,15 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str):
   return None
 
 
-def make_data(config: ml_collections.ConfigDict):
-  """(store, iterator, window_config, action_dim) of the training split.
+def make_data(config: ml_collections.ConfigDict, workdir: str | None = None):
+  """(store, iterator, window_config, action_dim, image_sizes) of the
+  training split.
 
   The store normalises the training windows; the saved policy reuses its
   normalisation, so training and acting cannot disagree. Each host cuts its
-  own rows of every global batch.
+  own rows of every global batch. With `config.encoder` the store holds the
+  encoder's embeddings of the camera images (cached in `workdir`) and
+  image_sizes ({camera: S}) says what frames it embedded; else it is None.
   """
   if config.data.batch_size % jax.device_count():
     raise ValueError(
@@ -268,9 +273,23 @@ def make_data(config: ml_collections.ConfigDict):
       features=run_config.value_of(config, "data.features"),
       goals=run_config.value_of(config, "data.goals"),
   )
-  store = windows.WindowStore.from_dataset(
-      config.dataset_dir, "train", window_config
-  )
+  image_sizes = None
+  if run_config.value_of(config, "encoder"):
+    split = embeddings.embed_split(
+        config.encoder, config.dataset_dir, "train", cache_dir=workdir
+    )
+    base = windows.load_normalization(
+        config.dataset_dir,
+        window_config.action_norm,
+        actions=window_config.actions,
+    )
+    normalization = embeddings.normalization(split.episodes, base)
+    store = windows.WindowStore(split.episodes, normalization, window_config)
+    image_sizes = split.image_sizes
+  else:
+    store = windows.WindowStore.from_dataset(
+        config.dataset_dir, "train", window_config
+    )
   data_iter = pipeline.make_iterator(
       store,
       batch_size=config.data.batch_size // jax.process_count(),
@@ -278,7 +297,7 @@ def make_data(config: ml_collections.ConfigDict):
       shard_index=jax.process_index(),
       shard_count=jax.process_count(),
   )
-  return store, data_iter, window_config, action_dim
+  return store, data_iter, window_config, action_dim, image_sizes
 
 
 def check_finite(interval: list[dict], step: int, mgr, workdir: str) -> None:
@@ -304,7 +323,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if finished is not None:
     return finished
   mesh = mesh_lib.make_mesh()
-  store, data_iter, window_config, action_dim = make_data(config)
+  store, data_iter, window_config, action_dim, image_sizes = make_data(
+      config, workdir
+  )
+  encoder = pretrained.load(config.encoder) if image_sizes else None
   method = models.get(config.method)
   # The model sees the observation features (store.state_dim of them).
   model = method.Model(
@@ -333,6 +355,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       mesh,
       workdir,
       nnx.split(model)[0],
+      encoder,
+      image_sizes,
   )
   evals = evaluators.make(config, context)
   writer = metrics_lib.Writer(
@@ -388,7 +412,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   checkpoints.seal(mgr)
   writer.close()
   policy_lib.Policy(
-      config.method, acting_model(graphdef, state), store.normalization
+      config.method,
+      acting_model(graphdef, state),
+      store.normalization,
+      encoder=encoder,
+      image_sizes=image_sizes,
   ).save(os.path.join(workdir, "policy"))
   if jax.process_index() == 0:
     manifest.atomic_write_text(

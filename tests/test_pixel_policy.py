@@ -1,0 +1,146 @@
+"""Policies over a frozen encoder: embedded play, training, acting from pixels."""
+
+import os
+
+from flax import nnx
+import numpy as np
+import pytest
+
+from playlearn.configs import gcbc as gcbc_config
+from playlearn.models import embeddings
+from playlearn.data import windows
+from playlearn.envs import playtable
+from playlearn.evaluation import suite
+from playlearn.models import dynamo
+from playlearn.models import pretrained
+from playlearn.policy import Policy
+from playlearn.train import run_config
+from playlearn.train import trainer
+
+
+@pytest.fixture(scope="module")
+def encoder_path(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("encoder") / "encoder")
+  pretrained.save(dynamo.Model(dynamo.Config.tiny(), rngs=nnx.Rngs(0)), path)
+  return path
+
+
+def test_embedded_split_is_cached_per_encoder(
+    encoder_path, tiny_image_dataset, tmp_path
+):
+  split = embeddings.embed_split(
+      encoder_path, tiny_image_dataset, "train", cache_dir=str(tmp_path)
+  )
+  encoder = pretrained.load(encoder_path)
+  width = 2 * encoder.features  # Two cameras, concatenated.
+  assert split.image_sizes == {"rgb_static": 96, "rgb_gripper": 64}
+  first = split.episodes[0]["steps"]
+  assert first["observation"]["state"].shape == (20, width)
+  assert first["action_label"].shape == (20, 7)
+  # The rows are the encoder's embeddings of the episode's frames.
+  from playlearn.data import reading  # pylint: disable=g-import-not-at-top
+
+  frames = reading.EpisodeSource(tiny_image_dataset, "train")[0]["steps"]
+  images = {v: frames["observation"][v] for v in encoder.config.views}
+  np.testing.assert_allclose(
+      first["observation"]["state"],
+      embeddings.embed_frames(encoder, images),
+      rtol=1e-5,
+      atol=1e-5,
+  )
+  # The second call reads the cache: the same arrays, no encoder run.
+  (cache,) = [f for f in os.listdir(tmp_path) if f.endswith(".npz")]
+  again = embeddings.embed_split(
+      encoder_path, tiny_image_dataset, "train", cache_dir=str(tmp_path)
+  )
+  assert again.image_sizes == split.image_sizes
+  for a, b in zip(split.episodes, again.episodes):
+    np.testing.assert_array_equal(
+        a["steps"]["observation"]["state"], b["steps"]["observation"]["state"]
+    )
+  # Another encoder's embeddings never come from this cache.
+  other = str(tmp_path / "other")
+  pretrained.save(dynamo.Model(dynamo.Config.tiny(), rngs=nnx.Rngs(1)), other)
+  assert embeddings.cache_name(other, tiny_image_dataset, "train") != cache
+  norm = embeddings.normalization(
+      split.episodes, windows.load_normalization(tiny_image_dataset)
+  )
+  x = np.concatenate(
+      [
+          norm.normalize_state(e["steps"]["observation"]["state"])
+          for e in split.episodes
+      ]
+  )
+  np.testing.assert_allclose(x.mean(0), 0.0, atol=1e-4)
+
+
+def test_a_state_dataset_is_refused_naming_the_cameras(
+    encoder_path, tiny_play_dataset
+):
+  with pytest.raises(ValueError, match=r"no \['rgb_static', 'rgb_gripper'\]"):
+    embeddings.embed_split(encoder_path, tiny_play_dataset, "train")
+
+
+def test_config_checks_the_encoder(encoder_path, tiny_image_dataset):
+  config = gcbc_config.get_config("debug")
+  config.dataset_dir = tiny_image_dataset
+  config.encoder = encoder_path + "_missing"
+  with pytest.raises(ValueError, match="config.encoder="):
+    run_config.validate_config(config)
+  config.encoder = encoder_path
+  config.data.features = "relative"
+  with pytest.raises(ValueError, match="config.data.features="):
+    run_config.validate_config(config)
+
+
+def test_train_save_and_act_from_pixels(
+    encoder_path, tiny_image_dataset, tmp_path
+):
+  config = gcbc_config.get_config("debug")
+  config.dataset_dir = tiny_image_dataset
+  config.encoder = encoder_path
+  config.data.kappa_min, config.data.kappa_max = 4, 6
+  result = trainer.train_and_evaluate(config, str(tmp_path))
+  assert result["step"] == config.total_steps
+  assert np.isfinite(result["val/loss"])
+  policy = Policy.load(str(tmp_path / "policy"))
+  assert policy.image_sizes == {"rgb_static": 96, "rgb_gripper": 64}
+  env = suite.env_for(policy)  # Renders the cameras the policy reads.
+  obs = env.reset(seed=0).observation
+  policy.reset()
+  action = policy.act(obs, obs)
+  assert action.shape == (7,) and np.all(np.abs(action) <= 1.0)
+  batch = {v: np.stack([obs[v]] * 2) for v in ("rgb_static", "rgb_gripper")}
+  assert policy.act(batch, batch).shape == (2, 7)
+  # The same weights and encoder after a reload act the same.
+  twin = Policy.load(str(tmp_path / "policy"))
+  policy.reset()
+  np.testing.assert_allclose(
+      twin.act(obs, obs), policy.act(obs, obs), atol=1e-5
+  )
+  # A new goal is embedded anew (the last goal's embedding is kept only
+  # while the same images come back).
+  other = env.reset(seed=1).observation
+  views = policy.encoder.config.views
+  for goal in (obs, other, obs):
+    np.testing.assert_allclose(
+        policy._embedded("goal", goal)["state"],
+        embeddings.embed_frames(
+            policy.encoder, {v: goal[v][None] for v in views}
+        )[0],
+        atol=1e-5,
+    )
+  state_only = playtable.PlayTableEnv().reset(seed=0).observation
+  with pytest.raises(ValueError, match=r"obs has no \['rgb_static'"):
+    policy.act(state_only, obs)
+  small = dict(obs, rgb_static=obs["rgb_static"][:48, :48])
+  with pytest.raises(ValueError, match="trained on 96x96"):
+    policy.act(small, obs)
+  results = suite.evaluate_tasks(
+      policy,
+      ["press_red_button"],
+      episodes_per_task=1,
+      videos_per_task=0,
+      max_steps=5,
+  )
+  assert len(results["tasks"]["press_red_button"]["successes"]) == 1
