@@ -12,6 +12,11 @@ r"""Evaluates a saved policy on the PlayTable task suite.
   python scripts/evaluate.py --baseline=nearest \
       --dataset_dir=out/full/playtable_play/state_full/1.3.0 \
       --out_dir=out/eval/nearest
+  # ACT-JEPA (a saved pretrained model) acting from the cameras:
+  python scripts/evaluate.py --policy=out/act_jepa/encoder --out_dir=...
+
+A pixel policy (trained with --config.encoder, or ACT-JEPA) is evaluated in an
+env that renders the cameras it reads, with goal images.
 
 For each seed: the 18 tasks from oracle-goal starts (and, with --perturb, the
 same with the end-effector displaced first); then --chains CALVIN-style
@@ -32,9 +37,13 @@ from playlearn import evaluation
 from playlearn.data import windows
 from playlearn.evaluation import baselines
 from playlearn.evaluation import sweep
+from playlearn.models import act_jepa
+from playlearn.models import pretrained
 from playlearn.policy import Policy
 
-_POLICY = flags.DEFINE_string("policy", None, "Saved policy directory.")
+_POLICY = flags.DEFINE_string(
+    "policy", None, "Saved policy directory (or a saved ACT-JEPA model)."
+)
 _BASELINE = flags.DEFINE_enum(
     "baseline",
     None,
@@ -98,7 +107,14 @@ def main(argv):
     if not _DATASET_DIR.value:
       raise app.UsageError("--baseline=nearest needs --dataset_dir")
     store = windows.WindowStore.from_dataset(_DATASET_DIR.value, "train")
-  if _POLICY.value:  # Loaded and checked once, before any episode.
+  jepa = _POLICY.value and os.path.exists(
+      os.path.join(_POLICY.value, "encoder.json")
+  )
+  if jepa and _ACT.value:
+    raise app.UsageError("--act changes a saved Policy, not ACT-JEPA")
+  if jepa:
+    loaded = pretrained.load_actor(_POLICY.value)
+  elif _POLICY.value:  # Loaded and checked once, before any episode.
     loaded = Policy.load(
         _POLICY.value, greedy=console.greedy_from_sample(_SAMPLE.value)
     )
@@ -109,6 +125,8 @@ def main(argv):
       return baselines.RandomPolicy()
     if _BASELINE.value == "nearest":
       return baselines.NearestNeighbourReplay(store)
+    if jepa:  # ACT-JEPA keeps no noise; a fresh chunk history.
+      return act_jepa.Actor(loaded.model, loaded.image_sizes, loaded.ensemble)
     # A fresh policy per evaluation seed (its noise from seed 0 again) on the
     # loaded weights, acting with --act's fields.
     return loaded.with_config(**changes)
@@ -126,7 +144,7 @@ def main(argv):
       "episodes_per_task": _EPISODES.value,
       "step_budget": _STEP_BUDGET.value,
       "act": act,
-      "greedy": loaded.greedy if _POLICY.value else None,
+      "greedy": getattr(loaded, "greedy", None) if _POLICY.value else None,
   }
   budget = {"step_budget": _STEP_BUDGET.value}
   results["tasks"] = evaluation.evaluate_over_seeds(

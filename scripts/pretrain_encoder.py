@@ -1,9 +1,12 @@
-r"""Pretrains an image encoder on play frames with DynaMo; probes it.
+r"""Pretrains an image encoder on play frames (DynaMo or ACT-JEPA); probes it.
 
   python scripts/collect_play.py --config=images_small --data_dir=out/data
   python scripts/pretrain_encoder.py \
       --dataset_dir=out/data/playtable_play/images_small/1.3.0 \
       --workdir=out/dynamo --steps=2000
+  python scripts/pretrain_encoder.py --objective=act_jepa --chunk=10 \
+      --dataset_dir=out/data/playtable_play/images_small/1.3.0 \
+      --workdir=out/act_jepa --steps=2000
 
 Writes `workdir/encoder` (a saved encoder, `playlearn.models.pretrained`),
 `metrics.jsonl`, `curves.png` and `probe.json`: the held-out linear-probe R^2
@@ -20,9 +23,17 @@ from absl import flags
 from playlearn import console
 from playlearn.data import frames as frames_lib
 from playlearn.experiments import pretrain
+from playlearn.models import act_jepa
 from playlearn.models import dynamo
 from playlearn.models import pretrained
 
+_OBJECTIVE = flags.DEFINE_enum(
+    "objective",
+    "dynamo",
+    ["dynamo", "act_jepa"],
+    "DynaMo's latent dynamics (frames only) or ACT-JEPA's action chunks and "
+    "latent future (frames, actions and goal frames).",
+)
 _DATASET_DIR = flags.DEFINE_string(
     "dataset_dir", None, "Image play dataset (version dir).", required=True
 )
@@ -37,7 +48,15 @@ _ENCODER = flags.DEFINE_enum(
 _WIDTH = flags.DEFINE_integer(
     "encoder_width", 16, "Encoder base width (embedding: 8 x width)."
 )
-_WINDOW = flags.DEFINE_integer("window", 6, "Frames per training window.")
+_WINDOW = flags.DEFINE_integer(
+    "window", 6, "DynaMo: frames per training window."
+)
+_CHUNK = flags.DEFINE_integer(
+    "chunk", 10, "ACT-JEPA: actions and future frames predicted."
+)
+_GOAL_HORIZON = flags.DEFINE_integer(
+    "goal_horizon", 64, "ACT-JEPA: goal frames up to this many steps ahead."
+)
 _VIEWS = flags.DEFINE_list(
     "views", ["rgb_static", "rgb_gripper"], "Cameras to encode."
 )
@@ -49,23 +68,27 @@ def main(argv):
   del argv
   console.quiet_library_logs()
   views = tuple(_VIEWS.value)
-  train = frames_lib.FrameWindows.from_dataset(
-      _DATASET_DIR.value, "train", _WINDOW.value, views
+  encoder = dict(
+      encoder=_ENCODER.value, encoder_width=_WIDTH.value, views=views
   )
-  val = frames_lib.FrameWindows.from_dataset(
-      _DATASET_DIR.value, "validation", _WINDOW.value, views
+  if _OBJECTIVE.value == "dynamo":
+    model, goal_horizon = dynamo.Config(**encoder, window=_WINDOW.value), None
+  else:
+    model = act_jepa.Config(**encoder, chunk=_CHUNK.value)
+    goal_horizon = _GOAL_HORIZON.value
+  train, val = (
+      frames_lib.FrameWindows.from_dataset(
+          _DATASET_DIR.value, split, model.window, views, goal_horizon
+      )
+      for split in ("train", "validation")
   )
   print(
-      f"{train.num_windows} train windows of {_WINDOW.value} frames, "
-      f"{len(val.state)} validation frames; cameras {list(views)}"
+      f"{_OBJECTIVE.value}: {train.num_windows} train windows of "
+      f"{model.window} frames, {len(val.state)} validation frames; cameras "
+      f"{list(views)}"
   )
   config = pretrain.PretrainConfig(
-      model=dynamo.Config(
-          encoder=_ENCODER.value,
-          encoder_width=_WIDTH.value,
-          views=views,
-          window=_WINDOW.value,
-      ),
+      model=model,
       steps=_STEPS.value,
       batch_size=_BATCH.value,
       lr=_LR.value,

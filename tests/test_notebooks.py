@@ -100,6 +100,7 @@ def test_beso(tmp_path):
 
 PIXELS_PARAMETERS = """\
 CONFIG = 'tiny_images'
+OBJECTIVE = 'act_jepa'
 PRETRAIN_STEPS = 2
 ENCODER_WIDTH = 4
 WINDOW = 3

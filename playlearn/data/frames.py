@@ -99,31 +99,55 @@ def random_shift(
 class FrameWindows:
   """Windows of consecutive frames of an image dataset, held in memory.
 
-  For encoder pretraining, which needs frames and nothing else: window i is
-  frames [start_i, start_i + window) of one episode (every start whose window
-  fits), with the matching states for probes. uint8 frames of 96 + 64 px take
-  40 KB a step: `images_small` (7,500 steps) holds 300 MB, 3 hours 6.5 GB.
+  For encoder pretraining: window i is frames [start_i, start_i + window) of
+  one episode (every start whose window fits), with the matching states for
+  probes, and, when the episodes carry them, the actions taken from those
+  frames. With `goal_horizon` (an int) each window also gets a goal frame
+  from the same episode, up to `goal_horizon` steps past its last frame
+  (drawn per batch). uint8 frames of 96 + 64 px take 40 KB a step:
+  `images_small` (7,500 steps) holds 300 MB, 3 hours 6.5 GB.
 
     frames = FrameWindows.from_dataset(dir, "train", window=6)
     batch = frames.batch(ids)  # {'images': {camera: [B, T, H, W, 3]},
-                               #  'mask': bool [B, T], 'state': [B, T, D]}
+                               #  'mask': bool [B, T], 'state': [B, T, D],
+                               #  'actions': [B, T, A], 'goal_images':
+                               #  {camera: [B, H, W, 3]} (when given)}
   """
 
-  def __init__(self, episodes: list[dict], window: int, views: tuple[str, ...]):
-    """episodes: [{'images': {camera: [T_e, H, W, 3]}, 'state': [T_e, D]}]."""
+  def __init__(
+      self,
+      episodes: list[dict],
+      window: int,
+      views: tuple[str, ...],
+      goal_horizon: int | None = None,
+  ):
+    """episodes: [{'images': {camera: [T_e, H, W, 3]}, 'state': [T_e, D],
+    optionally 'actions': [T_e, A]}]."""
     if window < 1:
       raise ValueError(f"window must be >= 1, got {window}.")
+    if goal_horizon is not None and goal_horizon < 0:
+      raise ValueError(f"goal_horizon must be >= 0, got {goal_horizon}.")
     self.window, self.views = window, tuple(views)
+    self.goal_horizon = goal_horizon
     self.images = {
         v: np.concatenate([e["images"][v] for e in episodes]) for v in views
     }
     self.state = np.concatenate([e["state"] for e in episodes])
-    starts, offset = [], 0
+    with_actions = [e for e in episodes if "actions" in e]
+    self.actions = (
+        np.concatenate([e["actions"] for e in episodes]).astype(np.float32)
+        if with_actions and len(with_actions) == len(episodes)
+        else None
+    )
+    starts, last, offset = [], [], 0
     for e in episodes:
       n = len(e["state"])
-      starts.append(offset + np.arange(max(n - window + 1, 0)))
+      count = max(n - window + 1, 0)
+      starts.append(offset + np.arange(count))
+      last.append(np.full(count, offset + n - 1))
       offset += n
     self.starts = np.concatenate(starts) if starts else np.zeros(0, int)
+    self._last = np.concatenate(last) if last else np.zeros(0, int)
     if not len(self.starts):
       raise ValueError(
           f"No episode is as long as the window ({window} frames)."
@@ -136,35 +160,57 @@ class FrameWindows:
       split: str = "train",
       window: int = 6,
       views: tuple[str, ...] = ("rgb_static", "rgb_gripper"),
+      goal_horizon: int | None = None,
   ) -> FrameWindows:
+    """Reads `split` once; actions are the steps' labels (`action_label`,
+    or `action` in datasets that have no label)."""
     from playlearn.data import reading  # pylint: disable=g-import-not-at-top
+    from playlearn.data import rlds  # pylint: disable=g-import-not-at-top
 
     source = reading.EpisodeSource(dataset_dir, split)
     episodes = []
     for i in range(len(source)):
-      obs = source[i]["steps"]["observation"]
+      steps = source[i]["steps"]
+      obs = steps["observation"]
       check_views(views, obs, f"{dataset_dir} ({split}, episode {i})")
       episodes.append(
-          {"images": {v: obs[v] for v in views}, "state": obs["state"]}
+          {
+              "images": {v: obs[v] for v in views},
+              "state": obs["state"],
+              "actions": rlds.step_actions(steps),
+          }
       )
-    return cls(episodes, window, views)
+    return cls(episodes, window, views, goal_horizon)
 
   @property
   def num_windows(self) -> int:
     return len(self.starts)
 
-  def batch(self, ids: np.ndarray) -> dict:
-    index = self.starts[np.asarray(ids)][:, None] + np.arange(self.window)
-    return {
+  def batch(self, ids: np.ndarray, rng: np.random.Generator | None = None):
+    """Windows `ids`; goals `rng`-drawn (None: each window's last frame)."""
+    ids = np.asarray(ids)
+    index = self.starts[ids][:, None] + np.arange(self.window)
+    batch = {
         "images": {v: self.images[v][index] for v in self.views},
         "mask": np.ones(index.shape, bool),
         "state": self.state[index],
     }
+    if self.actions is not None:
+      batch["actions"] = self.actions[index]
+    if self.goal_horizon is not None:
+      ahead = (
+          rng.integers(0, self.goal_horizon + 1, len(ids))
+          if rng is not None
+          else 0
+      )
+      goal = np.minimum(index[:, -1] + ahead, self._last[ids])
+      batch["goal_images"] = {v: self.images[v][goal] for v in self.views}
+    return batch
 
   def batches(self, batch_size: int, seed: int, start: int = 0):
     """Endless batches; batch i is a pure function of (seed, i)."""
     i = start
     while True:
       rng = np.random.default_rng([seed, i])
-      yield self.batch(rng.integers(0, self.num_windows, batch_size))
+      yield self.batch(rng.integers(0, self.num_windows, batch_size), rng)
       i += 1

@@ -1,10 +1,12 @@
-"""Pretraining an image encoder on play frames (DynaMo), probed before and after.
+"""Pretraining an image encoder on play frames, probed before and after.
 
   result = pretrain.run(train_frames, val_frames, pretrain.PretrainConfig(),
                         workdir="out/dynamo")
 
-Trains `dynamo.Model` on windows of play frames (`data.frames.FrameWindows`)
-with AdamW, logs the loss terms and the embeddings' spread (a collapse shows
+Trains the model of a pretraining objective (`models.pretrained.OBJECTIVES`:
+DynaMo's `dynamo.Config` or ACT-JEPA's `act_jepa.Config` as
+`PretrainConfig.model`) on windows of play frames (`data.frames.FrameWindows`;
+ACT-JEPA's with actions and goal frames) with AdamW, logs the loss terms and the embeddings' spread (a collapse shows
 as a spread falling to 0) to `metrics.jsonl` with a progress line, saves the
 encoder (`models.pretrained`) and writes `probe.json`: held-out linear-probe
 R^2 of the true state from the frozen embeddings, for the encoder as
@@ -15,9 +17,11 @@ initialised and as pretrained, per field (`evaluation.probe`), and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,16 +30,16 @@ import optax
 from flax import nnx
 
 from playlearn import hardware
-from playlearn.models import embeddings
 from playlearn.evaluation import probe
 from playlearn.models import dynamo
+from playlearn.models import embeddings
 from playlearn.models import pretrained
 from playlearn.train import metrics as metrics_lib
 
 
 @dataclasses.dataclass(frozen=True)
 class PretrainConfig:
-  model: dynamo.Config = dynamo.Config()
+  model: Any = dynamo.Config()  # A Config of a pretrained.OBJECTIVES module.
   steps: int = 2000
   batch_size: int = 32  # Windows of model.window frames, every camera.
   lr: float = 1e-4  # DynaMo's.
@@ -58,15 +62,34 @@ def _probe_features(model, frames, count: int, seed: int):
   return np.concatenate(features), frames.state[index]
 
 
-@nnx.jit
-def train_step(model, optimizer, batch) -> dict:
-  """One AdamW step of the DynaMo loss; returns its metrics."""
+def objective_of(model_config) -> Any:
+  """The module (`dynamo`, `act_jepa`) whose Config `model_config` is."""
+  for module in pretrained.OBJECTIVES.values():
+    if isinstance(model_config, module.Config):
+      return module
+  raise TypeError(
+      f"{type(model_config).__name__} is not the Config of a pretraining "
+      f"objective ({sorted(pretrained.OBJECTIVES)})"
+  )
+
+
+@functools.partial(nnx.jit, static_argnums=0)
+def objective_step(objective, model, optimizer, batch) -> dict:
+  """One AdamW step of `objective`'s loss (then its `after_step`, e.g. an
+  EMA target); returns the loss metrics."""
   grad_fn = nnx.value_and_grad(
-      lambda m: dynamo.loss(m, batch, None, 0), has_aux=True
+      lambda m: objective.loss(m, batch, None, 0), has_aux=True
   )
   (_, step_metrics), grads = grad_fn(model)
   optimizer.update(model, grads)
+  if hasattr(objective, "after_step"):
+    objective.after_step(model)
   return step_metrics
+
+
+def train_step(model, optimizer, batch) -> dict:
+  """One AdamW step of the DynaMo loss; returns its metrics."""
+  return objective_step(dynamo, model, optimizer, batch)
 
 
 def probe_model(model, train_frames, val_frames, count: int) -> dict:
@@ -84,7 +107,8 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
         f"The frames are cut in windows of {train_frames.window}, the model "
         f"expects {config.model.window}."
     )
-  model = dynamo.Model(config.model, rngs=nnx.Rngs(config.seed))
+  objective = objective_of(config.model)
+  model = objective.Model(config.model, rngs=nnx.Rngs(config.seed))
   before = probe_model(model, train_frames, val_frames, config.probe_frames)
   optimizer = nnx.Optimizer(
       model,
@@ -97,8 +121,10 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
   tic, history = time.perf_counter(), []
   for step in range(1, config.steps + 1):
     batch = next(batches)
-    batch = {"images": batch["images"], "mask": batch["mask"]}
-    step_metrics = train_step(model, optimizer, jax.device_put(batch))
+    del batch["state"]  # For the probes only.
+    step_metrics = objective_step(
+        objective, model, optimizer, jax.device_put(batch)
+    )
     if step % config.log_every == 0 or step == config.steps:
       row = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
       writer.scalars(step, row)
@@ -106,9 +132,11 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
       history.append({"step": step, **row})
   seconds = time.perf_counter() - tic
   writer.close()
-  pretrained.save(model, os.path.join(workdir, "encoder"))
+  sizes = {v: int(x.shape[1]) for v, x in train_frames.images.items()}
+  pretrained.save(model, os.path.join(workdir, "encoder"), sizes)
   after = probe_model(model, train_frames, val_frames, config.probe_frames)
   result = {
+      "objective": objective.__name__.rsplit(".", 1)[-1],
       "config": dataclasses.asdict(config),
       "train_seconds": seconds,
       "steps_per_second": config.steps / seconds,
@@ -175,14 +203,20 @@ def markdown(result: dict) -> str:
 
 
 def _plot(history: list[dict], path: str) -> None:
+  """The loss terms and the embeddings' spread against the step."""
   import matplotlib  # pylint: disable=g-import-not-at-top
 
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
+  keys = [
+      k for k in (history[0] if history else {}) if k not in ("step", "loss")
+  ]
   steps = [h["step"] for h in history]
-  fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-  for ax, key in zip(axes, ("dynamics", "covariance", "embedding_std")):
+  fig, axes = plt.subplots(
+      1, max(len(keys), 1), figsize=(4 * max(len(keys), 1), 3.2)
+  )
+  for ax, key in zip(np.atleast_1d(axes), keys):
     ax.plot(steps, [h[key] for h in history])
     ax.set_title(key)
     ax.set_xlabel("step")

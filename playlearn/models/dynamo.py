@@ -117,7 +117,7 @@ class Model(nnx.Module):
     missing = [v for v in self.config.views if v not in images]
     if missing:
       raise KeyError(
-          f"DynaMo encodes {list(self.config.views)}; no images for "
+          f"The encoder reads {list(self.config.views)}; no images for "
           f"{missing} (given {sorted(images)})."
       )
     return jnp.stack(

@@ -2,13 +2,16 @@
 
 A saved encoder is a directory, as a saved policy is:
 
-  encoder.json    {'format', 'objective' (e.g. 'dynamo'), 'config'}
+  encoder.json    {'format', 'objective' (e.g. 'dynamo'), 'config',
+                   'image_sizes' ({camera: S} of the frames it was trained
+                   on, when known)}
   params/         the weights (orbax)
   MANIFEST.json   SHA-256 of every file (`playlearn.manifest`)
 
   pretrained.save(model, "out/dynamo/encoder")
   model = pretrained.load("out/dynamo/encoder")    # dynamo.Model
   features = dynamo.embed(model, images)
+  actor = pretrained.load_actor("out/act_jepa/encoder")  # ACT-JEPA acts too
 
 `save` writes beside the destination and renames
 (`manifest.replace_directory`), so a killed save leaves the previous encoder,
@@ -26,11 +29,12 @@ from flax import nnx
 import orbax.checkpoint as ocp
 
 from playlearn import manifest
+from playlearn.models import act_jepa
 from playlearn.models import configure
 from playlearn.models import dynamo
 
 FORMAT = "playlearn-encoder-1"
-OBJECTIVES = {"dynamo": dynamo}
+OBJECTIVES = {"dynamo": dynamo, "act_jepa": act_jepa}
 _DESCRIPTION = "encoder.json"
 
 
@@ -44,7 +48,9 @@ def _objective_of(model: nnx.Module) -> str:
   )
 
 
-def save(model: nnx.Module, path: str) -> None:
+def save(
+    model: nnx.Module, path: str, image_sizes: dict[str, int] | None = None
+) -> None:
   """Writes `model` (weights and config) to the directory `path`."""
   path = os.path.abspath(path)
   if os.path.isdir(path) and os.listdir(path):
@@ -57,6 +63,8 @@ def save(model: nnx.Module, path: str) -> None:
       "objective": _objective_of(model),
       "config": dataclasses.asdict(model.config),
   }
+  if image_sizes:
+    description["image_sizes"] = dict(image_sizes)
   parent, name = os.path.split(path)
   os.makedirs(parent, exist_ok=True)
   staging = os.path.join(parent, f".{name}.saving")
@@ -76,17 +84,23 @@ def save(model: nnx.Module, path: str) -> None:
     raise
 
 
-def load(path: str) -> nnx.Module:
-  """The encoder saved at `path`, its files checked against its manifest."""
-  path = os.path.abspath(path)
-  description_file = os.path.join(path, _DESCRIPTION)
+def describe(path: str) -> dict:
+  """The description (encoder.json) of the encoder saved at `path`."""
+  description_file = os.path.join(os.path.abspath(path), _DESCRIPTION)
   if not os.path.exists(description_file):
     raise FileNotFoundError(
         f"{description_file} does not exist: {path} is not a saved encoder."
     )
-  manifest.verify(path)
   with open(description_file) as f:
-    description = json.load(f)
+    return json.load(f)
+
+
+def load(path: str) -> nnx.Module:
+  """The encoder saved at `path`, its files checked against its manifest."""
+  path = os.path.abspath(path)
+  description_file = os.path.join(path, _DESCRIPTION)
+  description = describe(path)
+  manifest.verify(path)
   if description.get("format") != FORMAT:
     raise ValueError(
         f"{description_file}: format {description.get('format')!r}, "
@@ -109,3 +123,20 @@ def load(path: str) -> nnx.Module:
     )
   nnx.update(model, params)
   return model
+
+
+def load_actor(path: str, ensemble: float = 0.01) -> act_jepa.Actor:
+  """A saved ACT-JEPA model as a policy acting from the cameras."""
+  model = load(path)
+  if not isinstance(model, act_jepa.Model):
+    raise ValueError(
+        f"{path} holds a {_objective_of(model)} encoder, which does not act: "
+        "train a policy on it (--config.encoder), or give an act_jepa model."
+    )
+  sizes = describe(path).get("image_sizes")
+  if not sizes:
+    raise ValueError(
+        f"{path}/{_DESCRIPTION} records no image_sizes (the frames it was "
+        "trained on), which acting needs; pretrain it again."
+    )
+  return act_jepa.Actor(model, sizes, ensemble)
