@@ -300,6 +300,16 @@ for steps in 0 1000; do
   evaluate gcbc_pixels_${name#encoder_} --episodes_per_task=5 --seeds=0,1 \
     --chains=0 --videos_per_task=1
 done
+# ACT-JEPA on the small image play (chunks of 10), probed, then acting.
+[ -f "$OUT/act_jepa_small/probe.json" ] || \
+  $PY scripts/pretrain_encoder.py --objective=act_jepa --chunk=10 \
+    --dataset_dir=$OUT/data/playtable_play/images_small/$V \
+    --workdir=$OUT/act_jepa_small --steps=1000 --encoder=conv \
+    --encoder_width=16 --lr=3e-4
+[ -f "$OUT/eval/act_jepa_small/results.json" ] || \
+  $PY scripts/evaluate.py --policy=$OUT/act_jepa_small/encoder \
+    --out_dir=$OUT/eval/act_jepa_small --episodes_per_task=5 --seeds=0 \
+    --chains=0 --videos_per_task=1
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

@@ -6,7 +6,9 @@ from flax import nnx
 import numpy as np
 import pytest
 
+from playlearn.configs import beso as beso_config
 from playlearn.configs import gcbc as gcbc_config
+from playlearn.configs import lmp as lmp_config
 from playlearn.models import embeddings
 from playlearn.data import windows
 from playlearn.envs import playtable
@@ -144,3 +146,17 @@ def test_train_save_and_act_from_pixels(
       max_steps=5,
   )
   assert len(results["tasks"]["press_red_button"]["successes"]) == 1
+
+
+@pytest.mark.parametrize("module", [lmp_config, beso_config])
+def test_every_method_takes_the_encoder(
+    module, encoder_path, tiny_image_dataset, tmp_path
+):
+  config = module.get_config("debug")
+  config.dataset_dir = tiny_image_dataset
+  config.encoder = encoder_path
+  config.data.kappa_min, config.data.kappa_max = 4, 6
+  trainer.train_and_evaluate(config, str(tmp_path))
+  policy = Policy.load(str(tmp_path / "policy"))
+  obs = suite.env_for(policy).reset(seed=0).observation
+  assert policy.act(obs, obs).shape == (7,)
