@@ -62,13 +62,7 @@ class Config:
   ema: float = 0.99  # Decay of the target encoders' moving average.
 
   def __post_init__(self):
-    if self.encoder not in encoders.ENCODERS:
-      raise ValueError(
-          f"Unknown encoder {self.encoder!r}; valid: "
-          f"{sorted(encoders.ENCODERS)}"
-      )
-    if not self.views:
-      raise ValueError("ACT-JEPA needs at least one camera in `views`.")
+    encoders.check_config(self.encoder, self.views, "ACT-JEPA")
     if self.chunk < 1:
       raise ValueError(f"chunk must be >= 1, got {self.chunk}")
     if not 0.0 <= self.ema < 1.0:

@@ -51,13 +51,7 @@ class Config:
   covariance: float = 0.04  # Weight of the covariance regulariser.
 
   def __post_init__(self):
-    if self.encoder not in encoders.ENCODERS:
-      raise ValueError(
-          f"Unknown encoder {self.encoder!r}; valid: "
-          f"{sorted(encoders.ENCODERS)}"
-      )
-    if not self.views:
-      raise ValueError("DynaMo needs at least one camera in `views`.")
+    encoders.check_config(self.encoder, self.views, "DynaMo")
     if self.window < 2:
       raise ValueError(
           f"window must be >= 2 (a frame and its successor), got "

@@ -44,7 +44,7 @@ _ACTION_KEYS = ("action", "action_label")
 
 
 def embed_frames(
-    encoder: dynamo.Model, images: dict[str, np.ndarray], batch: int = 256
+    encoder: nnx.Module, images: dict[str, np.ndarray], batch: int = 256
 ) -> np.ndarray:
   """{camera: uint8 [T, H, W, 3]} -> float32 [T, V*E], `batch` at a time."""
   views = encoder.config.views
@@ -57,10 +57,15 @@ def embed_frames(
 
 
 def cache_name(encoder_path: str, dataset_dir: str, split: str) -> str:
-  """embeddings_<split>_<hash>.npz: the hash covers the encoder's files."""
+  """embeddings_<split>_<hash>.npz: the hash covers the encoder's files, the
+  dataset's path and its dataset_info.json (a rebuild changes it)."""
   key = hashlib.sha256()
   with open(os.path.join(encoder_path, manifest.MANIFEST), "rb") as f:
     key.update(f.read())
+  info = os.path.join(dataset_dir, "dataset_info.json")
+  if os.path.exists(info):
+    with open(info, "rb") as f:
+      key.update(f.read())
   key.update(os.path.abspath(os.fspath(dataset_dir)).encode())
   key.update(split.encode())
   return f"embeddings_{split}_{key.hexdigest()[:16]}.npz"

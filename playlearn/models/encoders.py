@@ -24,6 +24,15 @@ import jax.numpy as jnp
 from flax import nnx
 
 
+def check_config(encoder: str, views: tuple[str, ...], who: str) -> None:
+  """Raises ValueError for an unknown `encoder` name or no camera (`who`:
+  the objective, for the message)."""
+  if encoder not in ENCODERS:
+    raise ValueError(f"Unknown encoder {encoder!r}; valid: {sorted(ENCODERS)}")
+  if not views:
+    raise ValueError(f"{who} needs at least one camera in `views`.")
+
+
 def _as_float(images: jax.Array) -> jax.Array:
   """uint8 [0, 255] -> float32 [-1, 1]."""
   return images.astype(jnp.float32) / 127.5 - 1.0
