@@ -192,6 +192,22 @@ class ActorTest(absltest.TestCase):
         pretrained.load_actor(path)
 
 
+class PretrainTest(absltest.TestCase):
+
+  def test_act_jepa_needs_goal_frames(self):
+    rng = np.random.default_rng(0)
+    episode = {
+        "images": {"cam": rng.integers(0, 256, (8, 16, 16, 3), np.uint8)},
+        "state": np.zeros((8, 42), np.float32),
+        "actions": np.zeros((8, 7), np.float32),
+    }
+    no_goals = frames.FrameWindows([episode], 4, ("cam",))
+    config = pretrain.PretrainConfig(model=_config(), steps=1)
+    with tempfile.TemporaryDirectory() as tmp:
+      with self.assertRaisesRegex(ValueError, "goal_horizon"):
+        pretrain.run(no_goals, no_goals, config, tmp)
+
+
 class FrameWindowsWithGoalsTest(absltest.TestCase):
 
   def test_actions_and_goals_stay_in_the_episode(self):

@@ -6,9 +6,10 @@
 Trains the model of a pretraining objective (`models.pretrained.OBJECTIVES`:
 DynaMo's `dynamo.Config` or ACT-JEPA's `act_jepa.Config` as
 `PretrainConfig.model`) on windows of play frames (`data.frames.FrameWindows`;
-ACT-JEPA's with actions and goal frames) with AdamW, logs the loss terms and the embeddings' spread (a collapse shows
-as a spread falling to 0) to `metrics.jsonl` with a progress line, saves the
-encoder (`models.pretrained`) and writes `probe.json`: held-out linear-probe
+ACT-JEPA's with actions and goal frames) with AdamW, logs the loss terms and
+the embeddings' spread (a collapse shows as a spread falling to 0) to
+`metrics.jsonl` with a progress line, saves the encoder (`models.pretrained`,
+with the frame sizes it saw) and writes `probe.json`: held-out linear-probe
 R^2 of the true state from the frozen embeddings, for the encoder as
 initialised and as pretrained, per field (`evaluation.probe`), and
 `curves.png`.
@@ -31,6 +32,7 @@ from flax import nnx
 
 from playlearn import hardware
 from playlearn.evaluation import probe
+from playlearn.models import act_jepa
 from playlearn.models import dynamo
 from playlearn.models import embeddings
 from playlearn.models import pretrained
@@ -108,6 +110,14 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
         f"expects {config.model.window}."
     )
   objective = objective_of(config.model)
+  if objective is act_jepa and (
+      train_frames.goal_horizon is None or train_frames.actions is None
+  ):
+    raise ValueError(
+        "ACT-JEPA trains on actions and goal frames: cut the frames with "
+        "FrameWindows.from_dataset(..., goal_horizon=H) from a dataset with "
+        "actions."
+    )
   model = objective.Model(config.model, rngs=nnx.Rngs(config.seed))
   before = probe_model(model, train_frames, val_frames, config.probe_frames)
   optimizer = nnx.Optimizer(
