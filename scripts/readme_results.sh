@@ -284,6 +284,7 @@ $PY scripts/collect_play.py --config=images_small --data_dir=$OUT/data
 # instead of `relative_target` (the commanded pose's lead), one change.
 train cbeso_gru_rel "$L" "${CB[@]}" --config.data.features=relative "${GRU[@]}"
 evaluate cbeso_gru_rel --videos_per_task=1 "${EVAL_FLAGS[@]}"
+evaluate_act cbeso_gru_rel perturbed_chains "" --videos_per_task=0 "${PC_FLAGS[@]}"
 # Pixel policies (issue 12): 3 hours of image play (the same play as
 # state_full), a frozen conv encoder as initialised (0 steps of DynaMo) and
 # after DynaMo on that play, Play-GCBC on each encoder's embeddings with the
