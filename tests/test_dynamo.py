@@ -109,7 +109,9 @@ class DynamoTest(absltest.TestCase):
           "mask": jnp.ones((16, 4), bool),
       }
       history.append(
-          jax.device_get(pretrain.train_step(model, optimizer, batch))
+          jax.device_get(
+              pretrain.objective_step(dynamo, model, optimizer, batch)
+          )
       )
     first, last = history[0], np.mean([h["dynamics"] for h in history[-20:]])
     self.assertLess(last, 0.5 * first["dynamics"])

@@ -138,6 +138,18 @@ def test_pretrain_an_encoder_on_image_play(tmp_path):
   assert (workdir / "encoder" / "MANIFEST.json").exists()
 
 
+def test_bench_memory():
+  out = _run(
+      "scripts/bench_memory.py", "--dram_mb=4", "--weights_mb=1", "--repeats=1"
+  )
+  rates = [
+      float(line.split(": ")[1].split()[0])
+      for line in out.splitlines()
+      if line.startswith(("read ", "copy "))
+  ]
+  assert len(rates) == 3 and all(r > 0 for r in rates), out
+
+
 def test_camera_report(tmp_path):
   out = _run(
       "scripts/camera_report.py",

@@ -32,7 +32,6 @@ from flax import nnx
 
 from playlearn import hardware
 from playlearn.evaluation import probe
-from playlearn.models import act_jepa
 from playlearn.models import dynamo
 from playlearn.models import embeddings
 from playlearn.models import pretrained
@@ -89,11 +88,6 @@ def objective_step(objective, model, optimizer, batch) -> dict:
   return step_metrics
 
 
-def train_step(model, optimizer, batch) -> dict:
-  """One AdamW step of the DynaMo loss; returns its metrics."""
-  return objective_step(dynamo, model, optimizer, batch)
-
-
 def probe_model(model, train_frames, val_frames, count: int) -> dict:
   """Held-out linear-probe R^2 per state field from `model`'s embeddings."""
   train_x, train_s = _probe_features(model, train_frames, count, 0)
@@ -110,13 +104,13 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
         f"expects {config.model.window}."
     )
   objective = objective_of(config.model)
-  if objective is act_jepa and (
-      train_frames.goal_horizon is None or train_frames.actions is None
-  ):
+  missing = set(objective.BATCH_KEYS) - set(train_frames.batch([0]))
+  if missing:
     raise ValueError(
-        "ACT-JEPA trains on actions and goal frames: cut the frames with "
-        "FrameWindows.from_dataset(..., goal_horizon=H) from a dataset with "
-        "actions."
+        f"{objective.__name__} trains on {list(objective.BATCH_KEYS)}; these "
+        f"frames give no {sorted(missing)} (goal frames: "
+        "FrameWindows.from_dataset(..., goal_horizon=H); actions: a dataset "
+        "with actions)"
     )
   model = objective.Model(config.model, rngs=nnx.Rngs(config.seed))
   before = probe_model(model, train_frames, val_frames, config.probe_frames)
@@ -131,7 +125,7 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
   tic, history = time.perf_counter(), []
   for step in range(1, config.steps + 1):
     batch = next(batches)
-    del batch["state"]  # For the probes only.
+    batch = {k: batch[k] for k in objective.BATCH_KEYS}
     step_metrics = objective_step(
         objective, model, optimizer, jax.device_put(batch)
     )

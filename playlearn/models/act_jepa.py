@@ -78,6 +78,11 @@ class Config:
     return cls(encoder_width=4, chunk=3, width=16, layers=1, heads=2)
 
 
+# What a training batch must hold (`experiments.pretrain` passes only these):
+# FrameWindows cut with a goal_horizon from a dataset with actions.
+BATCH_KEYS = ("images", "goal_images", "actions", "mask")
+
+
 class Target(nnx.Variable):
   """The target encoders' weights: moved by `after_step`, not by AdamW."""
 

@@ -71,6 +71,10 @@ class Config:
     )
 
 
+# What a training batch must hold (`experiments.pretrain` passes only these).
+BATCH_KEYS = ("images", "mask")
+
+
 def make_encoder(name: str, width: int, *, rngs: nnx.Rngs) -> nnx.Module:
   """An encoder of `encoders.ENCODERS` whose features are 8 x width."""
   if name == "resnet18":

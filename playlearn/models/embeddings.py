@@ -35,12 +35,13 @@ import numpy as np
 
 from playlearn import manifest
 from playlearn.data import frames
+from playlearn.data import rlds
 from playlearn.data import windows
 from playlearn.models import dynamo
 from playlearn.models import pretrained
 
 embed = nnx.jit(dynamo.embed)  # One compiled call per image batch shape.
-_ACTION_KEYS = ("action", "action_label")
+_ACTION_KEYS = tuple(rlds.ACTION_FIELDS.values())
 
 
 def embed_frames(
@@ -120,11 +121,13 @@ def embed_split(
     *,
     cache_dir: str | None = None,
     progress: Callable[[str], None] | None = print,
+    encoder: nnx.Module | None = None,
 ) -> Split:
   """The episodes of `split` with `observation/state` the encoder's embeddings.
 
   Each episode is {'steps': {'observation': {'state': float32[T, V*E]},
   'action': ..., 'action_label': ...}}, what `WindowStore` reads.
+  `encoder`: the model saved at `encoder_path`, if the caller has it loaded.
   """
   from playlearn.data import reading  # pylint: disable=g-import-not-at-top
 
@@ -136,7 +139,7 @@ def embed_split(
     if os.path.exists(cache):
       with np.load(cache, allow_pickle=False) as arrays:
         return _from_arrays(dict(arrays))
-  encoder = pretrained.load(encoder_path)
+  encoder = encoder or pretrained.load(encoder_path)
   source = reading.EpisodeSource(dataset_dir, split)
   episodes, sizes, count, tic = [], {}, 0, time.perf_counter()
   for i in range(len(source)):

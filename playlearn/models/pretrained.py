@@ -127,16 +127,17 @@ def load(path: str) -> nnx.Module:
 
 def load_actor(path: str, ensemble: float = 0.01) -> act_jepa.Actor:
   """A saved ACT-JEPA model as a policy acting from the cameras."""
-  model = load(path)
-  if not isinstance(model, act_jepa.Model):
+  description = describe(path)
+  if description.get("objective") != "act_jepa":
     raise ValueError(
-        f"{path} holds a {_objective_of(model)} encoder, which does not act: "
-        "train a policy on it (--config.encoder), or give an act_jepa model."
+        f"{path} holds a {description.get('objective')} encoder, which does "
+        "not act: train a policy on it (--config.encoder), or give an "
+        "act_jepa model."
     )
-  sizes = describe(path).get("image_sizes")
+  sizes = description.get("image_sizes")
   if not sizes:
     raise ValueError(
         f"{path}/{_DESCRIPTION} records no image_sizes (the frames it was "
         "trained on), which acting needs; pretrain it again."
     )
-  return act_jepa.Actor(model, sizes, ensemble)
+  return act_jepa.Actor(load(path), sizes, ensemble)

@@ -84,6 +84,7 @@ class Validation:
         context.window_config,
         context.normalization,
         cache_dir=context.workdir,
+        encoder=context.encoder,
     )
     self.step_fn = make_eval_step(context.method, context.model_graphdef)
 
@@ -251,6 +252,7 @@ def validation_batches(
     window_config: windows.WindowConfig,
     normalization: windows.Normalization,
     cache_dir: str | None = None,
+    encoder=None,
 ) -> list[dict]:
   """Fixed windows of the validation split (see `Validation`); window k of
   batch i is id (i + k * n) of n batches' worth."""
@@ -266,7 +268,11 @@ def validation_batches(
     return []
   if config.get("encoder"):  # The split's frames as the encoder embeds them.
     episodes = embeddings.embed_split(
-        config.encoder, config.dataset_dir, "validation", cache_dir=cache_dir
+        config.encoder,
+        config.dataset_dir,
+        "validation",
+        cache_dir=cache_dir,
+        encoder=encoder,
     ).episodes
   else:
     episodes = (source[i] for i in range(len(source)))

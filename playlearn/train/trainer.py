@@ -246,14 +246,19 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str):
   return None
 
 
-def make_data(config: ml_collections.ConfigDict, workdir: str | None = None):
+def make_data(
+    config: ml_collections.ConfigDict,
+    workdir: str | None = None,
+    encoder=None,
+):
   """(store, iterator, window_config, action_dim, image_sizes) of the
   training split.
 
   The store normalises the training windows; the saved policy reuses its
   normalisation, so training and acting cannot disagree. Each host cuts its
   own rows of every global batch. With `config.encoder` the store holds the
-  encoder's embeddings of the camera images (cached in `workdir`) and
+  encoder's embeddings of the camera images (cached in `workdir`; `encoder`:
+  the one saved there, loaded) and
   image_sizes ({camera: S}) says what frames it embedded; else it is None.
   """
   if config.data.batch_size % jax.device_count():
@@ -276,7 +281,11 @@ def make_data(config: ml_collections.ConfigDict, workdir: str | None = None):
   image_sizes = None
   if run_config.value_of(config, "encoder"):
     split = embeddings.embed_split(
-        config.encoder, config.dataset_dir, "train", cache_dir=workdir
+        config.encoder,
+        config.dataset_dir,
+        "train",
+        cache_dir=workdir,
+        encoder=encoder,
     )
     base = windows.load_normalization(
         config.dataset_dir,
@@ -323,10 +332,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if finished is not None:
     return finished
   mesh = mesh_lib.make_mesh()
+  # A frozen encoder (config.encoder) is loaded once, here.
+  encoder = pretrained.load(config.encoder) if config.encoder else None
   store, data_iter, window_config, action_dim, image_sizes = make_data(
-      config, workdir
+      config, workdir, encoder
   )
-  encoder = pretrained.load(config.encoder) if image_sizes else None
   method = models.get(config.method)
   # The model sees the observation features (store.state_dim of them).
   model = method.Model(
