@@ -4,7 +4,7 @@ A policy directory holds
   params/             the model's parameters (Orbax, `StandardSave`)
   policy.json         method, model config, observation/action sizes, version
   normalization.json  the state and action maps of the training data
-  encoder/            a pixel policy's frozen encoder (`models.pretrained`)
+  encoder/            a pixel policy's encoder (`models.pretrained`)
   MANIFEST.json       SHA-256 of every file above, checked by `load`
 so a policy loads with no training code, no dataset and no pickle. `save`
 writes a new directory beside the destination and renames it into place, so
@@ -65,8 +65,9 @@ class Policy:
   (False); None (the default) is the method's own choice, its module's
   ACTS_GREEDY: GCBC and LMP take the mode, BESO samples.
 
-  A pixel policy (trained with `config.encoder`) holds its frozen `encoder`
-  and acts from the cameras: `obs` and `goal` then carry uint8 images
+  A pixel policy (trained with `config.encoder`) holds its `encoder` (as
+  pretrained, or as trained with it: `config.train_encoder`) and acts from
+  the cameras: `obs` and `goal` then carry uint8 images
   {camera: [S, S, 3] or [B, S, S, 3]} of `image_sizes` ({camera: S}; an
   env made with images=True of those sizes gives them), which it embeds as
   its training data was embedded (`playlearn.models.embeddings`).

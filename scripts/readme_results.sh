@@ -311,6 +311,35 @@ done
   $PY scripts/evaluate.py --policy=$OUT/act_jepa_small/encoder \
     --out_dir=$OUT/eval/act_jepa_small --episodes_per_task=5 --seeds=0 \
     --chains=0 --videos_per_task=1
+# 2026-12-05 (eleventh session): C-BESO-GRU `relative` with half the steps
+# (15k) and with 40k, each with 20 chains; the acting sweep of the 30k
+# policy (90 episodes a variant).
+train cbeso_gru_rel_15k "$L" "${CB[@]}" --config.data.features=relative \
+  "${GRU[@]}" --config.total_steps=15000
+evaluate cbeso_gru_rel_15k --videos_per_task=1 --episodes_per_task=10 \
+  --seeds=0,1,2
+train cbeso_gru_rel_40k "$L" "${CB[@]}" --config.data.features=relative \
+  "${GRU[@]}" --config.total_steps=40000
+evaluate cbeso_gru_rel_40k --videos_per_task=1 --episodes_per_task=10 \
+  --seeds=0,1,2
+[ -f "$OUT/eval/cbeso_gru_rel_sweep.json" ] || \
+  $PY scripts/sweep_policy.py --policy=$OUT/cbeso_gru_rel/policy \
+    --episodes_per_task=5 --seed=0 --variant=num_steps=3 \
+    --variant=average=4 --variant=average=16 --variant=num_steps=10 \
+    --out=$OUT/eval/cbeso_gru_rel_sweep.json
+# Pixel GCBC fine-tuned with its encoder (issue 12): the DynaMo policy above
+# as the start, the encoder trained with it (32 windows of 16 steps, lr 3e-4,
+# 1,000 steps).
+train gcbc_pixels_ft "$I" playlearn/configs/gcbc.py:cpu \
+  --config.encoder=$OUT/dynamo_full/encoder \
+  --config.init_policy=$OUT/gcbc_pixels_dynamo_full/policy \
+  --config.train_encoder=True --config.optimizer.lr=3e-4 \
+  --config.optimizer.warmup_steps=100 --config.total_steps=1000 \
+  --config.data.batch_size=32 --config.data.kappa_min=16 \
+  --config.data.kappa_max=16 --config.data.goal_horizon=96 \
+  --config.evals.val.every=250 --config.evals.suite.every=0
+evaluate gcbc_pixels_ft --episodes_per_task=5 --seeds=0,1 --chains=0 \
+  --videos_per_task=1
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

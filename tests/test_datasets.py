@@ -117,6 +117,9 @@ def test_config_sizes():
   for name in ("state_full", "images_full"):  # 3 hours, as in Play-LMP.
     steps = play[name].train_episodes * play[name].steps_per_episode
     assert steps == 3 * 3600 * hz == 162_000
+  for name in ("state_large", "images_large"):  # 12 hours.
+    steps = play[name].train_episodes * play[name].steps_per_episode
+    assert steps == 12 * 3600 * hz
   for name in ("state_small", "images_small"):  # Minutes.
     steps = play[name].train_episodes * play[name].steps_per_episode
     assert 3 <= steps / hz / 60 <= 15

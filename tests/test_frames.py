@@ -1,9 +1,10 @@
-"""Frame-level transforms: resize and the DrQ random shift."""
+"""Frame-level transforms: resize, the DrQ random shift, image windows."""
 
 from absl.testing import absltest
 import numpy as np
 
 from playlearn.data import frames
+from playlearn.data import windows
 
 
 def _windows(b=3, t=4, h=12, w=10, seed=0):
@@ -66,6 +67,76 @@ class ShiftTest(absltest.TestCase):
     )
     with self.assertRaisesRegex(ValueError, "pad must be >= 0, got -1"):
       frames.random_shift(x, -1, np.random.default_rng(0))
+
+
+class ImageWindowsTest(absltest.TestCase):
+
+  def _store(self, lengths=(30, 25), dim=5):
+    episodes = [
+        {
+            "steps": {
+                "observation": {
+                    "state": np.random.default_rng(n).normal(size=(n, dim))
+                },
+                "action": np.full((n, 7), 0.5, np.float32),
+            }
+        }
+        for n in lengths
+    ]
+    stats = {
+        "state": {"mean": np.zeros(dim), "std": np.ones(dim)},
+        "action": {"min": -np.ones(7), "max": np.ones(7)},
+    }
+    config = windows.WindowConfig(kappa_min=4, kappa_max=8, goal_horizon=6)
+    return windows.WindowStore(
+        episodes, windows.Normalization.from_statistics(stats), config
+    )
+
+  def test_frames_are_the_windows_rows_and_goal(self):
+    store = self._store()
+    rows = len(store.states)
+    # Frame r is flat with value r: a shift leaves it as it is, so the
+    # batch's pixels name the rows it read.
+    images = {
+        "rgb_static": np.broadcast_to(
+            np.arange(rows, dtype=np.uint8)[:, None, None, None],
+            (rows, 12, 12, 3),
+        ),
+        "rgb_gripper": np.broadcast_to(
+            np.arange(rows, dtype=np.uint8)[:, None, None, None],
+            (rows, 8, 8, 3),
+        ),
+    }
+    image_windows = frames.ImageWindows(store, images, shift=2)
+    self.assertEqual(image_windows.num_windows, store.num_windows)
+    ids = np.arange(0, store.num_windows, 5)
+    batch = image_windows.batch(ids, seed=3, epoch=1)
+    cut, valid, length, goal = store.cut(ids, seed=3, epoch=1)
+    state_batch = store.batch(ids, seed=3, epoch=1)
+    for key in ("actions", "mask", "length"):
+      np.testing.assert_array_equal(batch[key], state_batch[key])
+    self.assertNotIn("obs", batch)
+    for view, size in (("rgb_static", 12), ("rgb_gripper", 8)):
+      obs = batch["obs_images"][view]
+      self.assertEqual(obs.shape, (len(ids), 8, size, size, 3))
+      np.testing.assert_array_equal(obs[..., 0, 0, 0], cut)
+      np.testing.assert_array_equal(
+          batch["goal_images"][view][:, 0, 0, 0], goal
+      )
+    np.testing.assert_array_equal(batch["mask"], valid)
+    np.testing.assert_array_equal(batch["length"], length)
+    # Deterministic in (seed, epoch, ids).
+    again = image_windows.batch(ids, seed=3, epoch=1)
+    np.testing.assert_array_equal(
+        again["obs_images"]["rgb_static"], batch["obs_images"]["rgb_static"]
+    )
+
+  def test_frames_of_another_split_are_refused(self):
+    store = self._store()
+    with self.assertRaisesRegex(ValueError, r"images\['rgb_static'\] holds 7"):
+      frames.ImageWindows(
+          store, {"rgb_static": np.zeros((7, 4, 4, 3), np.uint8)}
+      )
 
 
 if __name__ == "__main__":

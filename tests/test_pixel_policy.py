@@ -1,8 +1,10 @@
 """Policies over a frozen encoder: embedded play, training, acting from pixels."""
 
+import dataclasses
 import os
 
 from flax import nnx
+import jax
 import numpy as np
 import pytest
 
@@ -14,10 +16,21 @@ from playlearn.data import windows
 from playlearn.envs import playtable
 from playlearn.evaluation import suite
 from playlearn.models import dynamo
+from playlearn.models import gcbc
 from playlearn.models import pretrained
 from playlearn.policy import Policy
+from playlearn.train import checkpoints
 from playlearn.train import run_config
 from playlearn.train import trainer
+
+
+def _pixel_config(module, encoder_path, dataset_dir):
+  """`module`'s debug config on the frozen encoder, short windows."""
+  config = module.get_config("debug")
+  config.dataset_dir = dataset_dir
+  config.encoder = encoder_path
+  config.data.kappa_min, config.data.kappa_max = 4, 6
+  return config
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +106,20 @@ def test_config_checks_the_encoder(encoder_path, tiny_image_dataset):
   config.data.features = "relative"
   with pytest.raises(ValueError, match="config.data.features="):
     run_config.validate_config(config)
+  config.data.features = "raw"
+  config.data.image_shift = 4  # Only a trained encoder sees shifted images.
+  with pytest.raises(ValueError, match="config.data.image_shift=4"):
+    run_config.validate_config(config)
+  config.data.image_shift, config.encoder = 0, ""
+  config.train_encoder = True
+  with pytest.raises(ValueError, match="config.train_encoder=True: needs"):
+    run_config.validate_config(config)
 
 
 def test_train_save_and_act_from_pixels(
     encoder_path, tiny_image_dataset, tmp_path
 ):
-  config = gcbc_config.get_config("debug")
-  config.dataset_dir = tiny_image_dataset
-  config.encoder = encoder_path
-  config.data.kappa_min, config.data.kappa_max = 4, 6
+  config = _pixel_config(gcbc_config, encoder_path, tiny_image_dataset)
   result = trainer.train_and_evaluate(config, str(tmp_path))
   assert result["step"] == config.total_steps
   assert np.isfinite(result["val/loss"])
@@ -152,11 +170,68 @@ def test_train_save_and_act_from_pixels(
 def test_every_method_takes_the_encoder(
     module, encoder_path, tiny_image_dataset, tmp_path
 ):
-  config = module.get_config("debug")
-  config.dataset_dir = tiny_image_dataset
-  config.encoder = encoder_path
-  config.data.kappa_min, config.data.kappa_max = 4, 6
+  config = _pixel_config(module, encoder_path, tiny_image_dataset)
   trainer.train_and_evaluate(config, str(tmp_path))
   policy = Policy.load(str(tmp_path / "policy"))
   obs = suite.env_for(policy).reset(seed=0).observation
   assert policy.act(obs, obs).shape == (7,)
+
+
+def test_the_encoder_trains_with_the_policy(
+    encoder_path, tiny_image_dataset, tmp_path
+):
+  # First a policy on the frozen encoder; then both fine-tuned from it.
+  config = _pixel_config(gcbc_config, encoder_path, tiny_image_dataset)
+  config.evals.val.every = 0
+  trainer.train_and_evaluate(config, str(tmp_path / "frozen"))
+  first = str(tmp_path / "frozen" / "policy")
+  config.evals.val.every = 10
+  config.init_policy = first
+  config.train_encoder = True
+  config.data.image_shift = 4
+  # The run starts from the frozen run's weights.
+  store = trainer.make_data(config, str(tmp_path))[0]
+  model = gcbc.Model(
+      run_config.model_config(config), store.state_dim, 7, rngs=nnx.Rngs(9)
+  )
+  checkpoints.initialise_from(
+      config, model, store.normalization, pretrained.load(encoder_path)
+  )
+  saved = Policy.load(first)
+  jax.tree.map(
+      np.testing.assert_array_equal,
+      nnx.state(model, nnx.Param),
+      nnx.state(saved.model, nnx.Param),
+  )
+  other = pretrained.load(encoder_path)
+  other.encoders["rgb_static"].out.bias[...] += 1.0
+  with pytest.raises(ValueError, match="acts with another encoder"):
+    checkpoints.initialise_from(config, model, store.normalization, other)
+  shifted = dataclasses.replace(
+      store.normalization, state_mean=store.normalization.state_mean + 1
+  )
+  with pytest.raises(ValueError, match="state_mean differs"):
+    checkpoints.initialise_from(config, model, shifted, other)
+  config.method = "lmp"
+  with pytest.raises(ValueError, match="is a gcbc policy; this run trains lmp"):
+    checkpoints.initialise_from(config, model, store.normalization, other)
+  config.method = "gcbc"
+  result = trainer.train_and_evaluate(config, str(tmp_path))
+  assert result["step"] == config.total_steps
+  assert np.isfinite(result["loss"]) and np.isfinite(result["val/loss"])
+  policy = Policy.load(str(tmp_path / "policy"))
+  obs = suite.env_for(policy).reset(seed=0).observation
+  assert policy.act(obs, obs).shape == (7,)
+  # The saved policy carries the trained encoder: its embeddings moved away
+  # from the frozen one's (the gradient reached the convolutions).
+  frozen = pretrained.load(encoder_path)
+  views = frozen.config.views
+  images = {v: obs[v][None] for v in views}
+  moved = embeddings.embed_frames(policy.encoder, images)
+  assert moved.shape == embeddings.embed_frames(frozen, images).shape
+  assert not np.allclose(moved, embeddings.embed_frames(frozen, images))
+  for view in views:
+    trained = nnx.state(policy.encoder.encoders[view], nnx.Param)
+    initial = nnx.state(frozen.encoders[view], nnx.Param)
+    changed = jax.tree.map(lambda a, b: not np.allclose(a, b), trained, initial)
+    assert all(jax.tree.leaves(changed)), view

@@ -144,6 +144,8 @@ class Builder(playtable.EpisodeBuilder):
       # split holds state_full's 60 episodes and 180 more; the validation
       # episodes are the same (seeds start at fixed points per split).
       _config("state_large", images=False, train=240, validation=4, steps=2700),
+      # The same 12 hours with the cameras (about 4.7 GB).
+      _config("images_large", images=True, train=240, validation=4, steps=2700),
       # 8x (24 hours): the next point of success against hours of play.
       # Its train split holds state_large's 240 episodes and 240 more.
       _config("state_xl", images=False, train=480, validation=4, steps=2700),

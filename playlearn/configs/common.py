@@ -41,13 +41,23 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # of the dataset's camera images (`playlearn.models.embeddings`; features
   # 'raw') and carries it to act from pixels. '': learn from the state.
   c.encoder = ""
+  # Train the encoder with the policy (`playlearn.models.pixels`): fine-tunes
+  # a pretrained encoder, or trains one saved untrained from scratch; the
+  # batches then carry the images (slower: the encoder runs every step).
+  c.train_encoder = False
+  # A saved policy to start from (its weights; the same method, network and
+  # data normalisation), e.g. a policy trained on a frozen encoder, then
+  # fine-tuned with it (train_encoder). '': from initialisation.
+  c.init_policy = ""
   c.model = model_fields(models.get(method).Config)  # None: the default
   # actions: 'label' (the oracle's command; play's executed actions carry
   # recovery noise, see playlearn.play.noise) or 'executed'. features: what
   # the policy sees of the state, goals: of the goal ('full' or 'scene');
   # both in playlearn.data.features, saved with the policy. obs_noise: the
   # standard deviation of Gaussian noise on training observations, in
-  # normalised units (0: off; trainer.add_obs_noise).
+  # normalised units (0: off; trainer.add_obs_noise). image_shift: DrQ's
+  # random shift of the camera images by up to that many pixels, for a
+  # trained encoder only (0: off; frames.ImageWindows).
   c.data = ml_collections.ConfigDict(
       dict(
           batch_size=256,
@@ -59,6 +69,7 @@ def get_config(method: str) -> ml_collections.ConfigDict:
           features="raw",
           goals="full",
           obs_noise=0.0,
+          image_shift=0,
       )
   )
   # lr 1e-4 (CALVIN's): the logistic mixture's loss is stiff once components

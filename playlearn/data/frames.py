@@ -13,6 +13,8 @@ shaking one):
   Generator, so a batch stays a pure function of (seed, index) as in
   `pipeline.py`.
 * `FrameWindows`: windows of frames of an image dataset, for pretraining.
+* `ImageWindows`: a policy's training windows (`windows.WindowStore`) with
+  their camera images, for policies that train their encoder.
 """
 
 from __future__ import annotations
@@ -214,3 +216,82 @@ class FrameWindows:
       rng = np.random.default_rng([seed, i])
       yield self.batch(rng.integers(0, self.num_windows, batch_size), rng)
       i += 1
+
+
+def read_images(
+    dataset_dir, split: str, views: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+  """{camera: uint8 [N, H, W, 3]}: every frame of `split`, episode after
+  episode (the row order of a `WindowStore` of the same split)."""
+  from playlearn.data import reading  # pylint: disable=g-import-not-at-top
+
+  source = reading.EpisodeSource(dataset_dir, split)
+  parts = {v: [] for v in views}
+  for i in range(len(source)):
+    obs = source[i]["steps"]["observation"]
+    check_views(views, obs, f"{dataset_dir} ({split}, episode {i})")
+    for v in views:
+      parts[v].append(np.asarray(obs[v], np.uint8))
+  return {v: np.concatenate(parts[v]) for v in views}
+
+
+class ImageWindows:
+  """The windows of a `WindowStore` with camera images in place of states.
+
+  For a policy that trains its encoder with it (`config.train_encoder`):
+  window i, its length and its goal are the store's window i (the store
+  holds the encoder's embeddings only for its normalisation and sizes), and
+  the batch carries the frames those rows read, shifted by up to `shift`
+  pixels (`random_shift`, one offset per window and camera, the goal frame
+  moved with its window):
+
+    {'obs_images': {camera: uint8[B, T, H, W, 3]},
+     'goal_images': {camera: uint8[B, H, W, 3]},
+     'actions': float32[B, T, 7], 'mask': float32[B, T], 'length': int32[B]}
+
+  Padding positions repeat the window's first frame (their actions are 0
+  and their mask 0). A batch is a pure function of (seed, epoch, ids).
+  """
+
+  def __init__(self, store, images: dict[str, np.ndarray], shift: int = 0):
+    rows = len(store.states)
+    for view, frames in images.items():
+      _check_frames(frames, f"images[{view!r}]")
+      if len(frames) != rows:
+        raise ValueError(
+            f"images[{view!r}] holds {len(frames)} frames, the windows' "
+            f"store {rows} steps: not the same split or dataset."
+        )
+    if shift < 0:
+      raise ValueError(f"shift must be >= 0, got {shift}.")
+    self.store, self.images, self.shift = store, images, shift
+
+  @property
+  def num_windows(self) -> int:
+    return self.store.num_windows
+
+  @property
+  def state_dim(self) -> int:
+    return self.store.state_dim
+
+  @property
+  def normalization(self):
+    return self.store.normalization
+
+  def batch(self, ids: np.ndarray, seed: int, epoch: int) -> dict:
+    rows, valid, length, goal_row = self.store.cut(ids, seed, epoch)
+    actions = self.store.actions[rows]
+    actions[~valid] = 0.0
+    rng = np.random.default_rng([seed, epoch, *np.asarray(ids[:1], int)])
+    with_goal = np.concatenate([rows, goal_row[:, None]], axis=1)
+    obs_images, goal_images = {}, {}
+    for view in sorted(self.images):
+      frames = random_shift(self.images[view][with_goal], self.shift, rng)
+      obs_images[view], goal_images[view] = frames[:, :-1], frames[:, -1]
+    return {
+        "obs_images": obs_images,
+        "goal_images": goal_images,
+        "actions": actions,
+        "mask": valid.astype(np.float32),
+        "length": length.astype(np.int32),
+    }

@@ -149,7 +149,7 @@ def make_iterator(
   Args:
     source: a dataset version directory (its states and train statistics are
       read once; see `WindowStore.from_dataset`) or a ready `WindowStore`
-      (then `split` and `config` are the store's).
+      or `frames.ImageWindows` (then `split` and `config` are the store's).
     batch_size, seed: as in `make_dataset`; seed in [0, 2**32).
     split: which split's episodes (statistics are always the train split's).
     config: window sampling and normalisation.
@@ -165,7 +165,7 @@ def make_iterator(
   """
   store = (
       source
-      if isinstance(source, windows_lib.WindowStore)
+      if hasattr(source, "batch")  # A WindowStore or frames.ImageWindows.
       else windows_lib.WindowStore.from_dataset(source, split, config)
   )
   ds = make_dataset(

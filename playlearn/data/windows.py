@@ -386,10 +386,12 @@ class WindowStore:
   def state_dim(self) -> int:
     return self.states.shape[1]
 
-  def batch(
+  def cut(
       self, ids: np.ndarray, seed: int, epoch: int
-  ) -> dict[str, np.ndarray]:
-    """Windows `ids` (int[B] in [0, num_windows)) as one batch (see module)."""
+  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows int64[B, T], valid bool[B, T], length int64[B], goal_row
+    int64[B]) of windows `ids`: which rows of the flat arrays each window
+    and its goal read (padding positions repeat the window's first row)."""
     ids = np.asarray(ids, np.int64)
     cfg = self.config
     start = self.starts[ids]
@@ -405,6 +407,13 @@ class WindowStore:
     rows = np.where(
         valid, start[:, None] + self._offsets[None, :], start[:, None]
     )
+    return rows, valid, length, goal_row
+
+  def batch(
+      self, ids: np.ndarray, seed: int, epoch: int
+  ) -> dict[str, np.ndarray]:
+    """Windows `ids` (int[B] in [0, num_windows)) as one batch (see module)."""
+    rows, valid, length, goal_row = self.cut(ids, seed, epoch)
     obs = self.states[rows]
     actions = self.actions[rows]
     obs[~valid] = 0.0

@@ -7,7 +7,8 @@ run sees exactly the batches an uninterrupted one would. Saves are async;
 hashes, `playlearn.manifest`), at the next save and before the process
 exits. `restore_latest` verifies a step before using it: a corrupt one is
 moved to `checkpoints_corrupt/` (kept, not deleted) and the previous step is
-tried instead.
+tried instead. `initialise_from` starts a new run from a saved policy's
+weights (`config.init_policy`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import shutil
 import signal
 
 from absl import logging
+from flax import nnx
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from playlearn import manifest
+from playlearn import policy as policy_lib
 
 
 def manager(workdir: str, keep: int, save_every: int) -> ocp.CheckpointManager:
@@ -173,3 +177,55 @@ class StopRequest:
 
   def __exit__(self, *exc):
     signal.signal(signal.SIGTERM, self._previous)
+
+
+def _param_shapes(module: nnx.Module) -> dict[str, tuple]:
+  leaves = jax.tree_util.tree_flatten_with_path(nnx.state(module, nnx.Param))[0]
+  return {jax.tree_util.keystr(k): tuple(v.shape) for k, v in leaves}
+
+
+def initialise_from(
+    config, model: nnx.Module, normalization, encoder=None
+) -> None:
+  """Starts `model` from the weights of the saved policy `config.init_policy`.
+
+  The policy must be of `config.method` with the same network, trained on
+  data normalised as this run's (its dataset and features; a pixel policy:
+  its encoder, which must be `config.encoder`'s weights). Raises ValueError
+  naming what differs.
+  """
+  path = config.init_policy
+  where = f"config.init_policy={path!r}"
+  saved = policy_lib.Policy.load(path)
+  if saved.method_name != config.method:
+    raise ValueError(
+        f"{where} is a {saved.method_name} policy; this run trains "
+        f"{config.method}"
+    )
+  ours, theirs = _param_shapes(model), _param_shapes(saved.model)
+  if ours != theirs:
+    differ = sorted(set(ours.items()) ^ set(theirs.items()))[:3]
+    raise ValueError(
+        f"{where}: its network differs from config.model's (first "
+        f"differences, name and shape: {differ})"
+    )
+  for field in ("state_mean", "state_std"):
+    a, b = getattr(saved.normalization, field), getattr(normalization, field)
+    if a.shape != b.shape or not np.allclose(a, b, rtol=1e-4, atol=1e-5):
+      raise ValueError(
+          f"{where} was trained on data normalised otherwise ({field} "
+          "differs: another dataset, features or encoder); train on its data"
+          + (f", with config.encoder={path}/encoder" if saved.encoder else "")
+      )
+  if saved.encoder is not None:
+    same = jax.tree.map(
+        np.array_equal,
+        nnx.state(saved.encoder, nnx.Param),
+        nnx.state(encoder, nnx.Param),
+    )
+    if not all(jax.tree.leaves(same)):
+      raise ValueError(
+          f"{where} acts with another encoder than config.encoder="
+          f"{config.encoder!r}; use config.encoder={path}/encoder"
+      )
+  nnx.update(model, nnx.state(saved.model, nnx.Param))

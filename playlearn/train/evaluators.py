@@ -30,10 +30,13 @@ import ml_collections
 import numpy as np
 
 from playlearn import policy as policy_lib
+from playlearn.data import frames
 from playlearn.data import reading
 from playlearn.data import windows
 from playlearn.evaluation import task_names
 from playlearn.models import embeddings
+from playlearn.models import pixels
+from playlearn.models import pretrained
 from playlearn.train import mesh as mesh_lib
 
 
@@ -52,6 +55,7 @@ class Context:
   model_graphdef: nnx.GraphDef
   # A policy over a frozen encoder (config.encoder): the loaded encoder and
   # the square frame sizes it embeds, {camera: S}; None for state policies.
+  # A trained encoder (config.train_encoder) is part of the model instead.
   encoder: Any = None
   image_sizes: dict[str, int] | None = None
 
@@ -152,11 +156,12 @@ class Suite:
 
   def __call__(self, model, step: int) -> dict:
     out_dir = os.path.join(self.context.workdir, "eval", str(step))
+    model, encoder = pixels.parts(model, self.context.encoder)
     policy = policy_lib.Policy(
         self.context.config.method,
         model,
         self.context.normalization,
-        encoder=self.context.encoder,
+        encoder=encoder,
         image_sizes=self.context.image_sizes,
     )
     results = self.evaluation.evaluate_tasks(
@@ -277,6 +282,11 @@ def validation_batches(
   else:
     episodes = (source[i] for i in range(len(source)))
   store = windows.WindowStore(episodes, normalization, window_config)
+  if config.get("train_encoder"):  # The model embeds the frames itself.
+    views = pretrained.describe(config.encoder)["config"]["views"]
+    store = frames.ImageWindows(
+        store, frames.read_images(config.dataset_dir, "validation", views)
+    )
   size = min(config.data.batch_size, store.num_windows)
   size -= size % jax.device_count()
   num_batches = min(num_batches, store.num_windows // size) if size else 0

@@ -134,6 +134,35 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
           f"must be {plain!r} with an encoder: the others read the state's "
           "layout, and an encoder's embeddings have none",
       )
+  init_policy = value_of(config, "init_policy")
+  need(
+      not init_policy or os.path.isdir(init_policy),
+      "init_policy",
+      "is not a directory (a saved policy, e.g. out/gcbc/policy)",
+  )
+  train_encoder = value_of(config, "train_encoder")
+  need(
+      not train_encoder or encoder,
+      "train_encoder",
+      "needs config.encoder, the encoder it trains (one saved untrained, "
+      "`pretrain_encoder.py --steps=0`, trains from scratch)",
+  )
+  need(
+      train_encoder or not value_of(config, "data.image_shift"),
+      "data.image_shift",
+      "shifts the images of a trained encoder (config.train_encoder); a "
+      "frozen encoder embeds each frame once, unshifted",
+  )
+  need(
+      value_of(config, "data.image_shift") >= 0,
+      "data.image_shift",
+      "must be >= 0 (0: off)",
+  )
+  need(
+      not (train_encoder and value_of(config, "data.obs_noise")),
+      "data.obs_noise",
+      "must be 0 with config.train_encoder (the batches hold images)",
+  )
   evaluators.check(config)
   model_config(config)  # Raises on model fields the method does not have.
 
@@ -161,6 +190,9 @@ ADDED_FIELDS = {
     "data.obs_noise": 0.0,
     "microbatches": 1,
     "encoder": "",
+    "train_encoder": False,
+    "data.image_shift": 0,
+    "init_policy": "",
 }
 
 

@@ -24,10 +24,12 @@ import optax
 from playlearn import manifest
 from playlearn import models
 from playlearn import policy as policy_lib
+from playlearn.data import frames
 from playlearn.data import pipeline
 from playlearn.data import statistics as statistics_lib
 from playlearn.data import windows
 from playlearn.models import embeddings
+from playlearn.models import pixels
 from playlearn.models import pretrained
 from playlearn.train import checkpoints
 from playlearn.train import evaluators
@@ -68,8 +70,10 @@ class TrainState(NamedTuple):
   ema: nnx.State | None = None
 
 
-def make_train_state(config, model: nnx.Module, mesh):
+def make_train_state(config, model: nnx.Module, mesh, method=None):
   """(graphdef, TrainState, train_step) of `model` trained under `config`.
+
+  `method`: whose loss the step takes (default: `config.method`'s module).
 
   The optimizer, the state (the EMA starts as a copy of the weights: the
   state is donated at every step) replicated over `mesh`, and the jitted
@@ -84,7 +88,7 @@ def make_train_state(config, model: nnx.Module, mesh):
   )
   state = jax.device_put(TrainState(train, ema), mesh_lib.replicated(mesh))
   train_step = make_train_step(
-      models.get(config.method),
+      method or models.get(config.method),
       graphdef,
       ema_decay,
       run_config.value_of(config, "data.obs_noise"),
@@ -260,6 +264,8 @@ def make_data(
   encoder's embeddings of the camera images (cached in `workdir`; `encoder`:
   the one saved there, loaded) and
   image_sizes ({camera: S}) says what frames it embedded; else it is None.
+  With `config.train_encoder` the store is a `frames.ImageWindows`: its
+  batches carry the camera images, which the model embeds.
   """
   if config.data.batch_size % jax.device_count():
     raise ValueError(
@@ -280,6 +286,7 @@ def make_data(
   )
   image_sizes = None
   if run_config.value_of(config, "encoder"):
+    encoder = encoder or pretrained.load(config.encoder)
     split = embeddings.embed_split(
         config.encoder,
         config.dataset_dir,
@@ -295,6 +302,12 @@ def make_data(
     normalization = embeddings.normalization(split.episodes, base)
     store = windows.WindowStore(split.episodes, normalization, window_config)
     image_sizes = split.image_sizes
+    if run_config.value_of(config, "train_encoder"):
+      store = frames.ImageWindows(
+          store,
+          frames.read_images(config.dataset_dir, "train", encoder.config.views),
+          run_config.value_of(config, "data.image_shift"),
+      )
   else:
     store = windows.WindowStore.from_dataset(
         config.dataset_dir, "train", window_config
@@ -332,7 +345,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if finished is not None:
     return finished
   mesh = mesh_lib.make_mesh()
-  # A frozen encoder (config.encoder) is loaded once, here.
+  # The encoder (config.encoder), frozen or trained, is loaded once, here.
   encoder = pretrained.load(config.encoder) if config.encoder else None
   store, data_iter, window_config, action_dim, image_sizes = make_data(
       config, workdir, encoder
@@ -345,7 +358,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       action_dim,
       rngs=nnx.Rngs(config.seed),
   )
-  graphdef, state, train_step = make_train_state(config, model, mesh)
+  if run_config.value_of(config, "init_policy"):
+    checkpoints.initialise_from(config, model, store.normalization, encoder)
+  if run_config.value_of(config, "train_encoder"):
+    # The encoder trains with the policy: the model embeds image batches.
+    model = pixels.EncodedPolicy(encoder, model, store.normalization)
+    method, encoder = pixels.Method(method), None
+  graphdef, state, train_step = make_train_state(config, model, mesh, method)
 
   mgr = checkpoints.manager(
       workdir, config.keep_checkpoints, config.checkpoint_every
@@ -421,11 +440,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         break
   checkpoints.seal(mgr)
   writer.close()
+  acting, acting_encoder = pixels.parts(acting_model(graphdef, state), encoder)
   policy_lib.Policy(
       config.method,
-      acting_model(graphdef, state),
+      acting,
       store.normalization,
-      encoder=encoder,
+      encoder=acting_encoder,
       image_sizes=image_sizes,
   ).save(os.path.join(workdir, "policy"))
   if jax.process_index() == 0:
