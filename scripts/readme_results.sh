@@ -340,6 +340,8 @@ train gcbc_pixels_ft "$I" playlearn/configs/gcbc.py:cpu \
   --config.evals.val.every=250 --config.evals.suite.every=0
 evaluate gcbc_pixels_ft --episodes_per_task=5 --seeds=0,1 --chains=0 \
   --videos_per_task=1
+# 12 hours of image play (state_large's episodes with both cameras).
+collect images_large
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
