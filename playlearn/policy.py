@@ -28,6 +28,7 @@ import orbax.checkpoint as ocp
 
 from playlearn import manifest
 from playlearn import models
+from playlearn.data import features as features_lib
 from playlearn.data import frames
 from playlearn.data import windows
 from playlearn.models import configure
@@ -70,7 +71,10 @@ class Policy:
   the cameras: `obs` and `goal` then carry uint8 images
   {camera: [S, S, 3] or [B, S, S, 3]} of `image_sizes` ({camera: S}; an
   env made with images=True of those sizes gives them), which it embeds as
-  its training data was embedded (`playlearn.models.embeddings`).
+  its training data was embedded (`playlearn.models.embeddings`). With
+  `proprio` (`config.data.proprio`) it also reads the robot's own state
+  from `obs['state']` and `goal['state']` (`features.proprio`), placed
+  before the embeddings as in training.
   """
 
   def __init__(
@@ -83,13 +87,17 @@ class Policy:
       greedy: bool | None = None,
       encoder: nnx.Module | None = None,
       image_sizes: dict[str, int] | None = None,
+      proprio: bool = False,
   ):
     if (encoder is None) != (image_sizes is None):
       raise ValueError(
           "Policy: give both encoder and image_sizes (a pixel policy) or "
           "neither (a state policy)"
       )
+    if proprio and encoder is None:
+      raise ValueError("Policy: proprio is for pixel policies (an encoder)")
     self.encoder = encoder
+    self.proprio = bool(proprio)
     self._goal_cache = None
     self.image_sizes = dict(image_sizes) if image_sizes else None
     self.method_name = method
@@ -138,16 +146,33 @@ class Policy:
         greedy=self.greedy,
         encoder=self.encoder,
         image_sizes=self.image_sizes,
+        proprio=self.proprio,
     )
 
-  def _embedded(self, what: str, d: dict) -> dict:
-    """A pixel policy's view of an observation: {'state': embeddings}.
+  def observed(self, d: dict, what: str = "obs") -> dict:
+    """What the policy reads of an env observation `d` before normalising:
+    `d` itself for a state policy; for a pixel policy {'state': the
+    embeddings of its cameras}, and with `proprio` the robot's own state
+    before them. `what`: 'obs' or 'goal' (for messages).
 
     The goal's embedding is kept while the same goal images come back (an
     episode's goal is embedded once, not at every step).
     """
     if self.encoder is None:
       return d
+    features = self._embeddings(what, d)
+    if self.proprio:
+      if "state" not in d:
+        raise ValueError(
+            f"Policy.act: {what} has no 'state', whose robot part this "
+            "policy reads beside its cameras (trained with data.proprio)"
+        )
+      robot = features_lib.proprio(d["state"])
+      features = np.concatenate([robot, features], axis=-1)
+    return {"state": features}
+
+  def _embeddings(self, what: str, d: dict) -> np.ndarray:
+    """The encoder's embeddings of `d`'s camera images."""
     views = self.encoder.config.views
     frames.check_views(views, d, f"Policy.act: {what}")
     images = {v: np.asarray(d[v]) for v in views}
@@ -164,10 +189,10 @@ class Policy:
         )
     batch = {v: x[None] for v, x in images.items()} if single else images
     features = np.asarray(embeddings.embed(self.encoder, batch))
-    result = {"state": features[0] if single else features}
+    features = features[0] if single else features
     if what == "goal":
-      self._goal_cache = ({v: x.copy() for v, x in images.items()}, result)
-    return result
+      self._goal_cache = ({v: x.copy() for v, x in images.items()}, features)
+    return features
 
   # ------------------------------------------------------------- acting
   def reset(self, batch_size: int | None = None) -> None:
@@ -176,7 +201,7 @@ class Policy:
     self._state = None
 
   def act(self, obs: dict, goal: dict) -> np.ndarray:
-    obs, goal = self._embedded("obs", obs), self._embedded("goal", goal)
+    obs, goal = self.observed(obs, "obs"), self.observed(goal, "goal")
     for what, d in (("obs", obs), ("goal", goal)):
       for key in ("state", "target"):
         if key in d and not np.all(np.isfinite(d[key])):
@@ -215,6 +240,7 @@ class Policy:
     }
     if self.encoder is not None:
       description["image_sizes"] = self.image_sizes
+      description["proprio"] = self.proprio
     if (
         os.path.isdir(path)
         and os.listdir(path)
@@ -301,6 +327,7 @@ class Policy:
         greedy=greedy,
         encoder=encoder,
         image_sizes=image_sizes,
+        proprio=description.get("proprio", False),
     )
 
 

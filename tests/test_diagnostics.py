@@ -60,7 +60,7 @@ def test_sample_windows_shapes_and_goal_inside_episode(tiny_play_dataset):
       7,
   )
   assert obs["target"].shape == (5, LENGTH, 6)
-  assert goals.shape == (5, obs["state"].shape[-1])
+  assert goals["state"].shape == (5, obs["state"].shape[-1])
 
 
 def test_constant_policy_has_no_correlation_and_no_goal_use(tiny_play_dataset):
@@ -84,7 +84,7 @@ def test_goal_reading_policy_shows_goal_use(monkeypatch):
   monkeypatch.setattr(
       diagnostics,
       "sample_windows",
-      lambda *args: ({"state": states}, actions, goals),
+      lambda *args: ({"state": states}, actions, {"state": goals}),
   )
   result = diagnostics.diagnose(
       _FakePolicy(lambda s, g: g[:, :7]), "unused", num_windows=64, length=1

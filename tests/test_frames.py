@@ -3,6 +3,7 @@
 from absl.testing import absltest
 import numpy as np
 
+from playlearn.data import features
 from playlearn.data import frames
 from playlearn.data import windows
 
@@ -130,6 +131,24 @@ class ImageWindowsTest(absltest.TestCase):
     np.testing.assert_array_equal(
         again["obs_images"]["rgb_static"], batch["obs_images"]["rgb_static"]
     )
+
+  def test_proprio_is_the_rows_last_columns(self):
+    store = self._store(dim=features.PROPRIO_DIM + 3)
+    images = {"rgb_static": np.zeros((len(store.states), 4, 4, 3), np.uint8)}
+    ids = np.arange(0, store.num_windows, 7)
+    plain = frames.ImageWindows(store, images).batch(ids, seed=1, epoch=0)
+    self.assertNotIn("obs_proprio", plain)
+    batch = frames.ImageWindows(store, images, proprio=True).batch(
+        ids, seed=1, epoch=0
+    )
+    rows, valid, _, goal = store.cut(ids, seed=1, epoch=0)
+    robot = store.states[rows][..., :14]
+    np.testing.assert_array_equal(batch["obs_proprio"][valid], robot[valid])
+    np.testing.assert_array_equal(batch["obs_proprio"][~valid], 0.0)
+    np.testing.assert_array_equal(
+        batch["goal_proprio"], store.goal_states[goal][:, :14]
+    )
+    self.assertEqual(batch["goal_proprio"].shape, (len(ids), 14))
 
   def test_frames_of_another_split_are_refused(self):
     store = self._store()

@@ -14,6 +14,8 @@ from playlearn.configs import lmp as lmp_config
 from playlearn.models import embeddings
 from playlearn.data import windows
 from playlearn.envs import playtable
+from playlearn.evaluation import diagnostics
+from playlearn.evaluation import latent
 from playlearn.evaluation import suite
 from playlearn.models import dynamo
 from playlearn.models import gcbc
@@ -144,7 +146,7 @@ def test_train_save_and_act_from_pixels(
   views = policy.encoder.config.views
   for goal in (obs, other, obs):
     np.testing.assert_allclose(
-        policy._embedded("goal", goal)["state"],
+        policy.observed(goal, "goal")["state"],
         embeddings.embed_frames(
             policy.encoder, {v: goal[v][None] for v in views}
         )[0],
@@ -156,6 +158,15 @@ def test_train_save_and_act_from_pixels(
   small = dict(obs, rgb_static=obs["rgb_static"][:48, :48])
   with pytest.raises(ValueError, match="trained on 96x96"):
     policy.act(small, obs)
+  # The diagnostics read the cameras too: held-out windows, closed loop.
+  figures = diagnostics.diagnose(
+      policy, tiny_image_dataset, split="train", num_windows=3, length=4
+  )
+  assert len(figures["corr"]) == 7 and np.isfinite(figures["goal_use"])
+  drift = diagnostics.closed_loop_drift(
+      policy, ("open_drawer",), episodes_per_task=1, steps=2
+  )
+  assert 0 <= drift["tasks"]["open_drawer"]["share_beyond"] <= 1
   results = suite.evaluate_tasks(
       policy,
       ["press_red_button"],
@@ -166,15 +177,88 @@ def test_train_save_and_act_from_pixels(
   assert len(results["tasks"]["press_red_button"]["successes"]) == 1
 
 
+def test_proprio_beside_the_embeddings(
+    encoder_path, tiny_image_dataset, tmp_path
+):
+  cache_dir = str(tmp_path / "cache")
+  plain = embeddings.embed_split(
+      encoder_path, tiny_image_dataset, "train", cache_dir=cache_dir
+  )
+  # A cache written before proprio (no 'proprio' array) is embedded again.
+  (name,) = os.listdir(cache_dir)
+  with np.load(os.path.join(cache_dir, name)) as arrays:
+    old = {k: v for k, v in arrays.items() if k != "proprio"}
+  np.savez(os.path.join(cache_dir, name), **old)
+  split = embeddings.embed_split(
+      encoder_path,
+      tiny_image_dataset,
+      "train",
+      cache_dir=cache_dir,
+      proprio=True,
+  )
+  from playlearn.data import reading  # pylint: disable=g-import-not-at-top
+
+  raw = reading.EpisodeSource(tiny_image_dataset, "train")[0]["steps"]
+  state = split.episodes[0]["steps"]["observation"]["state"]
+  width = plain.episodes[0]["steps"]["observation"]["state"].shape[-1]
+  assert state.shape[-1] == 14 + width
+  np.testing.assert_array_equal(
+      state[:, :14], raw["observation"]["state"][:, :14]
+  )
+  # Trained with it, the policy reads the robot's state from the env's.
+  config = _pixel_config(gcbc_config, encoder_path, tiny_image_dataset)
+  config.data.proprio = True
+  trainer.train_and_evaluate(config, str(tmp_path / "run"))
+  policy = Policy.load(str(tmp_path / "run" / "policy"))
+  assert policy.proprio
+  obs = suite.env_for(policy).reset(seed=0).observation
+  seen = policy.observed(obs)["state"]
+  np.testing.assert_array_equal(seen[:14], obs["state"][:14])
+  assert policy.act(obs, obs).shape == (7,)
+  no_state = {k: v for k, v in obs.items() if k != "state"}
+  with pytest.raises(ValueError, match="goal has no 'state'"):
+    policy.act(obs, no_state)
+  # Goals 'scene' hide the goal's robot state (its normalised columns 0),
+  # also with the encoder trained: the batches carry the proprio.
+  config.data.goals = "scene"
+  config.train_encoder, config.total_steps = True, 4
+  result = trainer.train_and_evaluate(config, str(tmp_path / "trained"))
+  assert np.isfinite(result["loss"]) and np.isfinite(result["val/loss"])
+  trained = Policy.load(str(tmp_path / "trained" / "policy"))
+  assert trained.proprio and trained.act(obs, obs).shape == (7,)
+  goal = trained.normalization.normalize_goal(trained.observed(obs)["state"])
+  np.testing.assert_array_equal(goal[:14], 0.0)
+  assert np.any(goal[14:] != 0.0)
+  config.data.proprio = False
+  with pytest.raises(ValueError, match="config.data.goals='scene': must be"):
+    run_config.validate_config(config)
+  config.data.goals = "full"
+  config.data.proprio, config.encoder, config.train_encoder = True, "", False
+  with pytest.raises(ValueError, match="config.data.proprio=True: adds"):
+    run_config.validate_config(config)
+
+
 @pytest.mark.parametrize("module", [lmp_config, beso_config])
 def test_every_method_takes_the_encoder(
     module, encoder_path, tiny_image_dataset, tmp_path
 ):
   config = _pixel_config(module, encoder_path, tiny_image_dataset)
+  config.data.proprio = module is lmp_config  # Both ways, one run each.
   trainer.train_and_evaluate(config, str(tmp_path))
   policy = Policy.load(str(tmp_path / "policy"))
   obs = suite.env_for(policy).reset(seed=0).observation
   assert policy.act(obs, obs).shape == (7,)
+  if module is lmp_config:  # Its plans on held-out windows of embeddings.
+    errors = latent.plan_errors(
+        str(tmp_path / "policy"),
+        tiny_image_dataset,
+        split="train",
+        num_windows=4,
+        kappa=(4, 6),
+        goal_horizon=2,
+    )["action_sq_error"]
+    assert sorted(errors) == sorted(latent.PLAN_SOURCES)
+    assert all(np.isfinite(list(errors.values())))
 
 
 def test_the_encoder_trains_with_the_policy(

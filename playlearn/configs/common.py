@@ -57,7 +57,9 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # standard deviation of Gaussian noise on training observations, in
   # normalised units (0: off; trainer.add_obs_noise). image_shift: DrQ's
   # random shift of the camera images by up to that many pixels, for a
-  # trained encoder only (0: off; frames.ImageWindows).
+  # trained encoder only (0: off; frames.ImageWindows). proprio: a pixel
+  # policy also sees the robot's own state (tool pose, gripper, joints;
+  # features.proprio) beside its embeddings, in observations and goals.
   c.data = ml_collections.ConfigDict(
       dict(
           batch_size=256,
@@ -70,6 +72,7 @@ def get_config(method: str) -> ml_collections.ConfigDict:
           goals="full",
           obs_noise=0.0,
           image_shift=0,
+          proprio=False,
       )
   )
   # lr 1e-4 (CALVIN's): the logistic mixture's loss is stiff once components

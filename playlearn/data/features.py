@@ -41,6 +41,7 @@ _NUM_BLOCKS = 3
 _ROBOT = 14  # Raw entries 0-13: tool position and angles, gripper, joints.
 _BLOCKS = 24  # First block entry of the raw state.
 _TARGET_DIM = 6
+PROPRIO_DIM = _ROBOT  # Width of `proprio`.
 
 
 def uses_target(name: str) -> bool:
@@ -105,6 +106,17 @@ def _lead(states: np.ndarray, target: np.ndarray | None) -> np.ndarray:
   turn = target[..., 3:6] - states[..., 3:6]
   lead[..., 3:] = (turn + np.pi) % (2 * np.pi) - np.pi  # Wrapped to +-pi.
   return lead
+
+
+def proprio(states: np.ndarray) -> np.ndarray:
+  """float[..., 42] raw states -> float32[..., 14]: the robot's own state.
+
+  Tool position and angles, gripper width and arm joints (the first 14 raw
+  entries): what a real robot knows of itself without a camera, the
+  proprioception that pixel policies see beside their images
+  (`config.data.proprio`; CALVIN's `robot_obs`).
+  """
+  return np.asarray(states, np.float32)[..., :_ROBOT]
 
 
 @functools.cache

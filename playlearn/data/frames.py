@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from playlearn.data import features
+
 
 def _check_frames(frames, name: str = "frames") -> None:
   if frames.ndim < 3 or frames.shape[-1] != 3:
@@ -251,9 +253,19 @@ class ImageWindows:
 
   Padding positions repeat the window's first frame (their actions are 0
   and their mask 0). A batch is a pure function of (seed, epoch, ids).
+  With `proprio` (the store's rows start with the robot's own state,
+  `embeddings.with_proprio`) the batch also carries those normalised
+  columns (goals 'scene' zero the goal's): 'obs_proprio' float32[B, T, 14] (0 at padding) and
+  'goal_proprio' float32[B, 14].
   """
 
-  def __init__(self, store, images: dict[str, np.ndarray], shift: int = 0):
+  def __init__(
+      self,
+      store,
+      images: dict[str, np.ndarray],
+      shift: int = 0,
+      proprio: bool = False,
+  ):
     rows = len(store.states)
     for view, frames in images.items():
       _check_frames(frames, f"images[{view!r}]")
@@ -265,6 +277,7 @@ class ImageWindows:
     if shift < 0:
       raise ValueError(f"shift must be >= 0, got {shift}.")
     self.store, self.images, self.shift = store, images, shift
+    self.proprio = proprio
 
   @property
   def num_windows(self) -> int:
@@ -288,10 +301,17 @@ class ImageWindows:
     for view in sorted(self.images):
       frames = random_shift(self.images[view][with_goal], self.shift, rng)
       obs_images[view], goal_images[view] = frames[:, :-1], frames[:, -1]
-    return {
+    batch = {
         "obs_images": obs_images,
         "goal_images": goal_images,
         "actions": actions,
         "mask": valid.astype(np.float32),
         "length": length.astype(np.int32),
     }
+    if self.proprio:
+      robot = slice(0, features.PROPRIO_DIM)
+      batch["obs_proprio"] = self.store.states[rows][..., robot] * valid[
+          ..., None
+      ].astype(np.float32)
+      batch["goal_proprio"] = self.store.goal_states[goal_row][..., robot]
+    return batch

@@ -52,10 +52,13 @@ def sample_windows(
     length: int,
     goal_horizon: int,
     seed: int,
+    views: tuple[str, ...] = (),
 ):
   """Random windows of held-out play: (observations {'state': [N, L, D] and,
-  where recorded, 'target': [N, L, 6]}, actions [N, L, A], goals [N, D]); the
-  goal is the state 0..goal_horizon steps after the window."""
+  where recorded, 'target': [N, L, 6]}, actions [N, L, A], goals
+  {'state': [N, D]}); the goal is the step 0..goal_horizon steps after the
+  window. `views`: cameras whose frames the observations and goals also
+  carry ([N, L, S, S, 3] and [N, S, S, 3]), for pixel policies."""
   source = reading.EpisodeSource(dataset_dir, split)
   rng = np.random.default_rng(seed)
   # The last step holds the final observation and no action, so a window
@@ -70,6 +73,7 @@ def sample_windows(
         f"no episode of {dataset_dir} ({split}) is longer than "
         f"length={length} + 1 steps"
     )
+  keys = ("state", "target") + tuple(views)
   obs, actions, goals = [], [], []
   for _ in range(num_windows):
     steps = episodes[rng.integers(len(episodes))]
@@ -77,32 +81,30 @@ def sample_windows(
     start = rng.integers(0, len(s) - 1 - length)
     end = start + length
     goal_index = min(end - 1 + rng.integers(0, goal_horizon + 1), len(s) - 1)
-    obs.append(
-        {
-            k: v[start:end]
-            for k, v in steps["observation"].items()
-            if k in ("state", "target")
-        }
-    )
+    seen = {k: v for k, v in steps["observation"].items() if k in keys}
+    obs.append({k: v[start:end] for k, v in seen.items()})
     actions.append(a[start:end])
-    goals.append(s[goal_index])
-  obs = {k: np.stack([o[k] for o in obs]).astype(np.float32) for k in obs[0]}
+    goals.append({k: seen[k][goal_index] for k in ("state",) + tuple(views)})
+  stack = lambda parts, k: np.stack([p[k] for p in parts])
   return (
-      obs,
+      {k: stack(obs, k) for k in obs[0]},
       np.stack(actions).astype(np.float32),
-      np.stack(goals).astype(np.float32),
+      {k: stack(goals, k) for k in goals[0]},
   )
 
 
 def rollout_actions(
-    policy: policy_lib.Policy, obs: dict[str, np.ndarray], goals: np.ndarray
+    policy: policy_lib.Policy,
+    obs: dict[str, np.ndarray],
+    goals: dict[str, np.ndarray],
 ) -> np.ndarray:
-  """The policy's actions [N, L, A] along demonstrated observations [N, L, ...]."""
+  """The policy's actions [N, L, A] along demonstrated observations [N, L, ...]
+  towards `goals` ({'state': [N, D]}, and cameras for a pixel policy)."""
   n, length = obs["state"].shape[:2]
   policy.reset(n)
   return np.stack(
       [
-          policy.act({k: v[:, t] for k, v in obs.items()}, {"state": goals})
+          policy.act({k: v[:, t] for k, v in obs.items()}, goals)
           for t in range(length)
       ],
       axis=1,
@@ -128,14 +130,15 @@ def diagnose(
     seed: int = 0,
 ) -> dict:
   """Imitation and goal-use figures of `policy` on held-out play (see module doc)."""
+  encoder = getattr(policy, "encoder", None)
+  views = tuple(encoder.config.views) if encoder is not None else ()
   obs, actions, goals = sample_windows(
-      dataset_dir, split, num_windows, length, goal_horizon, seed
+      dataset_dir, split, num_windows, length, goal_horizon, seed, views
   )
   predicted = rollout_actions(policy, obs, goals)
+  order = np.random.default_rng(seed + 1).permutation(len(goals["state"]))
   shuffled = rollout_actions(
-      policy,
-      obs,
-      goals[np.random.default_rng(seed + 1).permutation(len(goals))],
+      policy, obs, {k: v[order] for k, v in goals.items()}
   )
   flat = lambda x: x.reshape(-1, x.shape[-1])
   a, p, q = flat(actions), flat(predicted), flat(shuffled)
@@ -178,7 +181,7 @@ def closed_loop_drift(
   frequent such feature (its index in the policy's features) and the largest
   tool roll or pitch (radians), averaged over the episodes.
   """
-  env = playtable.PlayTableEnv()
+  env = suite.env_for(policy)  # With cameras for a pixel policy.
   tilt = playtable.STATE_LAYOUT["tcp_euler"]
   result = {"beyond": beyond, "steps": steps, "tasks": {}}
   for k, task in enumerate(tasks):
@@ -190,7 +193,8 @@ def closed_loop_drift(
       obs = ep.start_obs
       policy.reset()
       for _ in range(steps):
-        z = np.abs(policy.normalization.normalize_observation(obs))
+        seen = policy.observed(obs) if hasattr(policy, "observed") else obs
+        z = np.abs(policy.normalization.normalize_observation(seen))
         outside.append(bool(z.max() > beyond))
         worst.append(int(z.argmax()))
         tilts.append(float(np.abs(obs["state"][tilt][:2]).max()))

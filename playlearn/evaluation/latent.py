@@ -38,6 +38,7 @@ from playlearn import policy as policy_lib
 from playlearn.data import features as features_lib
 from playlearn.data import reading
 from playlearn.data import windows
+from playlearn.models import embeddings
 from playlearn.play import replay
 
 BATCH_SIZE = 256  # Windows per jit call; the last batch is padded to it.
@@ -181,7 +182,8 @@ def plan_errors(
 
   `num_windows` windows of `split` (kappa steps each, the goal up to
   `goal_horizon` steps past the window, as the `cpu` configs train) are
-  cut with the policy's normalisation; the policy network acts along each
+  cut with the policy's normalisation (a pixel policy's windows of its
+  encoder's embeddings); the policy network acts along each
   (teacher forcing) with z = the recognition mean of that window (training's
   plan without its noise), the proposal mean from the window's first state
   and goal (what acting uses), the recognition mean of another window, or 0.
@@ -189,6 +191,8 @@ def plan_errors(
   dimensions, over valid steps} for PLAN_SOURCES, and the mean distance of
   the proposal from the recognition in units of the proposal's std.
   """
+  if isinstance(policy, (str, os.PathLike)):
+    policy = policy_lib.Policy.load(os.fspath(policy))
   model, normalization = _load(policy)
   config = windows.WindowConfig(
       kappa_min=kappa[0],
@@ -197,10 +201,19 @@ def plan_errors(
       features=normalization.features,
       goals=normalization.goals,
   )
-  source = reading.EpisodeSource(dataset_dir, split)
-  store = windows.WindowStore(
-      (source[i] for i in range(len(source))), normalization, config
-  )
+  if getattr(policy, "encoder", None) is not None:  # A pixel policy.
+    episodes = embeddings.embed_split(
+        "",
+        dataset_dir,
+        split,
+        encoder=policy.encoder,
+        proprio=policy.proprio,
+        progress=None,
+    ).episodes
+  else:
+    source = reading.EpisodeSource(dataset_dir, split)
+    episodes = (source[i] for i in range(len(source)))
+  store = windows.WindowStore(episodes, normalization, config)
   rng = np.random.default_rng(seed)
   count = min(num_windows, store.num_windows)
   ids = np.sort(rng.choice(store.num_windows, size=count, replace=False))

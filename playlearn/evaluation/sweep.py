@@ -14,7 +14,6 @@ import time
 
 from playlearn import policy as policy_lib
 from playlearn import timing
-from playlearn.envs import playtable
 from playlearn.evaluation import suite
 
 # BESO's ablation: DDIM over step counts, the other samplers at 3 steps, and
@@ -89,7 +88,7 @@ def run(
     progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
   """Each variant's suite success and act latency, on shared episodes."""
-  env = playtable.PlayTableEnv()
+  env = suite.env_for(policy)  # With cameras for a pixel policy.
   cache: dict = {}
   obs = env.reset(seed=seed).observation
   # Every row names every swept field, with the value it acted with.

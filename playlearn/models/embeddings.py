@@ -15,6 +15,12 @@ policy carries the encoder and embeds the env's camera images itself
   store = windows.WindowStore(split.episodes, norm, window_config)
   split.image_sizes  # {camera: S} of the square frames, for the acting env
 
+With `proprio=True` (`config.data.proprio`) each row is the robot's own
+state (`features.proprio`: tool pose, gripper, joints; 14 values) followed
+by the embeddings, as the Play-LMP and CALVIN pixel policies see
+proprioception beside their images. The robot's columns come first, as in
+every state layout (`features.robot_columns`), so goals 'scene' hide them.
+
 Embeddings are cached as `.npz` (no pickle) under `cache_dir`, named by a
 hash of the encoder's manifest, the dataset directory and the split, so a
 resumed or repeated run does not embed again and a different encoder never
@@ -34,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from playlearn import manifest
+from playlearn.data import features
 from playlearn.data import frames
 from playlearn.data import rlds
 from playlearn.data import windows
@@ -83,6 +90,8 @@ def _from_arrays(arrays: dict) -> Split:
   for i in range(len(offsets) - 1):
     rows = slice(offsets[i], offsets[i + 1])
     steps = {"observation": {"state": arrays["state"][rows]}}
+    if "proprio" in arrays:  # Caches written before proprio lack it.
+      steps["observation"]["proprio"] = arrays["proprio"][rows]
     for key in _ACTION_KEYS:
       if key in arrays:
         steps[key] = arrays[key][rows]
@@ -104,6 +113,9 @@ def _save(path: str, split: Split) -> None:
           [e["steps"]["observation"]["state"] for e in episodes]
       ),
   }
+  arrays["proprio"] = np.concatenate(
+      [e["steps"]["observation"]["proprio"] for e in episodes]
+  )
   for key in _ACTION_KEYS:
     if all(key in e["steps"] for e in episodes):
       arrays[key] = np.concatenate([e["steps"][key] for e in episodes])
@@ -122,23 +134,52 @@ def embed_split(
     cache_dir: str | None = None,
     progress: Callable[[str], None] | None = print,
     encoder: nnx.Module | None = None,
+    proprio: bool = False,
 ) -> Split:
   """The episodes of `split` with `observation/state` the encoder's embeddings.
 
-  Each episode is {'steps': {'observation': {'state': float32[T, V*E]},
-  'action': ..., 'action_label': ...}}, what `WindowStore` reads.
-  `encoder`: the model saved at `encoder_path`, if the caller has it loaded.
+  Each episode is {'steps': {'observation': {'state': float32[T, V*E],
+  'proprio': float32[T, 14]}, 'action': ..., 'action_label': ...}}, what
+  `WindowStore` reads; with `proprio` the state is [T, 14 + V*E], the
+  robot's own state and the embeddings. `encoder`: the model saved at
+  `encoder_path`, if the caller has it loaded.
   """
-  from playlearn.data import reading  # pylint: disable=g-import-not-at-top
-
-  cache = None
+  cache, result = None, None
   if cache_dir is not None:
     cache = os.path.join(
         cache_dir, cache_name(encoder_path, dataset_dir, split)
     )
     if os.path.exists(cache):
       with np.load(cache, allow_pickle=False) as arrays:
-        return _from_arrays(dict(arrays))
+        result = _from_arrays(dict(arrays))
+      if (
+          proprio
+          and "proprio" not in result.episodes[0]["steps"]["observation"]
+      ):
+        result = None  # A cache from before proprio: embedded again.
+  if result is None:
+    result = _embed(encoder_path, dataset_dir, split, encoder, progress)
+    if cache is not None:
+      os.makedirs(cache_dir, exist_ok=True)
+      _save(cache, result)
+  return with_proprio(result) if proprio else result
+
+
+def with_proprio(split: Split) -> Split:
+  """`split` with each step's proprio before its embeddings."""
+  episodes = []
+  for e in split.episodes:
+    obs = e["steps"]["observation"]
+    state = np.concatenate([obs["proprio"], obs["state"]], axis=-1)
+    steps = dict(e["steps"], observation=dict(obs, state=state))
+    episodes.append({"steps": steps})
+  return Split(episodes, split.image_sizes)
+
+
+def _embed(encoder_path, dataset_dir, split, encoder, progress) -> Split:
+  """The encoder's embeddings of `split` and its proprio, every episode."""
+  from playlearn.data import reading  # pylint: disable=g-import-not-at-top
+
   encoder = encoder or pretrained.load(encoder_path)
   source = reading.EpisodeSource(dataset_dir, split)
   episodes, sizes, count, tic = [], {}, 0, time.perf_counter()
@@ -151,7 +192,12 @@ def embed_split(
     )
     images = {v: steps["observation"][v] for v in encoder.config.views}
     sizes = {v: int(images[v].shape[1]) for v in images}
-    embedded = {"observation": {"state": embed_frames(encoder, images)}}
+    embedded = {
+        "observation": {
+            "state": embed_frames(encoder, images),
+            "proprio": features.proprio(steps["observation"]["state"]),
+        }
+    }
     for key in _ACTION_KEYS:
       if key in steps:
         embedded[key] = np.asarray(steps[key], np.float32)
@@ -163,11 +209,7 @@ def embed_split(
           f"embedded {split} episode {i + 1}/{len(source)}: {count} steps, "
           f"{rate:.0f} images/s"
       )
-  result = Split(episodes, sizes)
-  if cache is not None:
-    os.makedirs(cache_dir, exist_ok=True)
-    _save(cache, result)
-  return result
+  return Split(episodes, sizes)
 
 
 def normalization(

@@ -41,9 +41,17 @@ class EncodedPolicy(nnx.Module):
     self.mean = Statistic(jnp.asarray(normalization.state_mean))
     self.std = Statistic(jnp.asarray(normalization.state_std))
 
-  def features(self, images: dict[str, jax.Array]) -> jax.Array:
-    """{camera: uint8 [..., H, W, 3]} -> normalised embeddings [..., V*E]."""
-    return (dynamo.embed(self.encoder, images) - self.mean[...]) / self.std[...]
+  def features(
+      self, images: dict[str, jax.Array], proprio: jax.Array | None = None
+  ) -> jax.Array:
+    """{camera: uint8 [..., H, W, 3]} -> normalised embeddings [..., V*E],
+    after the normalised `proprio` [..., P] where given."""
+    x = dynamo.embed(self.encoder, images)
+    width = x.shape[-1]  # The embeddings are the statistics' last columns.
+    x = (x - self.mean[..., -width:]) / self.std[..., -width:]
+    if proprio is None:
+      return x
+    return jnp.concatenate([proprio, x], axis=-1)
 
 
 class Method:
@@ -55,9 +63,13 @@ class Method:
 
   def loss(self, model: EncodedPolicy, batch: dict, rng, step):
     batch = dict(batch)
-    obs = model.features(batch.pop("obs_images"))
+    obs = model.features(
+        batch.pop("obs_images"), batch.pop("obs_proprio", None)
+    )
     batch["obs"] = obs * batch["mask"][..., None]  # Zeros at padding.
-    batch["goal"] = model.features(batch.pop("goal_images"))
+    batch["goal"] = model.features(
+        batch.pop("goal_images"), batch.pop("goal_proprio", None)
+    )
     return self.method.loss(model.policy, batch, rng, step)
 
 

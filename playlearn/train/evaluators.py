@@ -163,6 +163,7 @@ class Suite:
         self.context.normalization,
         encoder=encoder,
         image_sizes=self.context.image_sizes,
+        proprio=self.context.config.data.get("proprio", False),
     )
     results = self.evaluation.evaluate_tasks(
         policy,
@@ -278,6 +279,7 @@ def validation_batches(
         "validation",
         cache_dir=cache_dir,
         encoder=encoder,
+        proprio=config.data.get("proprio", False),
     ).episodes
   else:
     episodes = (source[i] for i in range(len(source)))
@@ -285,7 +287,9 @@ def validation_batches(
   if config.get("train_encoder"):  # The model embeds the frames itself.
     views = pretrained.describe(config.encoder)["config"]["views"]
     store = frames.ImageWindows(
-        store, frames.read_images(config.dataset_dir, "validation", views)
+        store,
+        frames.read_images(config.dataset_dir, "validation", views),
+        proprio=config.data.get("proprio", False),
     )
   size = min(config.data.batch_size, store.num_windows)
   size -= size % jax.device_count()

@@ -127,13 +127,19 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         "encoder",
         "is not a directory (a saved encoder, e.g. out/dynamo/encoder)",
     )
-    for field, plain in (("data.features", "raw"), ("data.goals", "full")):
-      need(
-          value_of(config, field) == plain,
-          field,
-          f"must be {plain!r} with an encoder: the others read the state's "
-          "layout, and an encoder's embeddings have none",
-      )
+    need(
+        value_of(config, "data.features") == "raw",
+        "data.features",
+        "must be 'raw' with an encoder: the others read the state's "
+        "layout, and an encoder's embeddings have none",
+    )
+    need(
+        value_of(config, "data.goals") == "full"
+        or value_of(config, "data.proprio"),
+        "data.goals",
+        "must be 'full' with an encoder and no data.proprio: 'scene' hides "
+        "the goal's robot state, which only data.proprio shows",
+    )
   init_policy = value_of(config, "init_policy")
   need(
       not init_policy or os.path.isdir(init_policy),
@@ -157,6 +163,12 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       value_of(config, "data.image_shift") >= 0,
       "data.image_shift",
       "must be >= 0 (0: off)",
+  )
+  need(
+      encoder or not value_of(config, "data.proprio"),
+      "data.proprio",
+      "adds the robot's own state to a pixel policy's embeddings: it needs "
+      "config.encoder (a state policy sees the whole state already)",
   )
   need(
       not (train_encoder and value_of(config, "data.obs_noise")),
@@ -193,6 +205,7 @@ ADDED_FIELDS = {
     "train_encoder": False,
     "data.image_shift": 0,
     "init_policy": "",
+    "data.proprio": False,
 }
 
 

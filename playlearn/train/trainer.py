@@ -293,6 +293,7 @@ def make_data(
         "train",
         cache_dir=workdir,
         encoder=encoder,
+        proprio=run_config.value_of(config, "data.proprio"),
     )
     base = windows.load_normalization(
         config.dataset_dir,
@@ -307,6 +308,7 @@ def make_data(
           store,
           frames.read_images(config.dataset_dir, "train", encoder.config.views),
           run_config.value_of(config, "data.image_shift"),
+          proprio=run_config.value_of(config, "data.proprio"),
       )
   else:
     store = windows.WindowStore.from_dataset(
@@ -447,6 +449,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       store.normalization,
       encoder=acting_encoder,
       image_sizes=image_sizes,
+      proprio=run_config.value_of(config, "data.proprio"),
   ).save(os.path.join(workdir, "policy"))
   if jax.process_index() == 0:
     manifest.atomic_write_text(
