@@ -346,8 +346,8 @@ collect images_large
 # DynaMo's frozen encoder (pretrained on the 3 hours), the state recipe's lr
 # and goals (lr 1e-3, goals up to 64 steps past the window), 24k steps;
 # then the same with the robot's own state beside the embeddings
-# (--config.data.proprio=True), and Play-LMP with the robot's state (16k
-# steps). 180 episodes each, and held-out imitation.
+# (--config.data.proprio=True), and with the goal's robot state hidden
+# (--config.data.goals=scene). 180 episodes each, and held-out imitation.
 L12=$OUT/full/playtable_play/images_large/$V
 PIX=(--config.encoder=$OUT/dynamo_full/encoder --config.optimizer.lr=1e-3
   --config.data.goal_horizon=64 --config.evals.val.every=2000
@@ -356,16 +356,22 @@ train gcbc_pixels_large "$L12" playlearn/configs/gcbc.py:cpu "${PIX[@]}" \
   --config.total_steps=24000
 train gcbc_pixels_large_proprio "$L12" playlearn/configs/gcbc.py:cpu \
   "${PIX[@]}" --config.total_steps=24000 --config.data.proprio=True
-train lmp_pixels_large_proprio "$L12" playlearn/configs/lmp.py:cpu \
-  "${PIX[@]}" --config.total_steps=16000 --config.data.proprio=True
+train gcbc_pixels_large_proprio_scene "$L12" playlearn/configs/gcbc.py:cpu \
+  "${PIX[@]}" --config.total_steps=24000 --config.data.proprio=True \
+  --config.data.goals=scene
 for name in gcbc_pixels_large gcbc_pixels_large_proprio \
-  lmp_pixels_large_proprio; do
+  gcbc_pixels_large_proprio_scene; do
   evaluate $name --episodes_per_task=5 --seeds=0,1 --chains=0 \
     --videos_per_task=1
   [ -f "$OUT/eval/$name/diagnose.json" ] || \
     $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy \
       --dataset_dir="$L12" --goal_horizon=64 --out=$OUT/eval/$name/diagnose.json
 done
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_large \
+  --results="3h=$OUT/eval/gcbc_pixels_dynamo_full/results.json,\
+12h=$OUT/eval/gcbc_pixels_large/results.json,\
+12h+robot=$OUT/eval/gcbc_pixels_large_proprio/results.json,\
+12h+robot+scene=$OUT/eval/gcbc_pixels_large_proprio_scene/results.json"
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
