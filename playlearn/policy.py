@@ -36,6 +36,10 @@ from playlearn.models import embeddings
 from playlearn.models import pretrained
 
 FORMAT = "playlearn.policy/1"
+# policy.json's `proprio` of a pixel policy that reads the robot's state:
+# the row layout, [robot state (14), embeddings]. (A policy saved with
+# `proprio: true` had the robot's state after the embeddings; refused.)
+PROPRIO_LAYOUT = "robot_state_first"
 
 
 def _normalization_to_json(norm: windows.Normalization) -> dict:
@@ -240,7 +244,7 @@ class Policy:
     }
     if self.encoder is not None:
       description["image_sizes"] = self.image_sizes
-      description["proprio"] = self.proprio
+      description["proprio"] = PROPRIO_LAYOUT if self.proprio else False
     if (
         os.path.isdir(path)
         and os.listdir(path)
@@ -327,8 +331,20 @@ class Policy:
         greedy=greedy,
         encoder=encoder,
         image_sizes=image_sizes,
-        proprio=description.get("proprio", False),
+        proprio=_proprio(description, description_file),
     )
+
+
+def _proprio(description: dict, description_file: str) -> bool:
+  """Whether a saved pixel policy reads the robot's state (its layout checked)."""
+  proprio = description.get("proprio", False)
+  if proprio not in (False, PROPRIO_LAYOUT):
+    raise ValueError(
+        f"{description_file}: proprio={proprio!r}, a row layout this code "
+        f"does not read (it reads {PROPRIO_LAYOUT!r}: the robot's state "
+        "before the embeddings); retrain the policy"
+    )
+  return proprio == PROPRIO_LAYOUT
 
 
 def _sync(name: str) -> None:

@@ -132,7 +132,7 @@ class ImageWindowsTest(absltest.TestCase):
         again["obs_images"]["rgb_static"], batch["obs_images"]["rgb_static"]
     )
 
-  def test_proprio_is_the_rows_last_columns(self):
+  def test_proprio_is_the_rows_first_columns(self):
     store = self._store(dim=features.PROPRIO_DIM + 3)
     images = {"rgb_static": np.zeros((len(store.states), 4, 4, 3), np.uint8)}
     ids = np.arange(0, store.num_windows, 7)

@@ -1,13 +1,16 @@
 """Policies over a frozen encoder: embedded play, training, acting from pixels."""
 
 import dataclasses
+import json
 import os
+import shutil
 
 from flax import nnx
 import jax
 import numpy as np
 import pytest
 
+from playlearn import manifest
 from playlearn.configs import beso as beso_config
 from playlearn.configs import gcbc as gcbc_config
 from playlearn.configs import lmp as lmp_config
@@ -211,6 +214,17 @@ def test_proprio_beside_the_embeddings(
   trainer.train_and_evaluate(config, str(tmp_path / "run"))
   policy = Policy.load(str(tmp_path / "run" / "policy"))
   assert policy.proprio
+  # A policy saved in the earlier layout (robot's state last) is refused.
+  old_dir = str(tmp_path / "old_layout")
+  shutil.copytree(str(tmp_path / "run" / "policy"), old_dir)
+  description = os.path.join(old_dir, "policy.json")
+  with open(description) as f:
+    saved = json.load(f)
+  with open(description, "w") as f:
+    json.dump(dict(saved, proprio=True), f)
+  manifest.write(old_dir)
+  with pytest.raises(ValueError, match="proprio=True, a row layout"):
+    Policy.load(old_dir)
   obs = suite.env_for(policy).reset(seed=0).observation
   seen = policy.observed(obs)["state"]
   np.testing.assert_array_equal(seen[:14], obs["state"][:14])

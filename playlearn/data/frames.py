@@ -310,8 +310,8 @@ class ImageWindows:
     }
     if self.proprio:
       robot = slice(0, features.PROPRIO_DIM)
-      batch["obs_proprio"] = self.store.states[rows][..., robot] * valid[
+      batch["obs_proprio"] = self.store.states[rows, robot] * valid[
           ..., None
       ].astype(np.float32)
-      batch["goal_proprio"] = self.store.goal_states[goal_row][..., robot]
+      batch["goal_proprio"] = self.store.goal_states[goal_row, robot]
     return batch

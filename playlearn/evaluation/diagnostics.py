@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from playlearn import policy as policy_lib
+from playlearn.data import frames
 from playlearn.data import reading
 from playlearn.data import rlds
 from playlearn.envs import playtable
@@ -81,6 +82,7 @@ def sample_windows(
     start = rng.integers(0, len(s) - 1 - length)
     end = start + length
     goal_index = min(end - 1 + rng.integers(0, goal_horizon + 1), len(s) - 1)
+    frames.check_views(views, steps["observation"], f"{dataset_dir} ({split})")
     seen = {k: v for k, v in steps["observation"].items() if k in keys}
     obs.append({k: v[start:end] for k, v in seen.items()})
     actions.append(a[start:end])
