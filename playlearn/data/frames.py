@@ -255,8 +255,8 @@ class ImageWindows:
   and their mask 0). A batch is a pure function of (seed, epoch, ids).
   With `proprio` (the store's rows start with the robot's own state,
   `embeddings.with_proprio`) the batch also carries those normalised
-  columns (goals 'scene' zero the goal's): 'obs_proprio' float32[B, T, 14] (0 at padding) and
-  'goal_proprio' float32[B, 14].
+  columns: 'obs_proprio' float32[B, T, 14] (0 at padding) and
+  'goal_proprio' float32[B, 14] (0 with goals 'scene').
   """
 
   def __init__(
