@@ -372,6 +372,7 @@ $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_large \
 12h=$OUT/eval/gcbc_pixels_large/results.json,\
 12h+robot=$OUT/eval/gcbc_pixels_large_proprio/results.json,\
 12h+robot+scene=$OUT/eval/gcbc_pixels_large_proprio_scene/results.json"
+cp $OUT/compare/pixels_large/comparison.png docs/pixels/pixels_large_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

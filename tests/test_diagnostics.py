@@ -31,6 +31,10 @@ class _FakePolicy:
   def act(self, obs, goal):
     return self.fn(obs["state"], goal["state"])
 
+  def observed(self, obs, what="obs"):
+    del what  # A state policy reads the observation as it is.
+    return obs
+
 
 def test_correlation_matches_numpy_and_is_zero_for_constants():
   rng = np.random.default_rng(0)

@@ -293,8 +293,6 @@ class ImageWindows:
 
   def batch(self, ids: np.ndarray, seed: int, epoch: int) -> dict:
     rows, valid, length, goal_row = self.store.cut(ids, seed, epoch)
-    actions = self.store.actions[rows]
-    actions[~valid] = 0.0
     rng = np.random.default_rng([seed, epoch, *np.asarray(ids[:1], int)])
     with_goal = np.concatenate([rows, goal_row[:, None]], axis=1)
     obs_images, goal_images = {}, {}
@@ -304,9 +302,7 @@ class ImageWindows:
     batch = {
         "obs_images": obs_images,
         "goal_images": goal_images,
-        "actions": actions,
-        "mask": valid.astype(np.float32),
-        "length": length.astype(np.int32),
+        **self.store.labels(rows, valid, length),
     }
     if self.proprio:
       robot = slice(0, features.PROPRIO_DIM)

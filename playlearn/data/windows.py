@@ -415,13 +415,22 @@ class WindowStore:
     """Windows `ids` (int[B] in [0, num_windows)) as one batch (see module)."""
     rows, valid, length, goal_row = self.cut(ids, seed, epoch)
     obs = self.states[rows]
-    actions = self.actions[rows]
     obs[~valid] = 0.0
-    actions[~valid] = 0.0
     return {
         "obs": obs,
-        "actions": actions,
         "goal": self.goal_states[goal_row],
+        **self.labels(rows, valid, length),
+    }
+
+  def labels(
+      self, rows: np.ndarray, valid: np.ndarray, length: np.ndarray
+  ) -> dict[str, np.ndarray]:
+    """The batch's 'actions' (0 at padding), 'mask' and 'length' of windows
+    cut as `cut` returns them; shared by every batch of these windows."""
+    actions = self.actions[rows]
+    actions[~valid] = 0.0
+    return {
+        "actions": actions,
         "mask": valid.astype(np.float32),
         "length": length.astype(np.int32),
     }

@@ -69,6 +69,8 @@ def sample_windows(
       for steps in (source[i]["steps"] for i in range(len(source)))
       if len(steps["action"]) > length + 1
   ]
+  for steps in episodes:
+    frames.check_views(views, steps["observation"], f"{dataset_dir} ({split})")
   if not episodes:
     raise ValueError(
         f"no episode of {dataset_dir} ({split}) is longer than "
@@ -82,7 +84,6 @@ def sample_windows(
     start = rng.integers(0, len(s) - 1 - length)
     end = start + length
     goal_index = min(end - 1 + rng.integers(0, goal_horizon + 1), len(s) - 1)
-    frames.check_views(views, steps["observation"], f"{dataset_dir} ({split})")
     seen = {k: v for k, v in steps["observation"].items() if k in keys}
     obs.append({k: v[start:end] for k, v in seen.items()})
     actions.append(a[start:end])
@@ -195,7 +196,7 @@ def closed_loop_drift(
       obs = ep.start_obs
       policy.reset()
       for _ in range(steps):
-        seen = policy.observed(obs) if hasattr(policy, "observed") else obs
+        seen = policy.observed(obs)  # A pixel policy's embeddings.
         z = np.abs(policy.normalization.normalize_observation(seen))
         outside.append(bool(z.max() > beyond))
         worst.append(int(z.argmax()))

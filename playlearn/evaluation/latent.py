@@ -201,7 +201,7 @@ def plan_errors(
       features=normalization.features,
       goals=normalization.goals,
   )
-  if getattr(policy, "encoder", None) is not None:  # A pixel policy.
+  if policy.encoder is not None:  # A pixel policy.
     episodes = embeddings.embed_split(
         "",
         dataset_dir,

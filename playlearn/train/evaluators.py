@@ -163,7 +163,7 @@ class Suite:
         self.context.normalization,
         encoder=encoder,
         image_sizes=self.context.image_sizes,
-        proprio=self.context.config.data.get("proprio", False),
+        proprio=_value(self.context.config, "data.proprio"),
     )
     results = self.evaluation.evaluate_tasks(
         policy,
@@ -252,6 +252,13 @@ def make_eval_step(method, model_graphdef: nnx.GraphDef):
   return jax.jit(eval_step)
 
 
+def _value(config, field: str):
+  """`run_config.value_of` (imported here: run_config imports this module)."""
+  from playlearn.train import run_config  # pylint: disable=g-import-not-at-top
+
+  return run_config.value_of(config, field)
+
+
 def validation_batches(
     config,
     num_batches: int,
@@ -272,24 +279,27 @@ def validation_batches(
         flush=True,
     )
     return []
-  if config.get("encoder"):  # The split's frames as the encoder embeds them.
+  proprio = _value(config, "data.proprio")
+  if _value(
+      config, "encoder"
+  ):  # The split's frames as the encoder embeds them.
     episodes = embeddings.embed_split(
         config.encoder,
         config.dataset_dir,
         "validation",
         cache_dir=cache_dir,
         encoder=encoder,
-        proprio=config.data.get("proprio", False),
+        proprio=proprio,
     ).episodes
   else:
     episodes = (source[i] for i in range(len(source)))
   store = windows.WindowStore(episodes, normalization, window_config)
-  if config.get("train_encoder"):  # The model embeds the frames itself.
+  if _value(config, "train_encoder"):  # The model embeds the frames itself.
     views = pretrained.describe(config.encoder)["config"]["views"]
     store = frames.ImageWindows(
         store,
         frames.read_images(config.dataset_dir, "validation", views),
-        proprio=config.data.get("proprio", False),
+        proprio=proprio,
     )
   size = min(config.data.batch_size, store.num_windows)
   size -= size % jax.device_count()
