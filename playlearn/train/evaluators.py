@@ -58,6 +58,7 @@ class Context:
   # A trained encoder (config.train_encoder) is part of the model instead.
   encoder: Any = None
   image_sizes: dict[str, int] | None = None
+  proprio: bool = False  # config.data.proprio: the robot's state beside.
 
 
 def _integer(low):
@@ -89,6 +90,7 @@ class Validation:
         context.normalization,
         cache_dir=context.workdir,
         encoder=context.encoder,
+        proprio=context.proprio,
     )
     self.step_fn = make_eval_step(context.method, context.model_graphdef)
 
@@ -163,7 +165,7 @@ class Suite:
         self.context.normalization,
         encoder=encoder,
         image_sizes=self.context.image_sizes,
-        proprio=_value(self.context.config, "data.proprio"),
+        proprio=self.context.proprio,
     )
     results = self.evaluation.evaluate_tasks(
         policy,
@@ -252,13 +254,6 @@ def make_eval_step(method, model_graphdef: nnx.GraphDef):
   return jax.jit(eval_step)
 
 
-def _value(config, field: str):
-  """`run_config.value_of` (imported here: run_config imports this module)."""
-  from playlearn.train import run_config  # pylint: disable=g-import-not-at-top
-
-  return run_config.value_of(config, field)
-
-
 def validation_batches(
     config,
     num_batches: int,
@@ -266,6 +261,7 @@ def validation_batches(
     normalization: windows.Normalization,
     cache_dir: str | None = None,
     encoder=None,
+    proprio: bool = False,
 ) -> list[dict]:
   """Fixed windows of the validation split (see `Validation`); window k of
   batch i is id (i + k * n) of n batches' worth."""
@@ -279,10 +275,7 @@ def validation_batches(
         flush=True,
     )
     return []
-  proprio = _value(config, "data.proprio")
-  if _value(
-      config, "encoder"
-  ):  # The split's frames as the encoder embeds them.
+  if config.get("encoder"):  # The split's frames as the encoder embeds them.
     episodes = embeddings.embed_split(
         config.encoder,
         config.dataset_dir,
@@ -294,7 +287,7 @@ def validation_batches(
   else:
     episodes = (source[i] for i in range(len(source)))
   store = windows.WindowStore(episodes, normalization, window_config)
-  if _value(config, "train_encoder"):  # The model embeds the frames itself.
+  if config.get("train_encoder"):  # The model embeds the frames itself.
     views = pretrained.describe(config.encoder)["config"]["views"]
     store = frames.ImageWindows(
         store,

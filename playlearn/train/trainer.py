@@ -388,6 +388,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       nnx.split(model)[0],
       encoder,
       image_sizes,
+      run_config.value_of(config, "data.proprio"),
   )
   evals = evaluators.make(config, context)
   writer = metrics_lib.Writer(
