@@ -48,8 +48,22 @@ _ENCODER = flags.DEFINE_enum(
 _WIDTH = flags.DEFINE_integer(
     "encoder_width", 16, "Encoder base width (embedding: 8 x width)."
 )
+_HEAD = flags.DEFINE_enum(
+    "encoder_head",
+    "keypoints",
+    ["keypoints", "grid"],
+    "The conv encoder's head: a spatial softmax's keypoints, or each "
+    "feature map averaged over a 6 x 6 grid (keeps the state of small "
+    "things: lights, buttons).",
+)
 _WINDOW = flags.DEFINE_integer(
     "window", 6, "DynaMo: frames per training window."
+)
+_STRIDE = flags.DEFINE_integer(
+    "frame_stride",
+    1,
+    "DynaMo: keep every n-th frame of the play (windows span (window - 1) "
+    "* n control steps; 1/n of the memory, so 12 hours fit).",
 )
 _CHUNK = flags.DEFINE_integer(
     "chunk", 10, "ACT-JEPA: actions and future frames predicted."
@@ -69,23 +83,36 @@ def main(argv):
   console.quiet_library_logs()
   views = tuple(_VIEWS.value)
   encoder = dict(
-      encoder=_ENCODER.value, encoder_width=_WIDTH.value, views=views
+      encoder=_ENCODER.value,
+      encoder_width=_WIDTH.value,
+      encoder_head=_HEAD.value,
+      views=views,
   )
   if _OBJECTIVE.value == "dynamo":
     model, goal_horizon = dynamo.Config(**encoder, window=_WINDOW.value), None
   else:
+    if _STRIDE.value != 1:
+      raise app.UsageError(
+          "--frame_stride is DynaMo's: ACT-JEPA predicts the actions of "
+          "consecutive control steps."
+      )
     model = act_jepa.Config(**encoder, chunk=_CHUNK.value)
     goal_horizon = _GOAL_HORIZON.value
   train, val = (
       frames_lib.FrameWindows.from_dataset(
-          _DATASET_DIR.value, split, model.window, views, goal_horizon
+          _DATASET_DIR.value,
+          split,
+          model.window,
+          views,
+          goal_horizon,
+          stride=_STRIDE.value,
       )
       for split in ("train", "validation")
   )
   print(
       f"{_OBJECTIVE.value}: {train.num_windows} train windows of "
-      f"{model.window} frames, {len(val.state)} validation frames; cameras "
-      f"{list(views)}"
+      f"{model.window} frames (every {_STRIDE.value} control steps), "
+      f"{len(val.state)} validation frames; cameras {list(views)}"
   )
   config = pretrain.PretrainConfig(
       model=model,
@@ -95,6 +122,7 @@ def main(argv):
       seed=_SEED.value,
       log_every=_LOG_EVERY.value,
       probe_frames=_PROBE.value,
+      frame_stride=_STRIDE.value,
   )
   result = pretrain.run(train, val, config, _WORKDIR.value)
   print(pretrain.markdown(result))

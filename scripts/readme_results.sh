@@ -373,6 +373,31 @@ $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_large \
 12h+robot=$OUT/eval/gcbc_pixels_large_proprio/results.json,\
 12h+robot+scene=$OUT/eval/gcbc_pixels_large_proprio_scene/results.json"
 cp $OUT/compare/pixels_large/comparison.png docs/pixels/pixels_large_comparison.png
+# 2026-12-05 (thirteenth session): pixel Play-LMP on the same embeddings
+# (12k steps); DynaMo with frames 4 control steps apart; DynaMo with the
+# conv encoder's grid head (each feature map averaged over 6 x 6 cells, in
+# place of the spatial softmax's keypoints), probed, and GCBC on its
+# embeddings of the 12 hours.
+train lmp_pixels_large "$L12" playlearn/configs/lmp.py:cpu "${PIX[@]}" \
+  --config.total_steps=12000
+I=$OUT/full/playtable_play/images_full/$V
+for variant in stride4:--frame_stride=4 grid:--encoder_head=grid; do
+  [ -f "$OUT/dynamo_${variant%%:*}/probe.json" ] || \
+    $PY scripts/pretrain_encoder.py --dataset_dir="$I" \
+      --workdir=$OUT/dynamo_${variant%%:*} --steps=1000 --encoder=conv \
+      --encoder_width=16 --lr=3e-4 "${variant#*:}"
+done
+PIX_GRID=("${PIX[@]}")
+PIX_GRID[0]=--config.encoder=$OUT/dynamo_grid/encoder
+train gcbc_pixels_grid "$L12" playlearn/configs/gcbc.py:cpu "${PIX_GRID[@]}" \
+  --config.total_steps=24000
+for name in lmp_pixels_large gcbc_pixels_grid; do
+  evaluate $name --episodes_per_task=5 --seeds=0,1 --chains=0 \
+    --videos_per_task=1
+  [ -f "$OUT/eval/$name/diagnose.json" ] || \
+    $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy \
+      --dataset_dir="$L12" --goal_horizon=64 --out=$OUT/eval/$name/diagnose.json
+done
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

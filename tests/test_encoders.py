@@ -58,6 +58,34 @@ class EncoderTest(absltest.TestCase):
     np.testing.assert_allclose(points[0], [0.5, -0.5], atol=1e-3)
     np.testing.assert_allclose(points[1], [-1.0, 1.0], atol=1e-3)
 
+  def test_grid_pool_averages_each_cell(self):
+    maps = jnp.arange(2 * 4 * 6 * 3, dtype=jnp.float32).reshape(2, 4, 6, 3)
+    pooled = np.asarray(encoders.grid_pool(maps, 2)).reshape(2, 2, 2, 3)
+    np.testing.assert_allclose(pooled[:, 0, 1], maps[:, :2, 3:].mean((1, 2)))
+    np.testing.assert_allclose(pooled[:, 1, 0], maps[:, 2:, :3].mean((1, 2)))
+    # Uneven and too-small maps: every cell reads at least one position.
+    self.assertEqual(encoders.grid_pool(maps[:, :3, :5], 6).shape, (2, 108))
+    self.assertTrue(np.isfinite(encoders.grid_pool(maps[:, :1], 3)).all())
+
+  def test_the_grid_head_sees_a_small_light(self):
+    # A small light switched on, far from the image's brightest feature:
+    # the grid head's output changes with it.
+    rngs = nnx.Rngs(0)
+    grid = encoders.ConvEncoder(16, (8, 8, 8), head="grid", rngs=rngs)
+    image = np.full((48, 48, 3), 100, np.uint8)
+    image[30:40, 5:15] = 250  # a bright block, always there
+    lit = image.copy()
+    lit[2:5, 40:43] = 255
+    off, on = grid(jnp.asarray(image)), grid(jnp.asarray(lit))
+    self.assertGreater(float(jnp.abs(on - off).max()), 1e-3)
+    self.assertEqual(grid(_images((2, 3, 30, 20))).shape, (2, 3, 16))
+    with self.assertRaisesRegex(ValueError, "head 'pool'"):
+      encoders.ConvEncoder(16, (8,), head="pool", rngs=rngs)
+    with self.assertRaisesRegex(ValueError, "encoder_head 'grid'.*resnet18"):
+      encoders.check_config("resnet18", ("cam",), "DynaMo", "grid")
+    with self.assertRaisesRegex(ValueError, "encoder_head 'x'"):
+      encoders.check_config("conv", ("cam",), "DynaMo", "x")
+
   def test_multi_view_fuses_the_cameras_it_was_built_for(self):
     rngs = nnx.Rngs(0)
     views = {

@@ -1,5 +1,6 @@
 """Frame windows, linear probes and saved encoders."""
 
+import dataclasses
 import os
 import tempfile
 
@@ -7,6 +8,7 @@ from absl.testing import absltest
 from flax import nnx
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from playlearn import manifest
 from playlearn.data import frames
@@ -76,7 +78,7 @@ class ProbeTest(absltest.TestCase):
 class PretrainedTest(absltest.TestCase):
 
   def test_save_and_load_round_trip_and_corruption_named(self):
-    cfg = dynamo.Config.tiny()
+    cfg = dataclasses.replace(dynamo.Config.tiny(), encoder_head="grid")
     model = dynamo.Model(cfg, rngs=nnx.Rngs(3))
     images = {
         v: jnp.asarray(
@@ -105,6 +107,39 @@ class PretrainedTest(absltest.TestCase):
         pretrained.save(model, other)
       with self.assertRaisesRegex(FileNotFoundError, "not a saved encoder"):
         pretrained.load(other)
+
+
+def test_a_frame_stride_keeps_every_nth_frame(tiny_image_dataset):
+  from playlearn.data import reading  # pylint: disable=g-import-not-at-top
+
+  views = ("rgb_static",)
+  every = frames.FrameWindows.from_dataset(
+      tiny_image_dataset, "train", 3, views
+  )
+  strided = frames.FrameWindows.from_dataset(
+      tiny_image_dataset, "train", 3, views, stride=4
+  )
+  first = reading.EpisodeSource(tiny_image_dataset, "train")[0]["steps"]
+  n = len(first["observation"]["state"])
+  kept = len(range(0, n, 4))
+  np.testing.assert_array_equal(
+      strided.images["rgb_static"][:kept],
+      first["observation"]["rgb_static"][::4],
+  )
+  np.testing.assert_array_equal(
+      strided.state[:kept], first["observation"]["state"][::4]
+  )
+  # A window of 3 kept frames spans 8 control steps of the first episode.
+  np.testing.assert_array_equal(
+      strided.batch([0])["images"]["rgb_static"][0],
+      every.images["rgb_static"][[0, 4, 8]],
+  )
+  assert every.actions is not None and strided.actions is None
+  assert 3 * strided.num_windows < every.num_windows
+  with pytest.raises(ValueError, match="stride must be >= 1"):
+    frames.FrameWindows.from_dataset(
+        tiny_image_dataset, "train", 3, views, stride=0
+    )
 
 
 if __name__ == "__main__":

@@ -165,25 +165,37 @@ class FrameWindows:
       window: int = 6,
       views: tuple[str, ...] = ("rgb_static", "rgb_gripper"),
       goal_horizon: int | None = None,
+      stride: int = 1,
   ) -> FrameWindows:
     """Reads `split` once; actions are the steps' labels (`action_label`,
-    or `action` in datasets that have no label)."""
+    or `action` in datasets that have no label).
+
+    With `stride` > 1 only every stride-th frame of each episode is kept (the
+    play at 15 / stride Hz, and 1 / stride of the memory): a window then
+    spans (window - 1) * stride control steps, so that the next frame is a
+    change worth predicting, and 12 hours of play fit in memory (26 GB of
+    frames at stride 1). The actions are dropped then: a control step's
+    action does not lead from one kept frame to the next.
+    """
     from playlearn.data import reading  # pylint: disable=g-import-not-at-top
     from playlearn.data import rlds  # pylint: disable=g-import-not-at-top
 
+    if stride < 1:
+      raise ValueError(f"stride must be >= 1, got {stride}.")
     source = reading.EpisodeSource(dataset_dir, split)
     episodes = []
     for i in range(len(source)):
       steps = source[i]["steps"]
       obs = steps["observation"]
       check_views(views, obs, f"{dataset_dir} ({split}, episode {i})")
-      episodes.append(
-          {
-              "images": {v: obs[v] for v in views},
-              "state": obs["state"],
-              "actions": rlds.step_actions(steps),
-          }
-      )
+      keep = slice(None, None, stride)
+      episode = {
+          "images": {v: np.array(obs[v][keep]) for v in views},
+          "state": np.array(obs["state"][keep]),
+      }
+      if stride == 1:
+        episode["actions"] = rlds.step_actions(steps)
+      episodes.append(episode)
     return cls(episodes, window, views, goal_horizon)
 
   @property

@@ -11,8 +11,9 @@ the embeddings' spread (a collapse shows as a spread falling to 0) to
 `metrics.jsonl` with a progress line, saves the encoder (`models.pretrained`,
 with the frame sizes it saw) and writes `probe.json`: held-out linear-probe
 R^2 of the true state from the frozen embeddings, for the encoder as
-initialised and as pretrained, per field (`evaluation.probe`), and
-`curves.png`.
+initialised and as pretrained, per field (`evaluation.probe`), beside the
+same probe of the cameras' coarse pixels (`pixel_means`: what the images
+hold that a linear read finds, no encoder), and `curves.png`.
 """
 
 from __future__ import annotations
@@ -48,19 +49,37 @@ class PretrainConfig:
   seed: int = 0
   log_every: int = 50
   probe_frames: int = 2000  # Frames per split embedded for the probes.
+  # Every frame_stride-th frame of the play was read (FrameWindows'
+  # stride); recorded in probe.json, the frames come cut already.
+  frame_stride: int = 1
 
 
-def _probe_features(model, frames, count: int, seed: int):
-  """(features [N, V*E], states [N, D]) of `count` frames of `frames`."""
+def _probe_features(featurise, frames, count: int, seed: int):
+  """(features [N, F], states [N, D]) of `count` frames of `frames`;
+  `featurise`: {camera: uint8 [n, H, W, 3]} -> [n, F]."""
   rng = np.random.default_rng(seed)
   index = rng.choice(
       len(frames.state), min(count, len(frames.state)), replace=False
   )
   features = []
   for chunk in np.array_split(index, max(1, len(index) // 256)):
-    images = {v: jnp.asarray(frames.images[v][chunk]) for v in frames.views}
-    features.append(np.asarray(embeddings.embed(model, images)))
+    images = {v: frames.images[v][chunk] for v in frames.views}
+    features.append(np.asarray(featurise(images)))
   return np.concatenate(features), frames.state[index]
+
+
+def pixel_means(images: dict[str, np.ndarray], block: int = 8) -> np.ndarray:
+  """{camera: uint8 [N, H, W, 3]} -> [N, F]: each camera's pixels averaged
+  over block x block squares (the probe's reference: what a linear read of
+  the coarse image gives, no encoder; 624 numbers for 96 + 64 px)."""
+  parts = []
+  for v in sorted(images):
+    x = np.asarray(images[v], np.float32) / 255.0
+    n, h, w, c = x.shape
+    x = x[:, : h - h % block, : w - w % block]
+    x = x.reshape(n, h // block, block, w // block, block, c).mean((2, 4))
+    parts.append(x.reshape(n, -1))
+  return np.concatenate(parts, axis=-1)
 
 
 def objective_of(model_config) -> Any:
@@ -89,9 +108,16 @@ def objective_step(objective, model, optimizer, batch) -> dict:
 
 
 def probe_model(model, train_frames, val_frames, count: int) -> dict:
-  """Held-out linear-probe R^2 per state field from `model`'s embeddings."""
-  train_x, train_s = _probe_features(model, train_frames, count, 0)
-  val_x, val_s = _probe_features(model, val_frames, count, 1)
+  """Held-out linear-probe R^2 per state field from `model`'s embeddings
+  (None: of the cameras' `pixel_means`)."""
+  if model is None:
+    featurise = pixel_means
+  else:
+    featurise = lambda images: embeddings.embed(
+        model, {v: jnp.asarray(x) for v, x in images.items()}
+    )
+  train_x, train_s = _probe_features(featurise, train_frames, count, 0)
+  val_x, val_s = _probe_features(featurise, val_frames, count, 1)
   return probe.linear_probe(train_x, train_s, val_x, val_s)
 
 
@@ -139,12 +165,17 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
   sizes = {v: int(x.shape[1]) for v, x in train_frames.images.items()}
   pretrained.save(model, os.path.join(workdir, "encoder"), sizes)
   after = probe_model(model, train_frames, val_frames, config.probe_frames)
+  pixels = probe_model(None, train_frames, val_frames, config.probe_frames)
   result = {
       "objective": objective.__name__.rsplit(".", 1)[-1],
       "config": dataclasses.asdict(config),
       "train_seconds": seconds,
       "steps_per_second": config.steps / seconds,
-      "probe_r2": {"initialised": before, "pretrained": after},
+      "probe_r2": {
+          "initialised": before,
+          "pretrained": after,
+          "pixels": pixels,
+      },
       "hardware": hardware.describe(),
   }
   with open(os.path.join(workdir, "probe.json"), "w") as f:
@@ -194,15 +225,23 @@ def embedding_tsne(
 
 
 def markdown(result: dict) -> str:
-  """The probe table: R^2 per field, initialised against pretrained."""
+  """The probe table: R^2 per field, initialised against pretrained, and
+  of the pixels' 8 x 8 means (no encoder) where measured."""
   r2 = result["probe_r2"]
-  lines = ["| field | R^2 initialised | R^2 pretrained |", "|---|---|---|"]
+  columns = [k for k in ("initialised", "pretrained", "pixels") if k in r2]
+  lines = [
+      "| field | "
+      + " | ".join(
+          "R^2 of the pixels (8 x 8 means)" if k == "pixels" else f"R^2 {k}"
+          for k in columns
+      )
+      + " |",
+      "|---" * (len(columns) + 1) + "|",
+  ]
   shown = lambda v: "does not vary" if v is None else f"{v:.3f}"
   for name in r2["pretrained"]:
-    lines.append(
-        f"| {name} | {shown(r2['initialised'][name])} | "
-        f"{shown(r2['pretrained'][name])} |"
-    )
+    cells = " | ".join(shown(r2[k][name]) for k in columns)
+    lines.append(f"| {name} | {cells} |")
   return "\n".join(lines)
 
 

@@ -52,6 +52,7 @@ from playlearn.models import layers
 class Config:
   encoder: str = "conv"  # One of encoders.ENCODERS.
   encoder_width: int = 16  # Embeddings of 8 x width per camera.
+  encoder_head: str = "keypoints"  # The conv net's (encoders.HEADS).
   views: tuple[str, ...] = ("rgb_static", "rgb_gripper")
   chunk: int = 10  # H: actions predicted, and future frames embedded.
   action_dim: int = 7
@@ -62,7 +63,9 @@ class Config:
   ema: float = 0.99  # Decay of the target encoders' moving average.
 
   def __post_init__(self):
-    encoders.check_config(self.encoder, self.views, "ACT-JEPA")
+    encoders.check_config(
+        self.encoder, self.views, "ACT-JEPA", self.encoder_head
+    )
     if self.chunk < 1:
       raise ValueError(f"chunk must be >= 1, got {self.chunk}")
     if not 0.0 <= self.ema < 1.0:
@@ -97,12 +100,7 @@ class Model(nnx.Module):
   def __init__(self, config: Config, *, rngs: nnx.Rngs):
     self.config = config
     self.encoders = nnx.Dict(
-        {
-            v: dynamo.make_encoder(
-                config.encoder, config.encoder_width, rngs=rngs
-            )
-            for v in config.views
-        }
+        {v: dynamo.make_encoder(config, rngs=rngs) for v in config.views}
     )
     self.features = 8 * config.encoder_width
     fused = len(config.views) * self.features

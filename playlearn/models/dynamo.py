@@ -42,6 +42,7 @@ class Config:
   # ResNet-18's base width (embeddings of 8 x width: 512 at 64); the conv
   # net's channels are (width, 2 width, 2 width), its features 8 x width too.
   encoder_width: int = 64
+  encoder_head: str = "keypoints"  # The conv net's (encoders.HEADS).
   views: tuple[str, ...] = ("rgb_static", "rgb_gripper")
   window: int = 6  # Frames per training sequence.
   transition: int = 16  # Size of the latent transition z.
@@ -51,7 +52,7 @@ class Config:
   covariance: float = 0.04  # Weight of the covariance regulariser.
 
   def __post_init__(self):
-    encoders.check_config(self.encoder, self.views, "DynaMo")
+    encoders.check_config(self.encoder, self.views, "DynaMo", self.encoder_head)
     if self.window < 2:
       raise ValueError(
           f"window must be >= 2 (a frame and its successor), got "
@@ -75,12 +76,17 @@ class Config:
 BATCH_KEYS = ("images", "mask")
 
 
-def make_encoder(name: str, width: int, *, rngs: nnx.Rngs) -> nnx.Module:
-  """An encoder of `encoders.ENCODERS` whose features are 8 x width."""
-  if name == "resnet18":
+def make_encoder(config, *, rngs: nnx.Rngs) -> nnx.Module:
+  """The per-camera encoder of `config` (a DynaMo or ACT-JEPA Config):
+  features of 8 x encoder_width."""
+  width = config.encoder_width
+  if config.encoder == "resnet18":
     return encoders.ResNet18(width, rngs=rngs)
   return encoders.ConvEncoder(
-      8 * width, (width, 2 * width, 2 * width), rngs=rngs
+      8 * width,
+      (width, 2 * width, 2 * width),
+      head=config.encoder_head,
+      rngs=rngs,
   )
 
 
@@ -90,10 +96,7 @@ class Model(nnx.Module):
   def __init__(self, config: Config, *, rngs: nnx.Rngs):
     self.config = config
     self.encoders = nnx.Dict(
-        {
-            v: make_encoder(config.encoder, config.encoder_width, rngs=rngs)
-            for v in config.views
-        }
+        {v: make_encoder(config, rngs=rngs) for v in config.views}
     )
     self.features = 8 * config.encoder_width
     size = dict(

@@ -5,9 +5,15 @@ batch of windows [B, T]) to features [..., D]; pixels are scaled to [-1, 1]
 inside, so the data pipeline hands over the camera's bytes.
 
 * `ConvEncoder`: the vision net of Play-LMP-sized pixel policies, a few
-  strided 3x3 convolutions and a spatial softmax (the expected image
-  position of each feature map, Levine et al. 2016), then a linear layer.
-  Cheap enough for this 2-core CPU.
+  strided 3x3 convolutions, then a head and a linear layer. Cheap enough
+  for this 2-core CPU. Its heads:
+  - 'keypoints': a spatial softmax (the expected image position of each
+    feature map, Levine et al. 2016). Where things are, but little of what
+    state they are in: a light switched on moves no keypoint far.
+  - 'grid': each feature map averaged over a `cells` x `cells` grid and
+    flattened (where and how strongly each feature fires). It keeps the
+    state of the scene's small parts: the lights, buttons and door that
+    linear probes cannot read from the keypoints (docs/results.md).
 * `ResNet18`: the encoder DynaMo pretrains (He et al. 2016: a 7x7 stem, four
   stages of two basic blocks, global average pooling; 512-D at width 64).
   GroupNorm instead of BatchNorm, so that the encoder is a pure function of
@@ -24,11 +30,20 @@ import jax.numpy as jnp
 from flax import nnx
 
 
-def check_config(encoder: str, views: tuple[str, ...], who: str) -> None:
-  """Raises ValueError for an unknown `encoder` name or no camera (`who`:
-  the objective, for the message)."""
+def check_config(
+    encoder: str, views: tuple[str, ...], who: str, head: str = "keypoints"
+) -> None:
+  """Raises ValueError for an unknown `encoder` or `head` name, a head on an
+  encoder without one, or no camera (`who`: the objective, for the message)."""
   if encoder not in ENCODERS:
     raise ValueError(f"Unknown encoder {encoder!r}; valid: {sorted(ENCODERS)}")
+  if head not in HEADS:
+    raise ValueError(f"Unknown encoder_head {head!r}; valid: {list(HEADS)}")
+  if encoder != "conv" and head != "keypoints":
+    raise ValueError(
+        f"encoder_head {head!r} is the conv encoder's; {encoder} pools "
+        "globally (leave encoder_head 'keypoints')."
+    )
   if not views:
     raise ValueError(f"{who} needs at least one camera in `views`.")
 
@@ -60,16 +75,44 @@ def spatial_softmax(maps: jax.Array) -> jax.Array:
   return keypoints.reshape(n, 2 * c)
 
 
+def _bins(size: int, cells: int) -> list[tuple[int, int]]:
+  """`cells` [start, stop) ranges splitting range(size) as evenly as
+  integers allow, none empty (a size below `cells` repeats positions)."""
+  starts = [min(i * size // cells, size - 1) for i in range(cells)]
+  return [
+      (a, max((i + 1) * size // cells, a + 1)) for i, a in enumerate(starts)
+  ]
+
+
+def grid_pool(maps: jax.Array, cells: int) -> jax.Array:
+  """[N, H, W, C] -> [N, cells * cells * C]: each map's mean over a grid
+  of `cells` x `cells` (any map size, `_bins`)."""
+  n, h, w, c = maps.shape
+  pooled = [
+      maps[:, r0:r1, c0:c1].mean(axis=(1, 2))
+      for r0, r1 in _bins(h, cells)
+      for c0, c1 in _bins(w, cells)
+  ]
+  return jnp.stack(pooled, axis=1).reshape(n, cells * cells * c)
+
+
+HEADS = ("keypoints", "grid")
+
+
 class ConvEncoder(nnx.Module):
-  """Strided convolutions, a spatial softmax and a linear layer."""
+  """Strided convolutions, a head ('keypoints' or 'grid') and a linear layer."""
 
   def __init__(
       self,
       features: int = 64,
       channels: tuple[int, ...] = (32, 64, 64),
       *,
+      head: str = "keypoints",
+      cells: int = 6,
       rngs: nnx.Rngs,
   ):
+    if head not in HEADS:
+      raise ValueError(f"Unknown encoder head {head!r}; valid: {list(HEADS)}")
     sizes = (3,) + tuple(channels)
     self.convs = nnx.List(
         [
@@ -77,7 +120,9 @@ class ConvEncoder(nnx.Module):
             for a, b in zip(sizes[:-1], sizes[1:])
         ]
     )
-    self.out = nnx.Linear(2 * channels[-1], features, rngs=rngs)
+    self.head, self.cells = head, cells
+    pooled = 2 if head == "keypoints" else cells * cells
+    self.out = nnx.Linear(pooled * channels[-1], features, rngs=rngs)
     self.features = features
 
   def __call__(self, images: jax.Array) -> jax.Array:
@@ -85,7 +130,11 @@ class ConvEncoder(nnx.Module):
     x = _as_float(x)
     for conv in self.convs:
       x = jax.nn.relu(conv(x))
-    return self.out(spatial_softmax(x)).reshape(lead + (self.features,))
+    if self.head == "keypoints":
+      x = spatial_softmax(x)
+    else:
+      x = grid_pool(x, self.cells)
+    return self.out(x).reshape(lead + (self.features,))
 
 
 def _norm(channels: int, rngs: nnx.Rngs) -> nnx.GroupNorm:
