@@ -51,6 +51,18 @@ evaluate() {  # name [flags...]
     $PY scripts/evaluate.py --policy=$OUT/$name/policy \
       --out_dir=$OUT/eval/$name "$@"
 }
+evaluate_pixels() {  # dataset name...: a pixel policy's 180 episodes from
+  # the cameras (5 starts x 18 tasks x seeds 0-1) and held-out imitation.
+  local data=$1 name; shift
+  for name in "$@"; do
+    evaluate $name --episodes_per_task=5 --seeds=0,1 --chains=0 \
+      --videos_per_task=1
+    [ -f "$OUT/eval/$name/diagnose.json" ] || \
+      $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy \
+        --dataset_dir="$data" --goal_horizon=64 \
+        --out=$OUT/eval/$name/diagnose.json
+  done
+}
 evaluate_act() {  # name suffix act [flags...]: acting with --act=act
   local name=$1 suffix=$2 act=$3; shift 3
   [ -f "$OUT/eval/${name}_$suffix/results.json" ] || \
@@ -359,14 +371,8 @@ train gcbc_pixels_large_proprio "$L12" playlearn/configs/gcbc.py:cpu \
 train gcbc_pixels_large_proprio_scene "$L12" playlearn/configs/gcbc.py:cpu \
   "${PIX[@]}" --config.total_steps=24000 --config.data.proprio=True \
   --config.data.goals=scene
-for name in gcbc_pixels_large gcbc_pixels_large_proprio \
-  gcbc_pixels_large_proprio_scene; do
-  evaluate $name --episodes_per_task=5 --seeds=0,1 --chains=0 \
-    --videos_per_task=1
-  [ -f "$OUT/eval/$name/diagnose.json" ] || \
-    $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy \
-      --dataset_dir="$L12" --goal_horizon=64 --out=$OUT/eval/$name/diagnose.json
-done
+evaluate_pixels "$L12" gcbc_pixels_large gcbc_pixels_large_proprio \
+  gcbc_pixels_large_proprio_scene
 $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_large \
   --results="3h=$OUT/eval/gcbc_pixels_dynamo_full/results.json,\
 12h=$OUT/eval/gcbc_pixels_large/results.json,\
@@ -391,13 +397,18 @@ PIX_GRID=("${PIX[@]}")
 PIX_GRID[0]=--config.encoder=$OUT/dynamo_grid/encoder
 train gcbc_pixels_grid "$L12" playlearn/configs/gcbc.py:cpu "${PIX_GRID[@]}" \
   --config.total_steps=24000
-for name in lmp_pixels_large gcbc_pixels_grid; do
-  evaluate $name --episodes_per_task=5 --seeds=0,1 --chains=0 \
-    --videos_per_task=1
-  [ -f "$OUT/eval/$name/diagnose.json" ] || \
-    $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy \
-      --dataset_dir="$L12" --goal_horizon=64 --out=$OUT/eval/$name/diagnose.json
-done
+train lmp_pixels_grid "$L12" playlearn/configs/lmp.py:cpu "${PIX_GRID[@]}" \
+  --config.total_steps=12000
+train lmp_pixels_grid_seed1 "$L12" playlearn/configs/lmp.py:cpu \
+  "${PIX_GRID[@]}" --config.total_steps=12000 --config.seed=1
+evaluate_pixels "$L12" lmp_pixels_large gcbc_pixels_grid lmp_pixels_grid \
+  lmp_pixels_grid_seed1
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_grid \
+  --results="GCBC keypoints=$OUT/eval/gcbc_pixels_large/results.json,\
+GCBC grid=$OUT/eval/gcbc_pixels_grid/results.json,\
+LMP keypoints=$OUT/eval/lmp_pixels_large/results.json,\
+LMP grid=$OUT/eval/lmp_pixels_grid/results.json"
+cp $OUT/compare/pixels_grid/comparison.png docs/pixels/pixels_grid_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
