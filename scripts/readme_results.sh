@@ -407,7 +407,8 @@ $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_grid \
   --results="GCBC keypoints=$OUT/eval/gcbc_pixels_large/results.json,\
 GCBC grid=$OUT/eval/gcbc_pixels_grid/results.json,\
 LMP keypoints=$OUT/eval/lmp_pixels_large/results.json,\
-LMP grid=$OUT/eval/lmp_pixels_grid/results.json"
+LMP grid=$OUT/eval/lmp_pixels_grid/results.json,\
+LMP grid seed 1=$OUT/eval/lmp_pixels_grid_seed1/results.json"
 cp $OUT/compare/pixels_grid/comparison.png docs/pixels/pixels_grid_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
