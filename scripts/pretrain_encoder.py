@@ -25,6 +25,7 @@ from playlearn.data import frames as frames_lib
 from playlearn.experiments import pretrain
 from playlearn.models import act_jepa
 from playlearn.models import dynamo
+from playlearn.models import encoders
 from playlearn.models import pretrained
 
 _OBJECTIVE = flags.DEFINE_enum(
@@ -51,7 +52,7 @@ _WIDTH = flags.DEFINE_integer(
 _HEAD = flags.DEFINE_enum(
     "encoder_head",
     "keypoints",
-    ["keypoints", "grid"],
+    list(encoders.HEADS),
     "The conv encoder's head: a spatial softmax's keypoints, or each "
     "feature map averaged over a 6 x 6 grid (keeps the state of small "
     "things: lights, buttons).",
@@ -122,7 +123,6 @@ def main(argv):
       seed=_SEED.value,
       log_every=_LOG_EVERY.value,
       probe_frames=_PROBE.value,
-      frame_stride=_STRIDE.value,
   )
   result = pretrain.run(train, val, config, _WORKDIR.value)
   print(pretrain.markdown(result))

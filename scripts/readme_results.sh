@@ -386,7 +386,6 @@ cp $OUT/compare/pixels_large/comparison.png docs/pixels/pixels_large_comparison.
 # embeddings of the 12 hours.
 train lmp_pixels_large "$L12" playlearn/configs/lmp.py:cpu "${PIX[@]}" \
   --config.total_steps=12000
-I=$OUT/full/playtable_play/images_full/$V
 for variant in stride4:--frame_stride=4 grid:--encoder_head=grid; do
   [ -f "$OUT/dynamo_${variant%%:*}/probe.json" ] || \
     $PY scripts/pretrain_encoder.py --dataset_dir="$I" \

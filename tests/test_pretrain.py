@@ -14,6 +14,7 @@ from playlearn import manifest
 from playlearn.data import frames
 from playlearn.envs import playtable
 from playlearn.evaluation import probe
+from playlearn.experiments import pretrain
 from playlearn.models import dynamo
 from playlearn.models import pretrained
 
@@ -109,6 +110,19 @@ class PretrainedTest(absltest.TestCase):
         pretrained.load(other)
 
 
+def test_pixel_means_average_each_square_of_each_camera():
+  images = {
+      "rgb_static": np.full((2, 96, 96, 3), 51, np.uint8),
+      "rgb_gripper": np.zeros((2, 64, 64, 3), np.uint8),
+  }
+  images["rgb_gripper"][:, :8, :8] = 255  # The gripper view's first square.
+  means = pretrain.pixel_means(images)
+  assert means.shape == (2, 12 * 12 * 3 + 8 * 8 * 3)  # Cameras sorted.
+  np.testing.assert_allclose(means[:, :3], 1.0)
+  np.testing.assert_allclose(means[:, 3:192], 0.0)
+  np.testing.assert_allclose(means[:, 192:], 0.2, atol=1e-6)
+
+
 def test_a_frame_stride_keeps_every_nth_frame(tiny_image_dataset):
   from playlearn.data import reading  # pylint: disable=g-import-not-at-top
 
@@ -135,6 +149,7 @@ def test_a_frame_stride_keeps_every_nth_frame(tiny_image_dataset):
       every.images["rgb_static"][[0, 4, 8]],
   )
   assert every.actions is not None and strided.actions is None
+  assert (every.stride, strided.stride) == (1, 4)
   assert 3 * strided.num_windows < every.num_windows
   with pytest.raises(ValueError, match="stride must be >= 1"):
     frames.FrameWindows.from_dataset(

@@ -133,6 +133,7 @@ def test_pretrain_an_encoder_on_image_play(tmp_path):
   result = json.loads((workdir / "probe.json").read_text())
   assert set(result["probe_r2"]) == {"initialised", "pretrained", "pixels"}
   assert "R^2 of the pixels (8 x 8 means)" in out, out
+  assert result["frame_stride"] == 1
   assert (workdir / "curves.png").stat().st_size > 1000
   assert (workdir / "tsne.png").stat().st_size > 1000
   assert "validation frames by task segment" in out, out

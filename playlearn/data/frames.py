@@ -124,14 +124,16 @@ class FrameWindows:
       window: int,
       views: tuple[str, ...],
       goal_horizon: int | None = None,
+      stride: int = 1,
   ):
     """episodes: [{'images': {camera: [T_e, H, W, 3]}, 'state': [T_e, D],
-    optionally 'actions': [T_e, A]}]."""
+    optionally 'actions': [T_e, A]}], each already keeping every `stride`-th
+    control step (`from_dataset`; recorded, e.g. in probe.json)."""
     if window < 1:
       raise ValueError(f"window must be >= 1, got {window}.")
     if goal_horizon is not None and goal_horizon < 0:
       raise ValueError(f"goal_horizon must be >= 0, got {goal_horizon}.")
-    self.window, self.views = window, tuple(views)
+    self.window, self.views, self.stride = window, tuple(views), stride
     self.goal_horizon = goal_horizon
     self.images = {
         v: np.concatenate([e["images"][v] for e in episodes]) for v in views
@@ -196,7 +198,7 @@ class FrameWindows:
       if stride == 1:
         episode["actions"] = rlds.step_actions(steps)
       episodes.append(episode)
-    return cls(episodes, window, views, goal_horizon)
+    return cls(episodes, window, views, goal_horizon, stride)
 
   @property
   def num_windows(self) -> int:

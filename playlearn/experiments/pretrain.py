@@ -49,9 +49,6 @@ class PretrainConfig:
   seed: int = 0
   log_every: int = 50
   probe_frames: int = 2000  # Frames per split embedded for the probes.
-  # Every frame_stride-th frame of the play was read (FrameWindows'
-  # stride); recorded in probe.json, the frames come cut already.
-  frame_stride: int = 1
 
 
 def _probe_features(featurise, frames, count: int, seed: int):
@@ -169,6 +166,7 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
   result = {
       "objective": objective.__name__.rsplit(".", 1)[-1],
       "config": dataclasses.asdict(config),
+      "frame_stride": train_frames.stride,
       "train_seconds": seconds,
       "steps_per_second": config.steps / seconds,
       "probe_r2": {
