@@ -102,7 +102,8 @@ class Policy:
       raise ValueError("Policy: proprio is for pixel policies (an encoder)")
     self.encoder = encoder
     self.proprio = bool(proprio)
-    self._goal_cache = None
+    # {what: (images, embeddings)} of the last frames embedded (`observed`).
+    self._last_embedded = {}
     self.image_sizes = dict(image_sizes) if image_sizes else None
     self.method_name = method
     self._method = models.get(method)
@@ -159,8 +160,9 @@ class Policy:
     embeddings of its cameras}, and with `proprio` the robot's own state
     before them. `what`: 'obs' or 'goal' (for messages).
 
-    The goal's embedding is kept while the same goal images come back (an
-    episode's goal is embedded once, not at every step).
+    The last embeddings of each `what` are kept while the same images come
+    back: an episode's goal is embedded once, not at every step, and a
+    frame read twice (`observed`, then `act`) once.
     """
     if self.encoder is None:
       return d
@@ -180,8 +182,8 @@ class Policy:
     views = self.encoder.config.views
     frames.check_views(views, d, f"Policy.act: {what}")
     images = {v: np.asarray(d[v]) for v in views}
-    if what == "goal" and self._goal_cache is not None:
-      seen, features = self._goal_cache
+    if what in self._last_embedded:
+      seen, features = self._last_embedded[what]
       if all(np.array_equal(seen[v], images[v]) for v in views):
         return features
     single = images[views[0]].ndim == 3
@@ -194,8 +196,10 @@ class Policy:
     batch = {v: x[None] for v, x in images.items()} if single else images
     features = np.asarray(embeddings.embed(self.encoder, batch))
     features = features[0] if single else features
-    if what == "goal":
-      self._goal_cache = ({v: x.copy() for v, x in images.items()}, features)
+    self._last_embedded[what] = (
+        {v: x.copy() for v, x in images.items()},
+        features,
+    )
     return features
 
   # ------------------------------------------------------------- acting

@@ -54,8 +54,14 @@ _HEAD = flags.DEFINE_enum(
     "keypoints",
     list(encoders.HEADS),
     "The conv encoder's head: a spatial softmax's keypoints, or each "
-    "feature map averaged over a 6 x 6 grid (keeps the state of small "
-    "things: lights, buttons).",
+    "feature map averaged over a grid of --encoder_cells x --encoder_cells "
+    "(keeps the state of small things: lights, buttons).",
+)
+_CELLS = flags.DEFINE_integer(
+    "encoder_cells",
+    6,
+    "The grid head's cells along each side (finer cells keep where small "
+    "things are: the blocks).",
 )
 _WINDOW = flags.DEFINE_integer(
     "window", 6, "DynaMo: frames per training window."
@@ -87,6 +93,7 @@ def main(argv):
       encoder=_ENCODER.value,
       encoder_width=_WIDTH.value,
       encoder_head=_HEAD.value,
+      encoder_cells=_CELLS.value,
       views=views,
   )
   if _OBJECTIVE.value == "dynamo":

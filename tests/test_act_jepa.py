@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import shutil
 import tempfile
 
 from absl.testing import absltest
@@ -11,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from playlearn import manifest
 from playlearn.data import frames
 from playlearn.experiments import pretrain
 from playlearn.models import act_jepa
@@ -121,9 +123,13 @@ class ActJepaTest(absltest.TestCase):
     self.assertLess(late("action"), 0.5 * first["action"])
     self.assertGreater(late("embedding_std"), 0.5 * first["embedding_std"])
 
-  def test_saved_and_loaded_as_an_encoder(self):
+  def test_saved_and_loaded_as_an_encoder_with_its_target(self):
     cfg = act_jepa.Config.tiny()
     model = act_jepa.Model(cfg, rngs=nnx.Rngs(2))
+    # A target apart from the context encoders, as after training.
+    model.target.set_value(
+        jax.tree.map(lambda w: w + 0.5, model.target.get_value())
+    )
     images = {v: jnp.asarray(_squares(3, 1)[0][:, 0]) for v in cfg.views}
     with tempfile.TemporaryDirectory() as tmp:
       path = os.path.join(tmp, "encoder")
@@ -132,6 +138,21 @@ class ActJepaTest(absltest.TestCase):
       self.assertIsInstance(loaded, act_jepa.Model)
       np.testing.assert_allclose(
           embeddings.embed(loaded, images),
+          embeddings.embed(model, images),
+          atol=1e-6,
+      )
+      np.testing.assert_allclose(
+          loaded.target_embeddings(images),
+          model.target_embeddings(images),
+          atol=1e-6,
+      )
+      # Saved without a target (before it was kept): it starts at the
+      # loaded context encoders.
+      shutil.rmtree(os.path.join(path, "target"))
+      manifest.write(path)
+      older = pretrained.load(path)
+      np.testing.assert_allclose(
+          older.target_embeddings(images),
           embeddings.embed(model, images),
           atol=1e-6,
       )

@@ -85,6 +85,8 @@ class EncoderTest(absltest.TestCase):
       encoders.check_config("resnet18", ("cam",), "DynaMo", "grid")
     with self.assertRaisesRegex(ValueError, "encoder_head 'x'"):
       encoders.check_config("conv", ("cam",), "DynaMo", "x")
+    with self.assertRaisesRegex(ValueError, "encoder_cells must be >= 1"):
+      encoders.check_config("conv", ("cam",), "DynaMo", "grid", 0)
 
   def test_multi_view_fuses_the_cameras_it_was_built_for(self):
     rngs = nnx.Rngs(0)

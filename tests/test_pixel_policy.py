@@ -122,7 +122,7 @@ def test_config_checks_the_encoder(encoder_path, tiny_image_dataset):
 
 
 def test_train_save_and_act_from_pixels(
-    encoder_path, tiny_image_dataset, tmp_path
+    encoder_path, tiny_image_dataset, tmp_path, monkeypatch
 ):
   config = _pixel_config(gcbc_config, encoder_path, tiny_image_dataset)
   result = trainer.train_and_evaluate(config, str(tmp_path))
@@ -143,18 +143,27 @@ def test_train_save_and_act_from_pixels(
   np.testing.assert_allclose(
       twin.act(obs, obs), policy.act(obs, obs), atol=1e-5
   )
-  # A new goal is embedded anew (the last goal's embedding is kept only
-  # while the same images come back).
+  # New frames are embedded anew (the last embeddings of an observation
+  # and of a goal are kept only while the same images come back); the same
+  # frames twice in a row are embedded once.
   other = env.reset(seed=1).observation
   views = policy.encoder.config.views
-  for goal in (obs, other, obs):
-    np.testing.assert_allclose(
-        policy.observed(goal, "goal")["state"],
-        embeddings.embed_frames(
-            policy.encoder, {v: goal[v][None] for v in views}
-        )[0],
-        atol=1e-5,
-    )
+  expected = [
+      embeddings.embed_frames(policy.encoder, {v: f[v][None] for v in views})
+      for f in (other, obs)
+  ]
+  calls = []
+  embed = embeddings.embed
+  monkeypatch.setattr(
+      embeddings, "embed", lambda *a: calls.append(1) or embed(*a)
+  )
+  for what in ("obs", "goal"):
+    for k in (0, 0, 1, 1, 0):
+      frame = (other, obs)[k]
+      np.testing.assert_allclose(
+          policy.observed(frame, what)["state"], expected[k][0], atol=1e-5
+      )
+  assert len(calls) == 2 * 3
   state_only = playtable.PlayTableEnv().reset(seed=0).observation
   with pytest.raises(ValueError, match=r"obs has no \['rgb_static'"):
     policy.act(state_only, obs)

@@ -79,8 +79,14 @@ class ProbeTest(absltest.TestCase):
 class PretrainedTest(absltest.TestCase):
 
   def test_save_and_load_round_trip_and_corruption_named(self):
-    cfg = dataclasses.replace(dynamo.Config.tiny(), encoder_head="grid")
+    cfg = dataclasses.replace(
+        dynamo.Config.tiny(), encoder_head="grid", encoder_cells=3
+    )
     model = dynamo.Model(cfg, rngs=nnx.Rngs(3))
+    # 3 x 3 cells of the last map's 2 x width channels, for each camera.
+    self.assertEqual(
+        model.encoders["rgb_static"].out.in_features, 9 * 2 * cfg.encoder_width
+    )
     images = {
         v: jnp.asarray(
             np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), np.uint8)

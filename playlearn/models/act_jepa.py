@@ -53,6 +53,7 @@ class Config:
   encoder: str = "conv"  # One of encoders.ENCODERS.
   encoder_width: int = 16  # Embeddings of 8 x width per camera.
   encoder_head: str = "keypoints"  # The conv net's (encoders.HEADS).
+  encoder_cells: int = 6  # The grid head's cells along each side.
   views: tuple[str, ...] = ("rgb_static", "rgb_gripper")
   chunk: int = 10  # H: actions predicted, and future frames embedded.
   action_dim: int = 7
@@ -64,7 +65,11 @@ class Config:
 
   def __post_init__(self):
     encoders.check_config(
-        self.encoder, self.views, "ACT-JEPA", self.encoder_head
+        self.encoder,
+        self.views,
+        "ACT-JEPA",
+        self.encoder_head,
+        self.encoder_cells,
     )
     if self.chunk < 1:
       raise ValueError(f"chunk must be >= 1, got {self.chunk}")

@@ -43,6 +43,7 @@ class Config:
   # net's channels are (width, 2 width, 2 width), its features 8 x width too.
   encoder_width: int = 64
   encoder_head: str = "keypoints"  # The conv net's (encoders.HEADS).
+  encoder_cells: int = 6  # The grid head's cells along each side.
   views: tuple[str, ...] = ("rgb_static", "rgb_gripper")
   window: int = 6  # Frames per training sequence.
   transition: int = 16  # Size of the latent transition z.
@@ -52,7 +53,13 @@ class Config:
   covariance: float = 0.04  # Weight of the covariance regulariser.
 
   def __post_init__(self):
-    encoders.check_config(self.encoder, self.views, "DynaMo", self.encoder_head)
+    encoders.check_config(
+        self.encoder,
+        self.views,
+        "DynaMo",
+        self.encoder_head,
+        self.encoder_cells,
+    )
     if self.window < 2:
       raise ValueError(
           f"window must be >= 2 (a frame and its successor), got "
@@ -86,6 +93,7 @@ def make_encoder(config, *, rngs: nnx.Rngs) -> nnx.Module:
       8 * width,
       (width, 2 * width, 2 * width),
       head=config.encoder_head,
+      cells=config.encoder_cells,
       rngs=rngs,
   )
 

@@ -31,10 +31,15 @@ from flax import nnx
 
 
 def check_config(
-    encoder: str, views: tuple[str, ...], who: str, head: str = "keypoints"
+    encoder: str,
+    views: tuple[str, ...],
+    who: str,
+    head: str = "keypoints",
+    cells: int = 6,
 ) -> None:
   """Raises ValueError for an unknown `encoder` or `head` name, a head on an
-  encoder without one, or no camera (`who`: the objective, for the message)."""
+  encoder without one, grid `cells` below 1, or no camera (`who`: the
+  objective, for the message)."""
   if encoder not in ENCODERS:
     raise ValueError(f"Unknown encoder {encoder!r}; valid: {sorted(ENCODERS)}")
   if head not in HEADS:
@@ -44,6 +49,8 @@ def check_config(
         f"encoder_head {head!r} is the conv encoder's; {encoder} pools "
         "globally (leave encoder_head 'keypoints')."
     )
+  if cells < 1:
+    raise ValueError(f"encoder_cells must be >= 1, got {cells}")
   if not views:
     raise ValueError(f"{who} needs at least one camera in `views`.")
 

@@ -6,6 +6,8 @@ A saved encoder is a directory, as a saved policy is:
                    'image_sizes' ({camera: S} of the frames it was trained
                    on, when known)}
   params/         the weights (orbax)
+  target/         ACT-JEPA only: its EMA target encoders (orbax), so that
+                  pretraining can go on from a saved model
   MANIFEST.json   SHA-256 of every file (`playlearn.manifest`)
 
   pretrained.save(model, "out/dynamo/encoder")
@@ -75,6 +77,10 @@ def save(
       checkpointer.save(
           os.path.join(staging, "params"), nnx.state(model, nnx.Param)
       )
+      if isinstance(model, act_jepa.Model):
+        checkpointer.save(
+            os.path.join(staging, "target"), nnx.state(model, act_jepa.Target)
+        )
     with open(os.path.join(staging, _DESCRIPTION), "w") as f:
       json.dump(description, f, indent=1)
     manifest.write(staging)
@@ -121,7 +127,18 @@ def load(path: str) -> nnx.Module:
     params = checkpointer.restore(
         os.path.join(path, "params"), nnx.state(model, nnx.Param)
     )
-  nnx.update(model, params)
+    nnx.update(model, params)
+    if isinstance(model, act_jepa.Model):
+      target = os.path.join(path, "target")
+      if os.path.isdir(target):
+        nnx.update(
+            model,
+            checkpointer.restore(target, nnx.state(model, act_jepa.Target)),
+        )
+      else:  # Saved before targets were: start them at the loaded weights.
+        model.target.set_value(
+            nnx.to_pure_dict(nnx.state(model.encoders, nnx.Param))
+        )
   return model
 
 
