@@ -60,8 +60,8 @@ _HEAD = flags.DEFINE_enum(
 _CELLS = flags.DEFINE_integer(
     "encoder_cells",
     6,
-    "The grid head's cells along each side (finer cells keep where small "
-    "things are: the blocks).",
+    "The grid head's cells along each side (each feature map's mean over "
+    "every cell is kept).",
 )
 _WINDOW = flags.DEFINE_integer(
     "window", 6, "DynaMo: frames per training window."

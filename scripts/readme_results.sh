@@ -409,6 +409,35 @@ LMP keypoints=$OUT/eval/lmp_pixels_large/results.json,\
 LMP grid=$OUT/eval/lmp_pixels_grid/results.json,\
 LMP grid seed 1=$OUT/eval/lmp_pixels_grid_seed1/results.json"
 cp $OUT/compare/pixels_grid/comparison.png docs/pixels/pixels_grid_comparison.png
+# 2026-12-05 (fourteenth session): the grid head with 12 x 12 cells, and
+# DynaMo 3,000 steps in place of 1,000 (probed); Play-LMP on the longer-
+# pretrained encoder's embeddings of the 12 hours, without and with the
+# robot's own state.
+for variant in grid12:--encoder_cells=12:1000 grid_3k:--encoder_cells=6:3000; do
+  IFS=: read -r name cells steps <<< "$variant"
+  [ -f "$OUT/dynamo_$name/probe.json" ] || \
+    $PY scripts/pretrain_encoder.py --dataset_dir="$I" \
+      --workdir=$OUT/dynamo_$name --steps=$steps --encoder=conv \
+      --encoder_width=16 --lr=3e-4 --encoder_head=grid "$cells"
+done
+PIX_3K=("${PIX[@]}")
+PIX_3K[0]=--config.encoder=$OUT/dynamo_grid_3k/encoder
+train lmp_pixels_grid3k "$L12" playlearn/configs/lmp.py:cpu "${PIX_3K[@]}" \
+  --config.total_steps=12000
+for seed in 0 1; do
+  suffix=$([ $seed = 0 ] || echo _seed$seed)
+  train lmp_pixels_grid3k_proprio$suffix "$L12" playlearn/configs/lmp.py:cpu \
+    "${PIX_3K[@]}" --config.total_steps=12000 --config.data.proprio=True \
+    --config.seed=$seed
+done
+evaluate_pixels "$L12" lmp_pixels_grid3k lmp_pixels_grid3k_proprio \
+  lmp_pixels_grid3k_proprio_seed1
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_proprio \
+  --results="LMP grid 3k=$OUT/eval/lmp_pixels_grid3k/results.json,\
+LMP grid 3k + robot state=$OUT/eval/lmp_pixels_grid3k_proprio/results.json,\
+the same seed 1=$OUT/eval/lmp_pixels_grid3k_proprio_seed1/results.json"
+cp $OUT/compare/pixels_proprio/comparison.png \
+  docs/pixels/pixels_proprio_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

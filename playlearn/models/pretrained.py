@@ -135,7 +135,7 @@ def load(path: str) -> nnx.Module:
             model,
             checkpointer.restore(target, nnx.state(model, act_jepa.Target)),
         )
-      else:  # Saved before targets were: start them at the loaded weights.
+      else:  # Saved without its target (older): start it at the weights.
         model.target.set_value(
             nnx.to_pure_dict(nnx.state(model.encoders, nnx.Param))
         )
