@@ -51,6 +51,13 @@ evaluate() {  # name [flags...]
     $PY scripts/evaluate.py --policy=$OUT/$name/policy \
       --out_dir=$OUT/eval/$name "$@"
 }
+pretrain() {  # name dataset [flags...]: the conv encoder of width 16 (lr
+  # 3e-4) pretrained and probed, unless its probe.json exists.
+  local name=$1 data=$2; shift 2
+  [ -f "$OUT/$name/probe.json" ] || \
+    $PY scripts/pretrain_encoder.py --dataset_dir="$data" \
+      --workdir=$OUT/$name --encoder=conv --encoder_width=16 --lr=3e-4 "$@"
+}
 evaluate_pixels() {  # dataset name...: a pixel policy's 180 episodes from
   # the cameras (5 starts x 18 tasks x seeds 0-1) and held-out imitation.
   local data=$1 name; shift
@@ -287,11 +294,7 @@ evaluate_act gcbc_large_relative_48k_gh64 perturbed_chains "" \
 # pretraining of the conv encoder, probed as initialised and as pretrained.
 $PY scripts/camera_report.py --out_dir=$OUT/cameras
 $PY scripts/collect_play.py --config=images_small --data_dir=$OUT/data
-[ -f "$OUT/dynamo_small/probe.json" ] || \
-  $PY scripts/pretrain_encoder.py \
-    --dataset_dir=$OUT/data/playtable_play/images_small/$V \
-    --workdir=$OUT/dynamo_small --steps=1000 --encoder=conv \
-    --encoder_width=16 --lr=3e-4
+pretrain dynamo_small $OUT/data/playtable_play/images_small/$V --steps=1000
 # 2026-12-05 (tenth session): C-BESO-GRU with GCBC's `relative` features
 # instead of `relative_target` (the commanded pose's lead), one change.
 train cbeso_gru_rel "$L" "${CB[@]}" --config.data.features=relative "${GRU[@]}"
@@ -305,20 +308,15 @@ collect images_full
 I=$OUT/full/playtable_play/images_full/$V
 for steps in 0 1000; do
   name=$([ $steps = 0 ] && echo encoder_init || echo dynamo_full)
-  [ -f "$OUT/$name/probe.json" ] || \
-    $PY scripts/pretrain_encoder.py --dataset_dir="$I" --workdir=$OUT/$name \
-      --steps=$steps --encoder=conv --encoder_width=16 --lr=3e-4
+  pretrain $name "$I" --steps=$steps
   train gcbc_pixels_${name#encoder_} "$I" playlearn/configs/gcbc.py:cpu \
     --config.encoder=$OUT/$name/encoder --config.optimizer.lr=1e-3
   evaluate gcbc_pixels_${name#encoder_} --episodes_per_task=5 --seeds=0,1 \
     --chains=0 --videos_per_task=1
 done
 # ACT-JEPA on the small image play (chunks of 10), probed, then acting.
-[ -f "$OUT/act_jepa_small/probe.json" ] || \
-  $PY scripts/pretrain_encoder.py --objective=act_jepa --chunk=10 \
-    --dataset_dir=$OUT/data/playtable_play/images_small/$V \
-    --workdir=$OUT/act_jepa_small --steps=1000 --encoder=conv \
-    --encoder_width=16 --lr=3e-4
+pretrain act_jepa_small $OUT/data/playtable_play/images_small/$V \
+  --objective=act_jepa --chunk=10 --steps=1000
 [ -f "$OUT/eval/act_jepa_small/results.json" ] || \
   $PY scripts/evaluate.py --policy=$OUT/act_jepa_small/encoder \
     --out_dir=$OUT/eval/act_jepa_small --episodes_per_task=5 --seeds=0 \
@@ -386,12 +384,8 @@ cp $OUT/compare/pixels_large/comparison.png docs/pixels/pixels_large_comparison.
 # embeddings of the 12 hours.
 train lmp_pixels_large "$L12" playlearn/configs/lmp.py:cpu "${PIX[@]}" \
   --config.total_steps=12000
-for variant in stride4:--frame_stride=4 grid:--encoder_head=grid; do
-  [ -f "$OUT/dynamo_${variant%%:*}/probe.json" ] || \
-    $PY scripts/pretrain_encoder.py --dataset_dir="$I" \
-      --workdir=$OUT/dynamo_${variant%%:*} --steps=1000 --encoder=conv \
-      --encoder_width=16 --lr=3e-4 "${variant#*:}"
-done
+pretrain dynamo_stride4 "$I" --steps=1000 --frame_stride=4
+pretrain dynamo_grid "$I" --steps=1000 --encoder_head=grid
 PIX_GRID=("${PIX[@]}")
 PIX_GRID[0]=--config.encoder=$OUT/dynamo_grid/encoder
 train gcbc_pixels_grid "$L12" playlearn/configs/gcbc.py:cpu "${PIX_GRID[@]}" \
@@ -413,23 +407,17 @@ cp $OUT/compare/pixels_grid/comparison.png docs/pixels/pixels_grid_comparison.pn
 # DynaMo 3,000 steps in place of 1,000 (probed); Play-LMP on the longer-
 # pretrained encoder's embeddings of the 12 hours, without and with the
 # robot's own state.
-for variant in grid12:--encoder_cells=12:1000 grid_3k:--encoder_cells=6:3000; do
-  IFS=: read -r name cells steps <<< "$variant"
-  [ -f "$OUT/dynamo_$name/probe.json" ] || \
-    $PY scripts/pretrain_encoder.py --dataset_dir="$I" \
-      --workdir=$OUT/dynamo_$name --steps=$steps --encoder=conv \
-      --encoder_width=16 --lr=3e-4 --encoder_head=grid "$cells"
-done
+pretrain dynamo_grid12 "$I" --steps=1000 --encoder_head=grid --encoder_cells=12
+pretrain dynamo_grid_3k "$I" --steps=3000 --encoder_head=grid
 PIX_3K=("${PIX[@]}")
 PIX_3K[0]=--config.encoder=$OUT/dynamo_grid_3k/encoder
 train lmp_pixels_grid3k "$L12" playlearn/configs/lmp.py:cpu "${PIX_3K[@]}" \
   --config.total_steps=12000
-for seed in 0 1; do
-  suffix=$([ $seed = 0 ] || echo _seed$seed)
-  train lmp_pixels_grid3k_proprio$suffix "$L12" playlearn/configs/lmp.py:cpu \
-    "${PIX_3K[@]}" --config.total_steps=12000 --config.data.proprio=True \
-    --config.seed=$seed
-done
+train lmp_pixels_grid3k_proprio "$L12" playlearn/configs/lmp.py:cpu \
+  "${PIX_3K[@]}" --config.total_steps=12000 --config.data.proprio=True
+train lmp_pixels_grid3k_proprio_seed1 "$L12" playlearn/configs/lmp.py:cpu \
+  "${PIX_3K[@]}" --config.total_steps=12000 --config.data.proprio=True \
+  --config.seed=1
 evaluate_pixels "$L12" lmp_pixels_grid3k lmp_pixels_grid3k_proprio \
   lmp_pixels_grid3k_proprio_seed1
 $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_proprio \

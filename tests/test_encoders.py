@@ -81,6 +81,8 @@ class EncoderTest(absltest.TestCase):
     self.assertEqual(grid(_images((2, 3, 30, 20))).shape, (2, 3, 16))
     with self.assertRaisesRegex(ValueError, "head 'pool'"):
       encoders.ConvEncoder(16, (8,), head="pool", rngs=rngs)
+    with self.assertRaisesRegex(ValueError, "encoder_cells must be >= 1"):
+      encoders.ConvEncoder(16, (8,), head="grid", cells=0, rngs=rngs)
     with self.assertRaisesRegex(ValueError, "encoder_head 'grid'.*resnet18"):
       encoders.check_config("resnet18", ("cam",), "DynaMo", "grid")
     with self.assertRaisesRegex(ValueError, "encoder_head 'x'"):

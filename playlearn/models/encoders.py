@@ -42,17 +42,22 @@ def check_config(
   objective, for the message)."""
   if encoder not in ENCODERS:
     raise ValueError(f"Unknown encoder {encoder!r}; valid: {sorted(ENCODERS)}")
-  if head not in HEADS:
-    raise ValueError(f"Unknown encoder_head {head!r}; valid: {list(HEADS)}")
+  _check_head(head, cells)
   if encoder != "conv" and head != "keypoints":
     raise ValueError(
         f"encoder_head {head!r} is the conv encoder's; {encoder} pools "
         "globally (leave encoder_head 'keypoints')."
     )
-  if cells < 1:
-    raise ValueError(f"encoder_cells must be >= 1, got {cells}")
   if not views:
     raise ValueError(f"{who} needs at least one camera in `views`.")
+
+
+def _check_head(head: str, cells: int) -> None:
+  """The conv encoder's head settings (its own and its configs' check)."""
+  if head not in HEADS:
+    raise ValueError(f"Unknown encoder_head {head!r}; valid: {list(HEADS)}")
+  if cells < 1:
+    raise ValueError(f"encoder_cells must be >= 1, got {cells}")
 
 
 def _as_float(images: jax.Array) -> jax.Array:
@@ -118,8 +123,7 @@ class ConvEncoder(nnx.Module):
       cells: int = 6,
       rngs: nnx.Rngs,
   ):
-    if head not in HEADS:
-      raise ValueError(f"Unknown encoder head {head!r}; valid: {list(HEADS)}")
+    _check_head(head, cells)
     sizes = (3,) + tuple(channels)
     self.convs = nnx.List(
         [
