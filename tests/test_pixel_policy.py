@@ -94,6 +94,42 @@ def test_embedded_split_is_cached_per_encoder(
   np.testing.assert_allclose(x.mean(0), 0.0, atol=1e-4)
 
 
+def test_a_split_embedded_now_keeps_its_frames_on_request(
+    encoder_path, tiny_image_dataset, tmp_path
+):
+  from playlearn.data import frames  # pylint: disable=g-import-not-at-top
+
+  split = embeddings.embed_split(
+      encoder_path,
+      tiny_image_dataset,
+      "train",
+      cache_dir=str(tmp_path),
+      proprio=True,
+      keep_images=True,
+  )
+  # The frames decoded for the embeddings, in the rows' order: what a
+  # policy training its encoder would otherwise decode a second time.
+  expected = frames.read_images(
+      tiny_image_dataset, "train", ("rgb_static", "rgb_gripper")
+  )
+  rows = sum(len(e["steps"]["observation"]["state"]) for e in split.episodes)
+  for view, images in expected.items():
+    assert len(images) == rows
+    np.testing.assert_array_equal(split.images[view], images)
+  # From the cache there are none to keep (the caller reads them), and
+  # without keep_images none are kept.
+  cached = embeddings.embed_split(
+      encoder_path,
+      tiny_image_dataset,
+      "train",
+      cache_dir=str(tmp_path),
+      keep_images=True,
+  )
+  assert cached.images is None
+  plain = embeddings.embed_split(encoder_path, tiny_image_dataset, "train")
+  assert plain.images is None
+
+
 def test_a_state_dataset_is_refused_naming_the_cameras(
     encoder_path, tiny_play_dataset
 ):

@@ -82,6 +82,9 @@ def cache_name(encoder_path: str, dataset_dir: str, split: str) -> str:
 class Split(NamedTuple):
   episodes: list[dict]  # As WindowStore reads them (see `embed_split`).
   image_sizes: dict[str, int]  # {camera: S} of the S x S frames embedded.
+  # {camera: uint8 [N, S, S, 3]}, every frame in row order: only where
+  # `embed_split(keep_images=True)` decoded them (None from the cache).
+  images: dict[str, np.ndarray] | None = None
 
 
 def _from_arrays(arrays: dict) -> Split:
@@ -135,6 +138,7 @@ def embed_split(
     progress: Callable[[str], None] | None = print,
     encoder: nnx.Module | None = None,
     proprio: bool = False,
+    keep_images: bool = False,
 ) -> Split:
   """The episodes of `split` with `observation/state` the encoder's embeddings.
 
@@ -142,7 +146,10 @@ def embed_split(
   'proprio': float32[T, 14]}, 'action': ..., 'action_label': ...}}, what
   `WindowStore` reads; with `proprio` the state is [T, 14 + V*E], the
   robot's own state and the embeddings. `encoder`: the model saved at
-  `encoder_path`, if the caller has it loaded.
+  `encoder_path`, if the caller has it loaded. With `keep_images` a split
+  that had to be embedded keeps the frames it decoded (`Split.images`), for
+  a caller that needs them next (a policy training its encoder), so that
+  they are not decoded twice; a cached split has none.
   """
   cache, result = None, None
   if cache_dir is not None:
@@ -158,7 +165,9 @@ def embed_split(
       ):
         result = None  # A cache from before proprio: embedded again.
   if result is None:
-    result = _embed(encoder_path, dataset_dir, split, encoder, progress)
+    result = _embed(
+        encoder_path, dataset_dir, split, encoder, progress, keep_images
+    )
     if cache is not None:
       os.makedirs(cache_dir, exist_ok=True)
       _save(cache, result)
@@ -173,16 +182,20 @@ def with_proprio(split: Split) -> Split:
     state = np.concatenate([obs["proprio"], obs["state"]], axis=-1)
     steps = dict(e["steps"], observation=dict(obs, state=state))
     episodes.append({"steps": steps})
-  return Split(episodes, split.image_sizes)
+  return Split(episodes, split.image_sizes, split.images)
 
 
-def _embed(encoder_path, dataset_dir, split, encoder, progress) -> Split:
-  """The encoder's embeddings of `split` and its proprio, every episode."""
+def _embed(
+    encoder_path, dataset_dir, split, encoder, progress, keep_images=False
+) -> Split:
+  """The encoder's embeddings of `split` and its proprio, every episode
+  (and the frames, with `keep_images`)."""
   from playlearn.data import reading  # pylint: disable=g-import-not-at-top
 
   encoder = encoder or pretrained.load(encoder_path)
   source = reading.EpisodeSource(dataset_dir, split)
   episodes, sizes, count, tic = [], {}, 0, time.perf_counter()
+  kept = {v: [] for v in encoder.config.views}
   for i in range(len(source)):
     steps = source[i]["steps"]
     frames.check_views(
@@ -192,6 +205,9 @@ def _embed(encoder_path, dataset_dir, split, encoder, progress) -> Split:
     )
     images = {v: steps["observation"][v] for v in encoder.config.views}
     sizes = {v: int(images[v].shape[1]) for v in images}
+    if keep_images:
+      for v in images:
+        kept[v].append(np.asarray(images[v], np.uint8))
     embedded = {
         "observation": {
             "state": embed_frames(encoder, images),
@@ -209,7 +225,9 @@ def _embed(encoder_path, dataset_dir, split, encoder, progress) -> Split:
           f"embedded {split} episode {i + 1}/{len(source)}: {count} steps, "
           f"{rate:.0f} images/s"
       )
-  return Split(episodes, sizes)
+  if not keep_images:
+    return Split(episodes, sizes)
+  return Split(episodes, sizes, {v: np.concatenate(kept[v]) for v in kept})
 
 
 def normalization(

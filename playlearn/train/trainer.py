@@ -294,6 +294,9 @@ def make_data(
         cache_dir=workdir,
         encoder=encoder,
         proprio=run_config.value_of(config, "data.proprio"),
+        # A policy training its encoder reads the frames next: a split
+        # embedded now keeps them rather than decoding them twice.
+        keep_images=bool(run_config.value_of(config, "train_encoder")),
     )
     base = windows.load_normalization(
         config.dataset_dir,
@@ -304,9 +307,14 @@ def make_data(
     store = windows.WindowStore(split.episodes, normalization, window_config)
     image_sizes = split.image_sizes
     if run_config.value_of(config, "train_encoder"):
+      images = split.images
+      if images is None:  # The embeddings came from the cache.
+        images = frames.read_images(
+            config.dataset_dir, "train", encoder.config.views
+        )
       store = frames.ImageWindows(
           store,
-          frames.read_images(config.dataset_dir, "train", encoder.config.views),
+          images,
           run_config.value_of(config, "data.image_shift"),
           proprio=run_config.value_of(config, "data.proprio"),
       )
