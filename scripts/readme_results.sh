@@ -426,20 +426,27 @@ LMP grid 3k + robot state=$OUT/eval/lmp_pixels_grid3k_proprio/results.json,\
 the same seed 1=$OUT/eval/lmp_pixels_grid3k_proprio_seed1/results.json"
 cp $OUT/compare/pixels_proprio/comparison.png \
   docs/pixels/pixels_proprio_comparison.png
-# 2026-12-05 (fifteenth session): that Play-LMP trained twice as long, and
-# the first pixel BESO (C-BESO with its history in a GRU, the state
-# results' best BESO) on the same embeddings and robot's state.
+# 2026-12-05 (fifteenth session): that Play-LMP trained twice as long, the
+# first pixel BESO (C-BESO with its history in a GRU, the state results'
+# best BESO) and GCBC (as trained and with its window) on the same
+# embeddings and robot's state.
 train lmp_pixels_grid3k_proprio_24k "$L12" playlearn/configs/lmp.py:cpu \
   "${PIX_3K[@]}" --config.total_steps=24000 --config.data.proprio=True
 train beso_pixels_grid3k_proprio "$L12" playlearn/configs/beso.py:cpu \
   "${PIX_3K[@]}" --config.data.proprio=True --config.model.cond_drop_prob=0 \
   --config.model.network=gru --config.model.obs_window=32 \
   --config.data.batch_size=64
-evaluate_pixels "$L12" lmp_pixels_grid3k_proprio_24k beso_pixels_grid3k_proprio
+train gcbc_pixels_grid3k_proprio "$L12" playlearn/configs/gcbc.py:cpu \
+  "${PIX_3K[@]}" --config.total_steps=24000 --config.data.proprio=True
+evaluate_pixels "$L12" lmp_pixels_grid3k_proprio_24k beso_pixels_grid3k_proprio \
+  gcbc_pixels_grid3k_proprio
+evaluate_act gcbc_pixels_grid3k_proprio aw32 act_window=32 \
+  --episodes_per_task=5 --seeds=0,1 --chains=0 --videos_per_task=1
 $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_fifteenth \
   --results="LMP 12k + robot state=$OUT/eval/lmp_pixels_grid3k_proprio/results.json,\
 LMP 24k + robot state=$OUT/eval/lmp_pixels_grid3k_proprio_24k/results.json,\
-C-BESO-GRU + robot state=$OUT/eval/beso_pixels_grid3k_proprio/results.json"
+C-BESO-GRU + robot state=$OUT/eval/beso_pixels_grid3k_proprio/results.json,\
+GCBC + robot state=$OUT/eval/gcbc_pixels_grid3k_proprio/results.json"
 cp $OUT/compare/pixels_fifteenth/comparison.png \
   docs/pixels/pixels_fifteenth_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
