@@ -195,7 +195,7 @@ def _embed(
   encoder = encoder or pretrained.load(encoder_path)
   source = reading.EpisodeSource(dataset_dir, split)
   episodes, sizes, count, tic = [], {}, 0, time.perf_counter()
-  kept = {v: [] for v in encoder.config.views}
+  kept = {v: [] for v in encoder.config.views}  # Filled with keep_images.
   for i in range(len(source)):
     steps = source[i]["steps"]
     frames.check_views(
@@ -225,9 +225,8 @@ def _embed(
           f"embedded {split} episode {i + 1}/{len(source)}: {count} steps, "
           f"{rate:.0f} images/s"
       )
-  if not keep_images:
-    return Split(episodes, sizes)
-  return Split(episodes, sizes, {v: np.concatenate(kept[v]) for v in kept})
+  images = {v: np.concatenate(kept[v]) for v in kept} if keep_images else None
+  return Split(episodes, sizes, images)
 
 
 def normalization(

@@ -285,6 +285,7 @@ def make_data(
       goals=run_config.value_of(config, "data.goals"),
   )
   image_sizes = None
+  train_encoder = bool(run_config.value_of(config, "train_encoder"))
   if run_config.value_of(config, "encoder"):
     encoder = encoder or pretrained.load(config.encoder)
     split = embeddings.embed_split(
@@ -296,7 +297,7 @@ def make_data(
         proprio=run_config.value_of(config, "data.proprio"),
         # A policy training its encoder reads the frames next: a split
         # embedded now keeps them rather than decoding them twice.
-        keep_images=bool(run_config.value_of(config, "train_encoder")),
+        keep_images=train_encoder,
     )
     base = windows.load_normalization(
         config.dataset_dir,
@@ -306,7 +307,7 @@ def make_data(
     normalization = embeddings.normalization(split.episodes, base)
     store = windows.WindowStore(split.episodes, normalization, window_config)
     image_sizes = split.image_sizes
-    if run_config.value_of(config, "train_encoder"):
+    if train_encoder:
       images = split.images
       if images is None:  # The embeddings came from the cache.
         images = frames.read_images(
