@@ -44,7 +44,11 @@ _BATCH = flags.DEFINE_integer("batch_size", 32, "Windows per batch.")
 _LR = flags.DEFINE_float("lr", 1e-4, "AdamW learning rate.")
 _SEED = flags.DEFINE_integer("seed", 0, "Initialisation and batch seed.")
 _ENCODER = flags.DEFINE_enum(
-    "encoder", "conv", ["conv", "resnet18"], "Image encoder."
+    "encoder",
+    "conv",
+    list(encoders.ENCODERS),
+    "Image encoder; 'pixels' has no weights (each camera's pixels averaged "
+    "over --encoder_cells x --encoder_cells): save it with --steps=0.",
 )
 _WIDTH = flags.DEFINE_integer(
     "encoder_width", 16, "Encoder base width (embedding: 8 x width)."
@@ -60,8 +64,8 @@ _HEAD = flags.DEFINE_enum(
 _CELLS = flags.DEFINE_integer(
     "encoder_cells",
     6,
-    "The grid head's cells along each side (each feature map's mean over "
-    "every cell is kept).",
+    "The grid's cells along each side: the grid head's (each feature map's "
+    "mean over every cell is kept) or the pixels encoder's.",
 )
 _WINDOW = flags.DEFINE_integer(
     "window", 6, "DynaMo: frames per training window."

@@ -90,6 +90,22 @@ class EncoderTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "encoder_cells must be >= 1"):
       encoders.check_config("conv", ("cam",), "DynaMo", "grid", 0)
 
+  def test_the_pixel_grid_is_each_cells_mean_colour(self):
+    grid = encoders.PixelGrid(cells=2)
+    self.assertEqual(_params(grid), 0)  # Nothing to train.
+    image = np.zeros((4, 6, 3), np.uint8)
+    image[:2, 3:] = 255  # The top-right cell white, the rest black.
+    image[2:, :3, 0] = 255  # The bottom-left cell red.
+    cells = np.asarray(grid(jnp.asarray(image))).reshape(2, 2, 3)
+    np.testing.assert_allclose(cells[0, 1], 1.0)
+    np.testing.assert_allclose(cells[1, 0], [1.0, -1.0, -1.0])
+    np.testing.assert_allclose(cells[[0, 1], [0, 1]], -1.0)
+    self.assertEqual(grid(_images((2, 3, 30, 20))).shape, (2, 3, 12))
+    with self.assertRaisesRegex(ValueError, "encoder_cells must be >= 1"):
+      encoders.PixelGrid(cells=0)
+    with self.assertRaisesRegex(ValueError, "pixels encoder has no head"):
+      encoders.check_config("pixels", ("cam",), "DynaMo", "grid")
+
   def test_multi_view_fuses_the_cameras_it_was_built_for(self):
     rngs = nnx.Rngs(0)
     views = {

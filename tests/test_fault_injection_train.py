@@ -172,6 +172,7 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous(
         ("checkpoint_every", 0, r"config.checkpoint_every=0"),
         ("ema_decay", 1.0, r"config.ema_decay=1.0: must be in \[0, 1\)"),
         ("data.obs_noise", -0.1, r"config.data.obs_noise=-0.1: must be >= 0"),
+        ("data.std_floor", 0.0, r"config.data.std_floor=0.0: must be > 0"),
         (
             "data.features",
             "pixels",

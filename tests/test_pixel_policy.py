@@ -320,6 +320,29 @@ def test_every_method_takes_the_encoder(
     assert all(np.isfinite(list(errors.values())))
 
 
+def test_a_policy_on_the_pixels_encoder_with_a_std_floor(
+    tiny_image_dataset, tmp_path
+):
+  # The weightless encoder (each camera's pixels over a 3 x 3 grid), saved
+  # untrained as `pretrain_encoder.py --encoder=pixels --steps=0` does.
+  path = str(tmp_path / "pixels")
+  cfg = dynamo.Config(
+      encoder="pixels", encoder_cells=3, window=3, width=16, layers=1, heads=2
+  )
+  pretrained.save(dynamo.Model(cfg, rngs=nnx.Rngs(0)), path)
+  config = _pixel_config(gcbc_config, path, tiny_image_dataset)
+  config.data.std_floor = 0.05
+  trainer.train_and_evaluate(config, str(tmp_path / "run"))
+  policy = Policy.load(str(tmp_path / "run" / "policy"))
+  std = policy.normalization.state_std
+  assert std.shape == (2 * 3 * 3 * 3,)
+  # Cells that hardly change in play are divided by the floor, not by
+  # their own spread.
+  assert std.min() == pytest.approx(0.05) and std.max() > 0.05
+  obs = suite.env_for(policy).reset(seed=0).observation
+  assert policy.act(obs, obs).shape == (7,)
+
+
 def test_the_encoder_trains_with_the_policy(
     encoder_path, tiny_image_dataset, tmp_path
 ):

@@ -116,6 +116,30 @@ class PretrainedTest(absltest.TestCase):
         pretrained.load(other)
 
 
+def test_the_pixels_encoder_is_saved_untrained_never_pretrained(tmp_path):
+  cfg = dynamo.Config(encoder="pixels", encoder_cells=4, window=3, width=16)
+  model = dynamo.Model(cfg, rngs=nnx.Rngs(0))
+  images = {
+      "rgb_static": np.full((2, 96, 96, 3), 255, np.uint8),
+      "rgb_gripper": np.zeros((2, 64, 64, 3), np.uint8),
+  }
+  features = np.asarray(dynamo.embed(model, images))
+  assert features.shape == (2, 2 * 4 * 4 * 3)  # Cameras in config order.
+  np.testing.assert_allclose(features[:, :48], 1.0)
+  np.testing.assert_allclose(features[:, 48:], -1.0)
+  pretrained.save(model, str(tmp_path / "encoder"))
+  loaded = pretrained.load(str(tmp_path / "encoder"))
+  np.testing.assert_array_equal(dynamo.embed(loaded, images), features)
+  frames_ = frames.FrameWindows([_episode(4, 0)], window=3, views=("cam",))
+  with pytest.raises(ValueError, match="no weights for DynaMo.*--steps=0"):
+    pretrain.run(
+        frames_,
+        frames_,
+        pretrain.PretrainConfig(model=cfg, steps=10),
+        str(tmp_path / "run"),
+    )
+
+
 def test_pixel_means_average_each_square_of_each_camera():
   images = {
       "rgb_static": np.full((2, 96, 96, 3), 51, np.uint8),

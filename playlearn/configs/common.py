@@ -60,6 +60,9 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # trained encoder only (0: off; frames.ImageWindows). proprio: a pixel
   # policy also sees the robot's own state (tool pose, gripper, joints;
   # features.proprio) beside its embeddings, in observations and goals.
+  # std_floor: observations are divided by max(std, std_floor); a pixel
+  # policy on raw-like features (the pixels encoder) may raise it so that
+  # a cell that hardly changes in play is not magnified when it does.
   c.data = ml_collections.ConfigDict(
       dict(
           batch_size=256,
@@ -73,6 +76,7 @@ def get_config(method: str) -> ml_collections.ConfigDict:
           obs_noise=0.0,
           image_shift=0,
           proprio=False,
+          std_floor=1e-6,  # windows.STD_FLOOR
       )
   )
   # lr 1e-4 (CALVIN's): the logistic mixture's loss is stiff once components

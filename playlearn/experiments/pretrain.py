@@ -127,6 +127,11 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
         f"expects {config.model.window}."
     )
   objective = objective_of(config.model)
+  if config.model.encoder == "pixels" and config.steps and objective is dynamo:
+    raise ValueError(
+        "The pixels encoder has no weights for DynaMo to pretrain: save it "
+        "with steps=0 (--steps=0)."
+    )
   missing = set(objective.BATCH_KEYS) - set(train_frames.batch([0]))
   if missing:
     raise ValueError(

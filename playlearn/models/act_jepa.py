@@ -53,7 +53,7 @@ class Config:
   encoder: str = "conv"  # One of encoders.ENCODERS.
   encoder_width: int = 16  # Embeddings of 8 x width per camera.
   encoder_head: str = "keypoints"  # The conv net's (encoders.HEADS).
-  encoder_cells: int = 6  # The grid head's cells along each side.
+  encoder_cells: int = 6  # The grid's cells a side (grid head, pixels).
   views: tuple[str, ...] = ("rgb_static", "rgb_gripper")
   chunk: int = 10  # H: actions predicted, and future frames embedded.
   action_dim: int = 7
@@ -107,7 +107,7 @@ class Model(nnx.Module):
     self.encoders = nnx.Dict(
         {v: dynamo.make_encoder(config, rngs=rngs) for v in config.views}
     )
-    self.features = 8 * config.encoder_width
+    self.features = self.encoders[config.views[0]].features
     fused = len(config.views) * self.features
     self.target = Target(nnx.to_pure_dict(nnx.state(self.encoders, nnx.Param)))
     h = config.chunk

@@ -43,7 +43,7 @@ class Config:
   # net's channels are (width, 2 width, 2 width), its features 8 x width too.
   encoder_width: int = 64
   encoder_head: str = "keypoints"  # The conv net's (encoders.HEADS).
-  encoder_cells: int = 6  # The grid head's cells along each side.
+  encoder_cells: int = 6  # The grid's cells a side (grid head, pixels).
   views: tuple[str, ...] = ("rgb_static", "rgb_gripper")
   window: int = 6  # Frames per training sequence.
   transition: int = 16  # Size of the latent transition z.
@@ -85,8 +85,10 @@ BATCH_KEYS = ("images", "mask")
 
 def make_encoder(config, *, rngs: nnx.Rngs) -> nnx.Module:
   """The per-camera encoder of `config` (a DynaMo or ACT-JEPA Config):
-  features of 8 x encoder_width."""
+  features of 8 x encoder_width (the pixels encoder: 3 x encoder_cells^2)."""
   width = config.encoder_width
+  if config.encoder == "pixels":
+    return encoders.PixelGrid(config.encoder_cells)
   if config.encoder == "resnet18":
     return encoders.ResNet18(width, rngs=rngs)
   return encoders.ConvEncoder(
@@ -106,7 +108,7 @@ class Model(nnx.Module):
     self.encoders = nnx.Dict(
         {v: make_encoder(config, rngs=rngs) for v in config.views}
     )
-    self.features = 8 * config.encoder_width
+    self.features = self.encoders[config.views[0]].features
     size = dict(
         width=config.width,
         layers=config.layers,

@@ -19,6 +19,10 @@ inside, so the data pipeline hands over the camera's bytes.
   GroupNorm instead of BatchNorm, so that the encoder is a pure function of
   its weights (no running statistics to carry through jit, scan or EMA
   targets); `width` scales every stage for small runs.
+* `PixelGrid`: no weights: the camera's pixels averaged over a `cells` x
+  `cells` grid (3 colours a cell). The reference a learned encoder must
+  beat: a linear read of it finds more of the blocks and fixtures than
+  DynaMo's embeddings do (README, probes).
 * `MultiView`: one encoder per camera, their features concatenated and
   projected to `features`.
 """
@@ -43,7 +47,12 @@ def check_config(
   if encoder not in ENCODERS:
     raise ValueError(f"Unknown encoder {encoder!r}; valid: {sorted(ENCODERS)}")
   _check_head(head, cells)
-  if encoder != "conv" and head != "keypoints":
+  if encoder == "pixels" and head != "keypoints":
+    raise ValueError(
+        f"encoder_head {head!r} is the conv encoder's; the pixels encoder "
+        "has no head: set its grid with encoder_cells."
+    )
+  if encoder not in ("conv", "pixels") and head != "keypoints":
     raise ValueError(
         f"encoder_head {head!r} is the conv encoder's; {encoder} pools "
         "globally (leave encoder_head 'keypoints')."
@@ -204,7 +213,21 @@ class ResNet18(nnx.Module):
     return x.mean(axis=(1, 2)).reshape(lead + (self.features,))
 
 
-ENCODERS = {"conv": ConvEncoder, "resnet18": ResNet18}
+class PixelGrid(nnx.Module):
+  """No weights: [..., H, W, 3] -> [..., cells * cells * 3], the pixels
+  (scaled to [-1, 1]) averaged over each cell of a `cells` x `cells` grid."""
+
+  def __init__(self, cells: int = 12):
+    _check_head("keypoints", cells)
+    self.cells = cells
+    self.features = cells * cells * 3
+
+  def __call__(self, images: jax.Array) -> jax.Array:
+    x, lead = _flat(images)
+    return grid_pool(_as_float(x), self.cells).reshape(lead + (self.features,))
+
+
+ENCODERS = {"conv": ConvEncoder, "resnet18": ResNet18, "pixels": PixelGrid}
 
 
 class MultiView(nnx.Module):

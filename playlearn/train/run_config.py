@@ -104,6 +104,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       "data.obs_noise",
       "must be >= 0 (0: off)",
   )
+  need(value_of(config, "data.std_floor") > 0, "data.std_floor", "must be > 0")
   need(
       config.data.kappa_min <= config.data.kappa_max,
       "data.kappa_min",
@@ -200,6 +201,7 @@ ADDED_FIELDS = {
     "data.features": "raw",
     "data.goals": "full",
     "data.obs_noise": 0.0,
+    "data.std_floor": windows.STD_FLOOR,
     "microbatches": 1,
     "encoder": "",
     "train_encoder": False,

@@ -283,6 +283,7 @@ def make_data(
       actions=run_config.value_of(config, "data.actions"),
       features=run_config.value_of(config, "data.features"),
       goals=run_config.value_of(config, "data.goals"),
+      std_floor=run_config.value_of(config, "data.std_floor"),
   )
   image_sizes = None
   train_encoder = bool(run_config.value_of(config, "train_encoder"))
@@ -304,7 +305,9 @@ def make_data(
         window_config.action_norm,
         actions=window_config.actions,
     )
-    normalization = embeddings.normalization(split.episodes, base)
+    normalization = embeddings.normalization(
+        split.episodes, base, window_config.std_floor
+    )
     store = windows.WindowStore(split.episodes, normalization, window_config)
     image_sizes = split.image_sizes
     if train_encoder:
