@@ -449,6 +449,30 @@ C-BESO-GRU + robot state=$OUT/eval/beso_pixels_grid3k_proprio/results.json,\
 GCBC + robot state=$OUT/eval/gcbc_pixels_grid3k_proprio/results.json"
 cp $OUT/compare/pixels_fifteenth/comparison.png \
   docs/pixels/pixels_fifteenth_comparison.png
+# 2026-12-06 (sixteenth session): the reference encoder with no weights
+# (each camera's pixels averaged over 12 x 12 cells; saved untrained and
+# probed on the 3 hours), and Play-LMP and GCBC on it with the robot's
+# state, as on the grid head above; GCBC also with the cells' spread floored.
+pretrain pixels12 "$I" --steps=0 --encoder=pixels --encoder_cells=12
+PIX_GRID=("${PIX[@]}")
+PIX_GRID[0]=--config.encoder=$OUT/pixels12/encoder
+train lmp_pixels_pixels12_proprio "$L12" playlearn/configs/lmp.py:cpu \
+  "${PIX_GRID[@]}" --config.total_steps=12000 --config.data.proprio=True
+train gcbc_pixels_pixels12_proprio "$L12" playlearn/configs/gcbc.py:cpu \
+  "${PIX_GRID[@]}" --config.total_steps=24000 --config.data.proprio=True
+train gcbc_pixels_pixels12_proprio_floor "$L12" playlearn/configs/gcbc.py:cpu \
+  "${PIX_GRID[@]}" --config.total_steps=12000 --config.data.proprio=True \
+  --config.data.std_floor=0.05
+evaluate_pixels "$L12" lmp_pixels_pixels12_proprio gcbc_pixels_pixels12_proprio \
+  gcbc_pixels_pixels12_proprio_floor
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_sixteenth \
+  --results="LMP on the grid head=$OUT/eval/lmp_pixels_grid3k_proprio/results.json,\
+LMP on pixel means=$OUT/eval/lmp_pixels_pixels12_proprio/results.json,\
+GCBC on the grid head=$OUT/eval/gcbc_pixels_grid3k_proprio/results.json,\
+GCBC on pixel means=$OUT/eval/gcbc_pixels_pixels12_proprio/results.json,\
+GCBC on pixel means with a std floor=$OUT/eval/gcbc_pixels_pixels12_proprio_floor/results.json"
+cp $OUT/compare/pixels_sixteenth/comparison.png \
+  docs/pixels/pixels_sixteenth_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
