@@ -60,9 +60,9 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # trained encoder only (0: off; frames.ImageWindows). proprio: a pixel
   # policy also sees the robot's own state (tool pose, gripper, joints;
   # features.proprio) beside its embeddings, in observations and goals.
-  # std_floor: observations are divided by max(std, std_floor); a pixel
-  # policy on raw-like features (the pixels encoder) may raise it so that
-  # a cell that hardly changes in play is not magnified when it does.
+  # std_floor: observations are divided by max(std, std_floor); raising it
+  # keeps a feature that hardly varies in play (a pixel cell of the pixels
+  # encoder) from being magnified when it does change.
   c.data = ml_collections.ConfigDict(
       dict(
           batch_size=256,

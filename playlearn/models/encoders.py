@@ -22,7 +22,9 @@ inside, so the data pipeline hands over the camera's bytes.
 * `PixelGrid`: no weights: the camera's pixels averaged over a `cells` x
   `cells` grid (3 colours a cell). The reference a learned encoder must
   beat: a linear read of it finds more of the blocks and fixtures than
-  DynaMo's embeddings do (README, probes).
+  DynaMo's embeddings do, though policies on it do no better (README,
+  sixteenth session). Saved like a pretrained encoder with no training
+  (`pretrain_encoder.py --encoder=pixels --steps=0`).
 * `MultiView`: one encoder per camera, their features concatenated and
   projected to `features`.
 """
