@@ -128,6 +128,13 @@ def test_a_split_embedded_now_keeps_its_frames_on_request(
   assert cached.images is None
   plain = embeddings.embed_split(encoder_path, tiny_image_dataset, "train")
   assert plain.images is None
+  # The frames of either: kept, or read from the dataset.
+  for embedded in (split, cached):
+    got = embeddings.frames_of(
+        embedded, tiny_image_dataset, "train", tuple(expected)
+    )
+    for view, images in expected.items():
+      np.testing.assert_array_equal(got[view], images)
 
 
 def test_a_state_dataset_is_refused_naming_the_cameras(

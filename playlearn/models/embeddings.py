@@ -174,6 +174,16 @@ def embed_split(
   return with_proprio(result) if proprio else result
 
 
+def frames_of(
+    split: Split, dataset_dir: str, name: str, views: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+  """The frames of `split` (the split `name` of `dataset_dir`) in row order:
+  those it kept when embedded (`keep_images`), else read from the dataset."""
+  if split.images is not None:
+    return split.images
+  return frames.read_images(dataset_dir, name, views)
+
+
 def with_proprio(split: Split) -> Split:
   """`split` with each step's proprio before its embeddings."""
   episodes = []

@@ -275,25 +275,28 @@ def validation_batches(
         flush=True,
     )
     return []
+  train_encoder = bool(config.get("train_encoder"))
+  split = None
   if config.get("encoder"):  # The split's frames as the encoder embeds them.
-    episodes = embeddings.embed_split(
+    split = embeddings.embed_split(
         config.encoder,
         config.dataset_dir,
         "validation",
         cache_dir=cache_dir,
         encoder=encoder,
         proprio=proprio,
-    ).episodes
+        keep_images=train_encoder,  # Decoded once, as for training.
+    )
+    episodes = split.episodes
   else:
     episodes = (source[i] for i in range(len(source)))
   store = windows.WindowStore(episodes, normalization, window_config)
-  if config.get("train_encoder"):  # The model embeds the frames itself.
+  if train_encoder:  # The model embeds the frames itself.
     views = pretrained.describe(config.encoder)["config"]["views"]
-    store = frames.ImageWindows(
-        store,
-        frames.read_images(config.dataset_dir, "validation", views),
-        proprio=proprio,
+    images = embeddings.frames_of(
+        split, config.dataset_dir, "validation", views
     )
+    store = frames.ImageWindows(store, images, proprio=proprio)
   size = min(config.data.batch_size, store.num_windows)
   size -= size % jax.device_count()
   num_batches = min(num_batches, store.num_windows // size) if size else 0

@@ -311,14 +311,11 @@ def make_data(
     store = windows.WindowStore(split.episodes, normalization, window_config)
     image_sizes = split.image_sizes
     if train_encoder:
-      images = split.images
-      if images is None:  # The embeddings came from the cache.
-        images = frames.read_images(
-            config.dataset_dir, "train", encoder.config.views
-        )
       store = frames.ImageWindows(
           store,
-          images,
+          embeddings.frames_of(
+              split, config.dataset_dir, "train", encoder.config.views
+          ),
           run_config.value_of(config, "data.image_shift"),
           proprio=run_config.value_of(config, "data.proprio"),
       )
