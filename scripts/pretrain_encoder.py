@@ -1,4 +1,4 @@
-r"""Pretrains an image encoder on play frames (DynaMo or ACT-JEPA); probes it.
+r"""Pretrains an image encoder on play frames (DynaMo, ACT-JEPA or the state); probes it.
 
   python scripts/collect_play.py --config=images_small --data_dir=out/data
   python scripts/pretrain_encoder.py \
@@ -7,6 +7,10 @@ r"""Pretrains an image encoder on play frames (DynaMo or ACT-JEPA); probes it.
   python scripts/pretrain_encoder.py --objective=act_jepa --chunk=10 \
       --dataset_dir=out/data/playtable_play/images_small/1.3.0 \
       --workdir=out/act_jepa --steps=2000
+  python scripts/pretrain_encoder.py --objective=state_regression \
+      --encoder_head=grid --batch_size=128 --lr=1e-3 \
+      --dataset_dir=out/data/playtable_play/images_small/1.3.0 \
+      --workdir=out/state_encoder --steps=2000
 
 Writes `workdir/encoder` (a saved encoder, `playlearn.models.pretrained`),
 `metrics.jsonl`, `curves.png` and `probe.json`: the held-out linear-probe R^2
@@ -27,20 +31,25 @@ from playlearn.models import act_jepa
 from playlearn.models import dynamo
 from playlearn.models import encoders
 from playlearn.models import pretrained
+from playlearn.models import state_regression
 
 _OBJECTIVE = flags.DEFINE_enum(
     "objective",
     "dynamo",
-    ["dynamo", "act_jepa"],
-    "DynaMo's latent dynamics (frames only) or ACT-JEPA's action chunks and "
-    "latent future (frames, actions and goal frames).",
+    ["dynamo", "act_jepa", "state_regression"],
+    "DynaMo's latent dynamics (frames only), ACT-JEPA's action chunks and "
+    "latent future (frames, actions and goal frames), or a linear read of the "
+    "simulator's state (privileged labels a real robot lacks: a reference "
+    "for what a frozen encoder can give a policy).",
 )
 _DATASET_DIR = flags.DEFINE_string(
     "dataset_dir", None, "Image play dataset (version dir).", required=True
 )
 _WORKDIR = flags.DEFINE_string("workdir", "out/dynamo", "Output directory.")
 _STEPS = flags.DEFINE_integer("steps", 2000, "Training steps.")
-_BATCH = flags.DEFINE_integer("batch_size", 32, "Windows per batch.")
+_BATCH = flags.DEFINE_integer(
+    "batch_size", 32, "Windows per batch (state_regression: frames)."
+)
 _LR = flags.DEFINE_float("lr", 1e-4, "AdamW learning rate.")
 _SEED = flags.DEFINE_integer("seed", 0, "Initialisation and batch seed.")
 _ENCODER = flags.DEFINE_enum(
@@ -102,6 +111,8 @@ def main(argv):
   )
   if _OBJECTIVE.value == "dynamo":
     model, goal_horizon = dynamo.Config(**encoder, window=_WINDOW.value), None
+  elif _OBJECTIVE.value == "state_regression":
+    model, goal_horizon = state_regression.Config(**encoder), None
   else:
     if _STRIDE.value != 1:
       raise app.UsageError(

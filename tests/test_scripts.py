@@ -138,6 +138,24 @@ def test_pretrain_an_encoder_on_image_play(tmp_path):
   assert (workdir / "tsne.png").stat().st_size > 1000
   assert "validation frames by task segment" in out, out
   assert (workdir / "encoder" / "MANIFEST.json").exists()
+  # The same frames read by an encoder trained on the simulator's state.
+  state_dir = tmp_path / "state"
+  out = _run(
+      "scripts/pretrain_encoder.py",
+      "--objective=state_regression",
+      "--encoder_head=grid",
+      f"--dataset_dir={version_dir}",
+      f"--workdir={state_dir}",
+      "--steps=2",
+      "--batch_size=8",
+      "--encoder_width=4",
+      "--probe_frames=16",
+      "--log_every=1",
+  )
+  assert "block_positions=" in out, out
+  saved = json.loads((state_dir / "encoder" / "encoder.json").read_text())
+  assert saved["objective"] == "state_regression"
+  assert len(saved["config"]["target_std"]) == 44
 
 
 def test_bench_memory():

@@ -4,9 +4,11 @@
                         workdir="out/dynamo")
 
 Trains the model of a pretraining objective (`models.pretrained.OBJECTIVES`:
-DynaMo's `dynamo.Config` or ACT-JEPA's `act_jepa.Config` as
-`PretrainConfig.model`) on windows of play frames (`data.frames.FrameWindows`;
-ACT-JEPA's with actions and goal frames) with AdamW, logs the loss terms and
+DynaMo's `dynamo.Config`, ACT-JEPA's `act_jepa.Config` or the state
+regression's `state_regression.Config` as `PretrainConfig.model`) on windows
+of play frames (`data.frames.FrameWindows`; ACT-JEPA's with actions and goal
+frames; an objective's `fit_config`, where it has one, first fits its config
+to the training frames) with AdamW, logs the loss terms and
 the embeddings' spread (a collapse shows as a spread falling to 0) to
 `metrics.jsonl` with a progress line, saves the encoder (`models.pretrained`,
 with the frame sizes it saw) and writes `probe.json`: held-out linear-probe
@@ -139,6 +141,10 @@ def run(train_frames, val_frames, config: PretrainConfig, workdir: str):
         f"frames give no {sorted(missing)} (goal frames: "
         "FrameWindows.from_dataset(..., goal_horizon=H); actions: a dataset "
         "with actions)"
+    )
+  if hasattr(objective, "fit_config"):  # E.g. the state's scales.
+    config = dataclasses.replace(
+        config, model=objective.fit_config(config.model, train_frames)
     )
   model = objective.Model(config.model, rngs=nnx.Rngs(config.seed))
   before = probe_model(model, train_frames, val_frames, config.probe_frames)

@@ -34,9 +34,14 @@ from playlearn import manifest
 from playlearn.models import act_jepa
 from playlearn.models import configure
 from playlearn.models import dynamo
+from playlearn.models import state_regression
 
 FORMAT = "playlearn-encoder-1"
-OBJECTIVES = {"dynamo": dynamo, "act_jepa": act_jepa}
+OBJECTIVES = {
+    "dynamo": dynamo,
+    "act_jepa": act_jepa,
+    "state_regression": state_regression,
+}
 _DESCRIPTION = "encoder.json"
 
 
