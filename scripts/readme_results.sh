@@ -473,6 +473,42 @@ GCBC on pixel means=$OUT/eval/gcbc_pixels_pixels12_proprio/results.json,\
 GCBC on pixel means with a std floor=$OUT/eval/gcbc_pixels_pixels12_proprio_floor/results.json"
 cp $OUT/compare/pixels_sixteenth/comparison.png \
   docs/pixels/pixels_sixteenth_comparison.png
+# 2026-12-06 (seventeenth session): an encoder trained to read the
+# simulator's state (privileged labels: a reference, not a method for a
+# real arm), on every 4th frame of the 12 hours, with the conv encoder's
+# keypoint head; then Play-LMP and GCBC on it with the robot's state. And
+# the same objective with the grid head on the 3 hours (probed only).
+[ -f "$OUT/state_grid/probe.json" ] || \
+  $PY scripts/pretrain_encoder.py --dataset_dir="$I" \
+    --workdir=$OUT/state_grid --objective=state_regression \
+    --encoder=conv --encoder_width=16 --encoder_head=grid \
+    --batch_size=128 --lr=1e-3 --steps=3000
+[ -f "$OUT/state_keypoints_large/probe.json" ] || \
+  $PY scripts/pretrain_encoder.py --dataset_dir="$L12" \
+    --workdir=$OUT/state_keypoints_large --objective=state_regression \
+    --encoder=conv --encoder_width=16 --encoder_head=keypoints \
+    --batch_size=128 --lr=1e-3 --steps=4000 --frame_stride=4
+[ -f "$OUT/probes_seventeenth.json" ] || \
+  $PY scripts/probe_encoders.py --dataset_dir="$I" \
+    --encoders=$OUT/dynamo_grid_3k/encoder,$OUT/pixels12/encoder,$OUT/state_grid/encoder,$OUT/state_keypoints_large/encoder \
+    --out=$OUT/probes_seventeenth.json
+PIX_STATE=("${PIX[@]}")
+PIX_STATE[0]=--config.encoder=$OUT/state_keypoints_large/encoder
+train lmp_pixels_state_keypoints_large_proprio "$L12" \
+  playlearn/configs/lmp.py:cpu "${PIX_STATE[@]}" --config.total_steps=12000 \
+  --config.data.proprio=True
+train gcbc_pixels_state_keypoints_large_proprio "$L12" \
+  playlearn/configs/gcbc.py:cpu "${PIX_STATE[@]}" --config.total_steps=24000 \
+  --config.data.proprio=True
+evaluate_pixels "$L12" lmp_pixels_state_keypoints_large_proprio \
+  gcbc_pixels_state_keypoints_large_proprio
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_seventeenth \
+  --results="LMP on the grid head=$OUT/eval/lmp_pixels_grid3k_proprio/results.json,\
+LMP on the state-trained encoder=$OUT/eval/lmp_pixels_state_keypoints_large_proprio/results.json,\
+GCBC on the grid head=$OUT/eval/gcbc_pixels_grid3k_proprio/results.json,\
+GCBC on the state-trained encoder=$OUT/eval/gcbc_pixels_state_keypoints_large_proprio/results.json"
+cp $OUT/compare/pixels_seventeenth/comparison.png \
+  docs/pixels/pixels_seventeenth_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

@@ -156,6 +156,20 @@ def test_pretrain_an_encoder_on_image_play(tmp_path):
   saved = json.loads((state_dir / "encoder" / "encoder.json").read_text())
   assert saved["objective"] == "state_regression"
   assert len(saved["config"]["target_std"]) == 44
+  # Both encoders probed on the same frames, beside the pixels.
+  out = _run(
+      "scripts/probe_encoders.py",
+      f"--dataset_dir={version_dir}",
+      f"--encoders={workdir / 'encoder'},{state_dir / 'encoder'}",
+      "--probe_frames=16",
+      "--frame_stride=2",
+      f"--out={tmp_path / 'probes.json'}",
+  )
+  assert "| block x |" in out, out
+  probes = json.loads((tmp_path / "probes.json").read_text())["probe_r2"]
+  assert (
+      len(probes) == 3 and "block positions" in probes[str(workdir / "encoder")]
+  )
 
 
 def test_bench_memory():

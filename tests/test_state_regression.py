@@ -26,6 +26,8 @@ def test_its_state_indices_are_the_environments():
   )
   assert state_regression._BLOCKS == layout["blocks"].start
   assert layout["blocks"].stop == state_regression._BLOCKS + 18
+  groups = state_regression._GROUPS
+  assert sum(size for _, size in groups) == state_regression.NUM_TARGETS
 
 
 def test_targets_drop_the_arm_and_turn_block_angles_into_sine_and_cosine():
@@ -80,6 +82,7 @@ def test_it_learns_to_read_the_state_and_saves_its_scales(tmp_path):
       row["block_positions"] for row in history if "block_positions" in row
   ]
   assert losses[-1] < 0.2 * losses[0], losses
+  assert {"tool", "fixtures", "block_angles"} <= set(history[-1])
   assert result["probe_r2"]["pretrained"]["block positions"] > 0.9
   model = pretrained.load(str(tmp_path / "encoder"))
   assert isinstance(model, state_regression.Model)

@@ -93,6 +93,23 @@ class MeasureTest(absltest.TestCase):
       self.assertGreaterEqual(row["across"], 3, name)
       self.assertBetween(row["hidden_by_arm"], 0.0, 1.0)
     self.assertIn("| red block |", views.markdown(report))
+    for block, moved in report["push_pixels"].items():
+      self.assertBetween(moved["x"], 0.5, 20.0, block)
+      self.assertBetween(moved["y"], 0.5, 20.0, block)
+
+  def test_pixel_shift_is_a_pinhole_projection(self):
+    env = playtable.PlayTableEnv()
+    framing = views.Framing((0.0, -1.0, 0.5), (0.0, 0.0, 0.5), 60.0)
+    framing.apply(env.model, "static_cam")
+    mujoco.mj_forward(env.model, env.data)
+    point = (0.0, 0.0, 0.5)  # 1 m straight ahead of the camera.
+    shift = lambda delta: views.pixel_shift(
+        env.model, env.data, "static_cam", point, np.asarray(delta), 100
+    )
+    focal = 50 / np.tan(np.deg2rad(30))
+    self.assertAlmostEqual(shift((0.1, 0, 0)), focal * 0.1, places=3)
+    self.assertAlmostEqual(shift((0, 0, 0.1)), focal * 0.1, places=3)
+    self.assertAlmostEqual(shift((0, 0.1, 0)), 0.0, places=6)  # Depth only.
 
   def test_a_camera_looking_away_sees_nothing(self):
     away = views.Framing((0.0, -1.0, 0.5), (0.0, -3.0, 1.0), 40.0)

@@ -55,6 +55,14 @@ _ANGLES = _BLOCKS + np.concatenate(
     [np.arange(6 * k + 3, 6 * k + 6) for k in range(3)]
 )
 STATE_DIM = 42
+# The targets in order, by group: the tool (position, angles, gripper), the
+# fixtures, the blocks' positions, the sines and cosines of their angles.
+_GROUPS = (
+    ("tool", 7),
+    ("fixtures", 10),
+    ("block_positions", 9),
+    ("block_angles", 18),
+)
 NUM_TARGETS = len(_KEPT) + 2 * len(_ANGLES)
 
 
@@ -163,11 +171,12 @@ def loss(model: Model, batch: dict, rng: jax.Array, step: jax.Array):
         config.target_std
     )
   error = (model(batch["images"]) - target) ** 2  # [B, T, NUM_TARGETS]
-  per_frame = error.mean(-1)
-  total = (per_frame * mask).sum() / jnp.maximum(mask.sum(), 1.0)
-  blocks = error[..., len(_KEPT) - 9 : len(_KEPT)].mean(-1)
-  return total, {
-      "loss": total,
-      # The blocks' positions alone (scaled): the part pixel policies lack.
-      "block_positions": (blocks * mask).sum() / jnp.maximum(mask.sum(), 1.0),
-  }
+  count = jnp.maximum(mask.sum(), 1.0)
+  mean_over = lambda part: (part.mean(-1) * mask).sum() / count
+  total = mean_over(error)
+  metrics = {"loss": total}
+  start = 0
+  for name, size in _GROUPS:  # Each group's scaled error, for the curves.
+    metrics[name] = mean_over(error[..., start : start + size])
+    start += size
+  return total, metrics

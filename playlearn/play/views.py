@@ -6,7 +6,10 @@ as it is, and with the arm hidden (its geoms made transparent). Per camera and
 object it reports how many pixels the object covers, how many pixels across it
 is (the larger side of its bounding box), how often it is seen at all, and
 how much of it the arm hides. For the gripper camera, whose job is grasps,
-each block is also measured over the states where the tool is near it.
+each block is also measured over the states where the tool is near it. For
+the static camera, each block's `push_pixels`: how far its centre moves in
+the image when the block moves by a push's distance (`tasks.PUSH_DISTANCE`)
+along x (the pushes' axis) and along y.
 
   report = views.measure(seeds=(0, 1), num_steps=600, every=20)
   print(views.markdown(report))
@@ -24,6 +27,7 @@ import numpy as np
 from playlearn.envs import playtable
 from playlearn.envs import rendering
 from playlearn.envs import scene
+from playlearn.envs import tasks
 from playlearn.play import episodes
 
 CAMERAS = {"static": "static_cam", "gripper": "gripper_cam"}
@@ -94,6 +98,29 @@ class Framing:
     model.cam_pos[cam] = self.pos
     model.cam_quat[cam] = quat
     model.cam_fovy[cam] = self.fovy
+
+
+def pixel_shift(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    camera: str,
+    point,
+    delta,
+    size: int,
+) -> float:
+  """Pixels that `point` (world, m) moves by in `camera`'s size x size image
+  when moved by `delta` (m): a pinhole projection through the camera's pose
+  in `data` (after `mj_forward`) and its vertical field of view."""
+  cam = model.camera(camera).id
+  position, rotation = data.cam_xpos[cam], data.cam_xmat[cam].reshape(3, 3)
+  focal = size / 2 / np.tan(np.deg2rad(model.cam_fovy[cam]) / 2)
+
+  def project(p):
+    local = rotation.T @ (np.asarray(p, float) - position)  # Looks along -z.
+    return focal * local[:2] / -local[2]
+
+  point = np.asarray(point, float)
+  return float(np.linalg.norm(project(point + delta) - project(point)))
 
 
 def _arm_geoms(model: mujoco.MjModel) -> np.ndarray:
@@ -169,6 +196,7 @@ def measure(
   blocks = {c: model.body(f"block_{c}").id for c in scene.BLOCK_NAMES}
   raw = {k: {o: [] for o in named} for k in sizes}  # (visible, across, whole)
   near = {c: [] for c in scene.BLOCK_NAMES}
+  pushes = {c: [] for c in scene.BLOCK_NAMES}  # (along x, along y) in px.
   states, frames = 0, []
   try:
     for seed in seeds:
@@ -188,6 +216,19 @@ def measure(
               unoccluded, _ = _footprint(whole[camera], geoms)
               raw[k][o].append((pixels, across, unoccluded))
           for c, body in blocks.items():
+            pushes[c].append(
+                [
+                    pixel_shift(
+                        model,
+                        env.data,
+                        CAMERAS["static"],
+                        env.data.xpos[body],
+                        tasks.PUSH_DISTANCE * axis,
+                        static_size,
+                    )
+                    for axis in np.eye(3)[:2]
+                ]
+            )
             if np.linalg.norm(env.data.xpos[body] - env.tcp_pos()) < NEAR:
               gripper_ids = seen[CAMERAS["gripper"]]
               near[c].append(_footprint(gripper_ids, named[f"{c} block"]))
@@ -207,6 +248,10 @@ def measure(
       "framing": dataclasses.asdict(static_framing) if static_framing else None,
       "cameras": {k: {o: _summary(v) for o, v in raw[k].items()} for k in raw},
       "near": {f"{c} block": _near_summary(v) for c, v in near.items()},
+      "push_pixels": {
+          f"{c} block": dict(zip("xy", np.median(v, axis=0).tolist()))
+          for c, v in pushes.items()
+      },
   }
   if frames_for_sheet:
     pick = np.linspace(0, len(frames) - 1, frames_for_sheet).round()
@@ -260,4 +305,12 @@ def markdown(report: dict) -> str:
         f"{gr['across']:.0f} / {gr['pixels']:.0f} | {gr['seen']:.0%} | "
         f"{near_text} |"
     )
+  lines += [
+      "",
+      f"| block | static {s} px moved by a push of "
+      f"{tasks.PUSH_DISTANCE * 100:.0f} cm along x (the pushes') | along y |",
+      "|---|---|---|",
+  ]
+  for o, moved in report["push_pixels"].items():
+    lines.append(f"| {o} | {moved['x']:.1f} | {moved['y']:.1f} |")
   return "\n".join(lines)
