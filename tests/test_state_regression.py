@@ -66,9 +66,7 @@ def test_it_learns_to_read_the_state_and_saves_its_scales(tmp_path):
       frames.FrameWindows([_episode(64, s)], window=1, views=("cam",))
       for s in (0, 1)
   )
-  config = dataclasses.replace(
-      state_regression.Config.tiny(), views=("cam",), encoder_cells=2
-  )
+  config = dataclasses.replace(state_regression.Config.tiny(), views=("cam",))
   result = pretrain.run(
       train,
       val,

@@ -104,9 +104,7 @@ class Model(nnx.Module):
 
   def __init__(self, config: Config, *, rngs: nnx.Rngs):
     self.config = config
-    self.encoders = nnx.Dict(
-        {v: dynamo.make_encoder(config, rngs=rngs) for v in config.views}
-    )
+    self.encoders = dynamo.make_encoders(config, rngs=rngs)
     self.features = self.encoders[config.views[0]].features
     fused = len(config.views) * self.features
     self.target = Target(nnx.to_pure_dict(nnx.state(self.encoders, nnx.Param)))

@@ -100,14 +100,17 @@ def make_encoder(config, *, rngs: nnx.Rngs) -> nnx.Module:
   )
 
 
+def make_encoders(config, *, rngs: nnx.Rngs) -> nnx.Dict:
+  """One encoder (`make_encoder`) for each camera of `config.views`."""
+  return nnx.Dict({v: make_encoder(config, rngs=rngs) for v in config.views})
+
+
 class Model(nnx.Module):
   """Per-camera encoders and shared inverse and forward dynamics."""
 
   def __init__(self, config: Config, *, rngs: nnx.Rngs):
     self.config = config
-    self.encoders = nnx.Dict(
-        {v: make_encoder(config, rngs=rngs) for v in config.views}
-    )
+    self.encoders = make_encoders(config, rngs=rngs)
     self.features = self.encoders[config.views[0]].features
     size = dict(
         width=config.width,

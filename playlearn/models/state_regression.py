@@ -6,12 +6,11 @@ the scene (`targets`), with the mean squared error of each target scaled to
 unit spread over the training frames:
 
   e     = [encoder_v(frame) for each camera v]            [V * E]
-  loss  = mean over targets of ((W e + b - (s - mean) / std))^2
+  loss  = mean over targets of (W e + b - (s - mean) / std)^2
 
 The state is a simulator's label, which a real robot does not have: an
-encoder trained so is an upper reference for what a frozen encoder can hand
-a policy (the state it needs, linearly readable), not a method for a real
-arm. The policy on it still acts from the cameras alone (and the robot's own
+encoder trained so is a reference (how far a frozen encoder that reads the
+state well takes a pixel policy), not a method for a real arm. The policy on it still acts from the cameras alone (and the robot's own
 state, with `data.proprio`).
 
 The targets: the tool's pose and gripper, the fixtures, the blocks'
@@ -79,7 +78,7 @@ def targets(state):
 class Config:
   encoder: str = "conv"  # One of encoders.ENCODERS.
   encoder_width: int = 16  # Embeddings of 8 x width per camera.
-  encoder_head: str = "grid"  # The conv net's (encoders.HEADS).
+  encoder_head: str = "keypoints"  # The conv net's (encoders.HEADS).
   encoder_cells: int = 6  # The grid's cells a side (grid head).
   views: tuple[str, ...] = ("rgb_static", "rgb_gripper")
   # The targets' mean and spread over training frames (`fit_config`); empty
@@ -118,7 +117,7 @@ class Config:
 
   @classmethod
   def tiny(cls):
-    return cls(encoder_width=4)
+    return cls(encoder_width=4, encoder_head="grid", encoder_cells=2)
 
 
 # What a training batch must hold (`experiments.pretrain` passes only these).
@@ -141,15 +140,12 @@ def fit_config(config: Config, frames) -> Config:
 class Model(nnx.Module):
   """Per-camera encoders and a linear read of the state from all of them."""
 
-  embeddings = (
-      dynamo.Model.embeddings
-  )  # {camera: [..., H, W, 3]} -> [..., V, E]
+  # {camera: uint8 [..., H, W, 3]} -> [..., V, E], as DynaMo's.
+  embeddings = dynamo.Model.embeddings
 
   def __init__(self, config: Config, *, rngs: nnx.Rngs):
     self.config = config
-    self.encoders = nnx.Dict(
-        {v: dynamo.make_encoder(config, rngs=rngs) for v in config.views}
-    )
+    self.encoders = dynamo.make_encoders(config, rngs=rngs)
     self.features = self.encoders[config.views[0]].features
     self.read = nnx.Linear(
         len(config.views) * self.features, NUM_TARGETS, rngs=rngs
