@@ -509,6 +509,15 @@ GCBC on the grid head=$OUT/eval/gcbc_pixels_grid3k_proprio/results.json,\
 GCBC on the state-trained encoder=$OUT/eval/gcbc_pixels_state_keypoints_large_proprio/results.json"
 cp $OUT/compare/pixels_seventeenth/comparison.png \
   docs/pixels/pixels_seventeenth_comparison.png
+# ACT-JEPA as the pretraining of a frozen encoder (the grid head, 1,000
+# steps on the 3 hours), then GCBC on it with the robot's state (12k steps).
+pretrain act_jepa_grid "$I" --objective=act_jepa --chunk=10 --steps=1000 \
+  --encoder_head=grid
+PIX_ACT=("${PIX[@]}")
+PIX_ACT[0]=--config.encoder=$OUT/act_jepa_grid/encoder
+train gcbc_pixels_act_jepa_grid_proprio_12k "$L12" playlearn/configs/gcbc.py:cpu \
+  "${PIX_ACT[@]}" --config.total_steps=12000 --config.data.proprio=True
+evaluate_pixels "$L12" gcbc_pixels_act_jepa_grid_proprio_12k
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
