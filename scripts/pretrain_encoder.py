@@ -1,4 +1,7 @@
-r"""Pretrains an image encoder on play frames (DynaMo, ACT-JEPA or the state); probes it.
+r"""Pretrains an image encoder on play frames; probes it.
+
+Objectives: DynaMo, ACT-JEPA, or a read of the simulator's state.
+
 
   python scripts/collect_play.py --config=images_small --data_dir=out/data
   python scripts/pretrain_encoder.py \
@@ -82,8 +85,9 @@ _WINDOW = flags.DEFINE_integer(
 _STRIDE = flags.DEFINE_integer(
     "frame_stride",
     1,
-    "DynaMo: keep every n-th frame of the play (windows span (window - 1) "
-    "* n control steps; 1/n of the memory, so 12 hours fit).",
+    "DynaMo and the state regression: keep every n-th frame of the play "
+    "(DynaMo's windows span (window - 1) * n control steps; 1/n of the "
+    "memory, so 12 hours fit).",
 )
 _CHUNK = flags.DEFINE_integer(
     "chunk", 10, "ACT-JEPA: actions and future frames predicted."
@@ -116,8 +120,8 @@ def main(argv):
   else:
     if _STRIDE.value != 1:
       raise app.UsageError(
-          "--frame_stride is DynaMo's: ACT-JEPA predicts the actions of "
-          "consecutive control steps."
+          "--frame_stride is for DynaMo and the state regression: ACT-JEPA "
+          "predicts the actions of consecutive control steps."
       )
     model = act_jepa.Config(**encoder, chunk=_CHUNK.value)
     goal_horizon = _GOAL_HORIZON.value

@@ -21,6 +21,7 @@ from absl import flags
 
 from playlearn import console
 from playlearn.data import frames as frames_lib
+from playlearn.evaluation import probe
 from playlearn.experiments import pretrain
 from playlearn.models import pretrained
 
@@ -60,15 +61,20 @@ def main(argv):
     model = pretrained.load(path) if path else None
     table[name] = pretrain.probe_model(model, train, val, _PROBE.value)
     print(f"probed {name}", flush=True)
-  shown = lambda v: "does not vary" if v is None else f"{v:.3f}"
-  lines = [
-      "| field | " + " | ".join(columns) + " |",
-      "|---" * (len(columns) + 1) + "|",
-  ]
-  for field in table["pixels (8 x 8 means)"]:
-    cells = " | ".join(shown(table[name][field]) for name in columns)
-    lines.append(f"| {field} | {cells} |")
-  print("\n".join(lines))
+  print(pretrain.probe_table(table))
+  # What an R^2 means in metres: the blocks' spread in the held-out frames.
+  spread = {
+      axis: [
+          float(val.state[:, k].std()) for k in probe.fields()[f"block {axis}"]
+      ]
+      for axis in "xy"
+  }
+  for axis, values in spread.items():
+    print(
+        f"blocks' spread along {axis} in the validation frames: "
+        + ", ".join(f"{100 * v:.1f}" for v in values)
+        + " cm"
+    )
   if _OUT.value:
     os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
     with open(_OUT.value, "w") as f:
@@ -78,6 +84,7 @@ def main(argv):
               "frame_stride": _STRIDE.value,
               "probe_frames": _PROBE.value,
               "probe_r2": table,
+              "block_spread_m": spread,
           },
           f,
           indent=1,

@@ -166,7 +166,10 @@ def test_pretrain_an_encoder_on_image_play(tmp_path):
       f"--out={tmp_path / 'probes.json'}",
   )
   assert "| block x |" in out, out
-  probes = json.loads((tmp_path / "probes.json").read_text())["probe_r2"]
+  assert "blocks' spread along x in the validation frames:" in out, out
+  written = json.loads((tmp_path / "probes.json").read_text())
+  assert len(written["block_spread_m"]["x"]) == 3
+  probes = written["probe_r2"]
   assert (
       len(probes) == 3 and "block positions" in probes[str(workdir / "encoder")]
   )

@@ -29,7 +29,7 @@ def fields() -> dict[str, np.ndarray]:
       if name not in ("blocks", "arm_qpos")
   }
   layout["block positions"] = _BLOCK_POSITIONS
-  for k, axis in enumerate("xyz"):  # x: pushes; the static view's depth.
+  for k, axis in enumerate("xyz"):  # x is the axis the pushes move along.
     layout[f"block {axis}"] = _BLOCK_POSITIONS[k::3]
   groups = {
       "tool pose": ("tcp_pos", "tcp_euler", "gripper_width"),

@@ -233,25 +233,34 @@ def embedding_tsne(
   return len(labels)
 
 
+def probe_table(columns: dict[str, dict]) -> str:
+  """A Markdown table of probe R^2: one row per field, one column per
+  {heading: `probe_model`'s result} (None shown as 'does not vary')."""
+  shown = lambda v: "does not vary" if v is None else f"{v:.3f}"
+  first = next(iter(columns.values()))
+  lines = [
+      "| field | " + " | ".join(columns) + " |",
+      "|---" * (len(columns) + 1) + "|",
+  ]
+  for name in first:
+    cells = " | ".join(shown(r2[name]) for r2 in columns.values())
+    lines.append(f"| {name} | {cells} |")
+  return "\n".join(lines)
+
+
 def markdown(result: dict) -> str:
   """The probe table: R^2 per field, initialised against pretrained, and
   of the pixels' 8 x 8 means (no encoder) where measured."""
   r2 = result["probe_r2"]
-  columns = [k for k in ("initialised", "pretrained", "pixels") if k in r2]
-  lines = [
-      "| field | "
-      + " | ".join(
-          "R^2 of the pixels (8 x 8 means)" if k == "pixels" else f"R^2 {k}"
-          for k in columns
-      )
-      + " |",
-      "|---" * (len(columns) + 1) + "|",
-  ]
-  shown = lambda v: "does not vary" if v is None else f"{v:.3f}"
-  for name in r2["pretrained"]:
-    cells = " | ".join(shown(r2[k][name]) for k in columns)
-    lines.append(f"| {name} | {cells} |")
-  return "\n".join(lines)
+  return probe_table(
+      {
+          "R^2 of the pixels (8 x 8 means)"
+          if k == "pixels"
+          else f"R^2 {k}": r2[k]
+          for k in ("initialised", "pretrained", "pixels")
+          if k in r2
+      }
+  )
 
 
 def _plot(history: list[dict], path: str) -> None:

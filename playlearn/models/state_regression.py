@@ -10,8 +10,9 @@ unit spread over the training frames:
 
 The state is a simulator's label, which a real robot does not have: an
 encoder trained so is a reference (how far a frozen encoder that reads the
-state well takes a pixel policy), not a method for a real arm. The policy on it still acts from the cameras alone (and the robot's own
-state, with `data.proprio`).
+state well takes a pixel policy), not a method for a real arm. The policy
+on it still acts from the cameras alone (and the robot's own state, with
+`data.proprio`).
 
 The targets: the tool's pose and gripper, the fixtures, the blocks'
 positions, and the sine and cosine of the blocks' Euler angles (the angles
@@ -152,7 +153,7 @@ class Model(nnx.Module):
     )
 
   def __call__(self, images: dict[str, jax.Array]) -> jax.Array:
-    """{camera: uint8 [..., H, W, 3]} -> the scaled targets [..., NUM_TARGETS]."""
+    """{camera: uint8 [..., H, W, 3]} -> scaled targets [..., NUM_TARGETS]."""
     return self.read(dynamo.embed(self, images))
 
 
