@@ -114,9 +114,16 @@ def test_noise_ablation_configs_change_only_the_noise():
 def test_config_sizes():
   play = {config.name: config for config in PLAY.BUILDER_CONFIGS}
   hz = playtable.CONTROL_HZ
-  for name in ("state_full", "images_full"):  # 3 hours, as in Play-LMP.
+  for name in ("state_full", "images_full", "images_full_160px"):  # 3 hours.
     steps = play[name].train_episodes * play[name].steps_per_episode
     assert steps == 3 * 3600 * hz == 162_000
+  # The same play with a finer static view, the gripper's as before.
+  assert play["images_full"].static_size == 96
+  assert play["images_full_160px"].static_size == 160
+  assert play["images_full_160px"].gripper_size == 64
+  shapes = playtable.episode_features(play["images_full_160px"])
+  observation = shapes["steps"]["observation"]
+  assert observation["rgb_static"].shape == (160, 160, 3)
   for name in ("state_large", "images_large"):  # 12 hours.
     steps = play[name].train_episodes * play[name].steps_per_episode
     assert steps == 12 * 3600 * hz

@@ -48,6 +48,19 @@ class FrameWindowsTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "as long as the window"):
       frames.FrameWindows([_episode(2, 0)], window=3, views=("cam",))
 
+  def test_consuming_the_episodes_gives_the_same_frames(self):
+    kept = [_episode(5, 0), _episode(4, 1)]
+    consumed = [_episode(5, 0), _episode(4, 1)]
+    a = frames.FrameWindows(kept, window=2, views=("cam",))
+    b = frames.FrameWindows(consumed, window=2, views=("cam",), consume=True)
+    np.testing.assert_array_equal(a.images["cam"], b.images["cam"])
+    self.assertEqual(a.images["cam"].shape, (9, 8, 8, 3))
+    # The caller's frames stay unless it hands them over.
+    self.assertIn("cam", kept[0]["images"])
+    self.assertEqual([e["images"] for e in consumed], [{}, {}])
+    with self.assertRaisesRegex(ValueError, "at least one episode"):
+      frames.FrameWindows([], window=2, views=("cam",))
+
 
 class ProbeTest(absltest.TestCase):
 

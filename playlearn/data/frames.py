@@ -125,19 +125,22 @@ class FrameWindows:
       views: tuple[str, ...],
       goal_horizon: int | None = None,
       stride: int = 1,
+      consume: bool = False,
   ):
     """episodes: [{'images': {camera: [T_e, H, W, 3]}, 'state': [T_e, D],
     optionally 'actions': [T_e, A]}], each already keeping every `stride`-th
-    control step (`from_dataset`; recorded, e.g. in probe.json)."""
+    control step (`from_dataset`; recorded, e.g. in probe.json). With
+    `consume`, each episode's frames are dropped from its dict once copied,
+    so that reading peaks at one copy of the frames, not two."""
+    if not episodes:
+      raise ValueError("FrameWindows needs at least one episode.")
     if window < 1:
       raise ValueError(f"window must be >= 1, got {window}.")
     if goal_horizon is not None and goal_horizon < 0:
       raise ValueError(f"goal_horizon must be >= 0, got {goal_horizon}.")
     self.window, self.views, self.stride = window, tuple(views), stride
     self.goal_horizon = goal_horizon
-    self.images = {
-        v: np.concatenate([e["images"][v] for e in episodes]) for v in views
-    }
+    self.images = {v: _concatenate(episodes, v, consume) for v in views}
     self.state = np.concatenate([e["state"] for e in episodes])
     with_actions = [e for e in episodes if "actions" in e]
     self.actions = (
@@ -198,7 +201,7 @@ class FrameWindows:
       if stride == 1:
         episode["actions"] = rlds.step_actions(steps)
       episodes.append(episode)
-    return cls(episodes, window, views, goal_horizon, stride)
+    return cls(episodes, window, views, goal_horizon, stride, consume=True)
 
   @property
   def num_windows(self) -> int:
@@ -232,6 +235,20 @@ class FrameWindows:
       rng = np.random.default_rng([seed, i])
       yield self.batch(rng.integers(0, self.num_windows, batch_size), rng)
       i += 1
+
+
+def _concatenate(episodes: list[dict], view: str, consume: bool) -> np.ndarray:
+  """The episodes' frames of `view`, one after the other, in one array
+  filled in place (`consume`: each episode's frames dropped once copied)."""
+  parts = [e["images"][view] for e in episodes]
+  out = np.empty((sum(map(len, parts)),) + parts[0].shape[1:], parts[0].dtype)
+  del parts
+  offset = 0
+  for e in episodes:
+    part = e["images"].pop(view) if consume else e["images"][view]
+    out[offset : offset + len(part)] = part
+    offset += len(part)
+  return out
 
 
 def read_images(
