@@ -522,8 +522,7 @@ evaluate_pixels "$L12" gcbc_pixels_act_jepa_grid_proprio_12k
 # tasks? The same 3 hours of play rendered with the static view at 160 px
 # (a push 6-7 px in place of 4), DynaMo's grid head (1,000 steps) on each,
 # and Play-LMP with the robot's state on each (3 hours, the 12-hour row's
-# recipe). And ACT-JEPA pretrained 3,000 steps: acting, and as Play-LMP's
-# frozen encoder on the 3 hours.
+# recipe). And ACT-JEPA pretrained 3,000 steps, acting.
 collect images_full_160px
 H=$OUT/full/playtable_play/images_full_160px/$V
 $PY scripts/camera_report.py --static_size=160 --out_dir=$OUT/cameras_160
@@ -534,8 +533,7 @@ pretrain act_jepa_grid_3k "$I" --objective=act_jepa --chunk=10 --steps=3000 \
   $PY scripts/evaluate.py --policy=$OUT/act_jepa_grid_3k/encoder \
     --out_dir=$OUT/eval/act_jepa_grid_3k --episodes_per_task=5 --seeds=0,1 \
     --chains=0 --videos_per_task=1
-for run in grid:dynamo_grid:"$I" grid_160px:dynamo_grid_160px:"$H" \
-  act_jepa_grid_3k:act_jepa_grid_3k:"$I"; do
+for run in grid:dynamo_grid:"$I" grid_160px:dynamo_grid_160px:"$H"; do
   IFS=: read -r name encoder data <<<"$run"
   PIX_3H=("${PIX[@]}")
   PIX_3H[0]=--config.encoder=$OUT/$encoder/encoder
@@ -543,6 +541,12 @@ for run in grid:dynamo_grid:"$I" grid_160px:dynamo_grid_160px:"$H" \
     "${PIX_3H[@]}" --config.total_steps=12000 --config.data.proprio=True
   evaluate_pixels "$data" lmp3h_pixels_${name}_proprio
 done
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_eighteenth \
+  --results="3 h, static view 96 px=$OUT/eval/lmp3h_pixels_grid_proprio/results.json,\
+3 h, static view 160 px=$OUT/eval/lmp3h_pixels_grid_160px_proprio/results.json,\
+12 h, 96 px, grid head 3k=$OUT/eval/lmp_pixels_grid3k_proprio/results.json"
+cp $OUT/compare/pixels_eighteenth/comparison.png \
+  docs/pixels/pixels_eighteenth_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
