@@ -542,9 +542,9 @@ for run in grid:dynamo_grid:"$I" grid_160px:dynamo_grid_160px:"$H"; do
   evaluate_pixels "$data" lmp3h_pixels_${name}_proprio
 done
 $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_eighteenth \
-  --results="3 h, static view 96 px=$OUT/eval/lmp3h_pixels_grid_proprio/results.json,\
-3 h, static view 160 px=$OUT/eval/lmp3h_pixels_grid_160px_proprio/results.json,\
-12 h, 96 px, grid head 3k=$OUT/eval/lmp_pixels_grid3k_proprio/results.json"
+  --results="3 h at 96 px=$OUT/eval/lmp3h_pixels_grid_proprio/results.json,\
+3 h at 160 px=$OUT/eval/lmp3h_pixels_grid_160px_proprio/results.json,\
+12 h at 96 px (grid head 3k)=$OUT/eval/lmp_pixels_grid3k_proprio/results.json"
 cp $OUT/compare/pixels_eighteenth/comparison.png \
   docs/pixels/pixels_eighteenth_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)

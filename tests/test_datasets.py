@@ -83,9 +83,18 @@ def test_config_contract(name, config, tmp_path):
   assert ("rgb_static" in observation.keys()) == has_images
   assert ("rgb_gripper" in observation.keys()) == has_images
   if has_images:
-    assert observation["rgb_static"].shape == (96, 96, 3)
-    assert observation["rgb_gripper"].shape == (64, 64, 3)
+    # The env's sizes unless a config says otherwise (images_full_160px).
+    s, g = (
+        builder.builder_config.static_size,
+        builder.builder_config.gripper_size,
+    )
+    assert (s, g) == ((160, 64) if config.endswith("_160px") else (96, 64))
+    assert observation["rgb_static"].shape == (s, s, 3)
+    assert observation["rgb_gripper"].shape == (g, g, 3)
   jobs = builder.split_jobs()
+  if has_images:  # The episodes render at the config's sizes.
+    job = jobs["train"][0]
+    assert (job.static_size, job.gripper_size) == (s, g)
   assert set(jobs) == {"train", "validation"} and all(jobs.values())
   for split_jobs in jobs.values():
     assert [job.index for job in split_jobs] == list(range(len(split_jobs)))
