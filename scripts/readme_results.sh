@@ -522,7 +522,8 @@ evaluate_pixels "$L12" gcbc_pixels_act_jepa_grid_proprio_12k
 # tasks? The same 3 hours of play rendered with the static view at 160 px
 # (a push 6-7 px in place of 4), DynaMo's grid head (1,000 steps) on each,
 # and Play-LMP with the robot's state on each (3 hours, the 12-hour row's
-# recipe). And ACT-JEPA pretrained 3,000 steps, acting.
+# recipe). And ACT-JEPA pretrained 3,000 steps: acting, and as Play-LMP's
+# frozen encoder on the 3 hours.
 collect images_full_160px
 H=$OUT/full/playtable_play/images_full_160px/$V
 $PY scripts/camera_report.py --static_size=160 --out_dir=$OUT/cameras_160
@@ -533,7 +534,8 @@ pretrain act_jepa_grid_3k "$I" --objective=act_jepa --chunk=10 --steps=3000 \
   $PY scripts/evaluate.py --policy=$OUT/act_jepa_grid_3k/encoder \
     --out_dir=$OUT/eval/act_jepa_grid_3k --episodes_per_task=5 --seeds=0,1 \
     --chains=0 --videos_per_task=1
-for run in grid:dynamo_grid:"$I" grid_160px:dynamo_grid_160px:"$H"; do
+for run in grid:dynamo_grid:"$I" grid_160px:dynamo_grid_160px:"$H" \
+  act_jepa_grid_3k:act_jepa_grid_3k:"$I"; do
   IFS=: read -r name encoder data <<<"$run"
   PIX_3H=("${PIX[@]}")
   PIX_3H[0]=--config.encoder=$OUT/$encoder/encoder
