@@ -526,7 +526,8 @@ evaluate_pixels "$L12" gcbc_pixels_act_jepa_grid_proprio_12k
 # frozen encoder on the 3 hours.
 collect images_full_160px
 H=$OUT/full/playtable_play/images_full_160px/$V
-$PY scripts/camera_report.py --static_size=160 --out_dir=$OUT/cameras_160
+[ -f "$OUT/cameras_160/views.md" ] || \
+  $PY scripts/camera_report.py --static_size=160 --out_dir=$OUT/cameras_160
 pretrain dynamo_grid_160px "$H" --steps=1000 --encoder_head=grid
 pretrain act_jepa_grid_3k "$I" --objective=act_jepa --chunk=10 --steps=3000 \
   --encoder_head=grid
@@ -546,6 +547,7 @@ done
 $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_eighteenth \
   --results="3 h at 96 px=$OUT/eval/lmp3h_pixels_grid_proprio/results.json,\
 3 h at 160 px=$OUT/eval/lmp3h_pixels_grid_160px_proprio/results.json,\
+3 h at 96 px on ACT-JEPA=$OUT/eval/lmp3h_pixels_act_jepa_grid_3k_proprio/results.json,\
 12 h at 96 px (grid head 3k)=$OUT/eval/lmp_pixels_grid3k_proprio/results.json"
 cp $OUT/compare/pixels_eighteenth/comparison.png \
   docs/pixels/pixels_eighteenth_comparison.png

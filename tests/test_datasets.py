@@ -130,9 +130,6 @@ def test_config_sizes():
   assert play["images_full"].static_size == 96
   assert play["images_full_160px"].static_size == 160
   assert play["images_full_160px"].gripper_size == 64
-  shapes = playtable.episode_features(play["images_full_160px"])
-  observation = shapes["steps"]["observation"]
-  assert observation["rgb_static"].shape == (160, 160, 3)
   for name in ("state_large", "images_large"):  # 12 hours.
     steps = play[name].train_episodes * play[name].steps_per_episode
     assert steps == 12 * 3600 * hz

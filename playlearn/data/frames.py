@@ -140,7 +140,15 @@ class FrameWindows:
       raise ValueError(f"goal_horizon must be >= 0, got {goal_horizon}.")
     self.window, self.views, self.stride = window, tuple(views), stride
     self.goal_horizon = goal_horizon
-    self.images = {v: _concatenate(episodes, v, consume) for v in views}
+    self.images = {
+        v: _fill(
+            [
+                e["images"].pop(v) if consume else e["images"][v]
+                for e in episodes
+            ]
+        )
+        for v in views
+    }
     self.state = np.concatenate([e["state"] for e in episodes])
     with_actions = [e for e in episodes if "actions" in e]
     self.actions = (
@@ -237,17 +245,16 @@ class FrameWindows:
       i += 1
 
 
-def _concatenate(episodes: list[dict], view: str, consume: bool) -> np.ndarray:
-  """The episodes' frames of `view`, one after the other, in one array
-  filled in place (`consume`: each episode's frames dropped once copied)."""
-  parts = [e["images"][view] for e in episodes]
+def _fill(parts: list[np.ndarray]) -> np.ndarray:
+  """`parts` one after the other in one new array. Each entry of `parts` is
+  set to None once copied, so that a caller handing over its only
+  references to them peaks at one copy of the frames, not two."""
   out = np.empty((sum(map(len, parts)),) + parts[0].shape[1:], parts[0].dtype)
-  del parts
   offset = 0
-  for e in episodes:
-    part = e["images"].pop(view) if consume else e["images"][view]
+  for i, part in enumerate(parts):
     out[offset : offset + len(part)] = part
     offset += len(part)
+    parts[i] = None
   return out
 
 
@@ -265,7 +272,7 @@ def read_images(
     check_views(views, obs, f"{dataset_dir} ({split}, episode {i})")
     for v in views:
       parts[v].append(np.asarray(obs[v], np.uint8))
-  return {v: np.concatenate(parts[v]) for v in views}
+  return {v: _fill(parts[v]) for v in views}
 
 
 class ImageWindows:
