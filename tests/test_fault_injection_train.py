@@ -174,6 +174,11 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous(
         ("data.obs_noise", -0.1, r"config.data.obs_noise=-0.1: must be >= 0"),
         ("data.std_floor", 0.0, r"config.data.std_floor=0.0: must be > 0"),
         (
+            "data.goal_dropout",
+            1.5,
+            r"config.data.goal_dropout=1.5: must be in \[0, 1\]",
+        ),
+        (
             "data.features",
             "pixels",
             r"config.data.features='pixels'.*valid: raw",
@@ -199,6 +204,13 @@ def test_bad_config_values_fail_before_any_work(
   with pytest.raises(ValueError, match=message):
     trainer.train_and_evaluate(config, str(tmp_path / "run"))
   assert not os.path.exists(tmp_path / "run")
+
+
+def test_goal_dropout_needs_whole_goals(tiny_play_dataset, tmp_path):
+  config = _config(tiny_play_dataset)
+  config.data.goals, config.data.goal_dropout = "scene", 0.5
+  with pytest.raises(ValueError, match="goal_dropout=0.5.*goals='full'"):
+    trainer.train_and_evaluate(config, str(tmp_path / "run"))
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ class ShiftTest(absltest.TestCase):
 
 class ImageWindowsTest(absltest.TestCase):
 
-  def _store(self, lengths=(30, 25), dim=5):
+  def _store(self, lengths=(30, 25), dim=5, goal_dropout=0.0):
     episodes = [
         {
             "steps": {
@@ -88,7 +88,9 @@ class ImageWindowsTest(absltest.TestCase):
         "state": {"mean": np.zeros(dim), "std": np.ones(dim)},
         "action": {"min": -np.ones(7), "max": np.ones(7)},
     }
-    config = windows.WindowConfig(kappa_min=4, kappa_max=8, goal_horizon=6)
+    config = windows.WindowConfig(
+        kappa_min=4, kappa_max=8, goal_horizon=6, goal_dropout=goal_dropout
+    )
     return windows.WindowStore(
         episodes, windows.Normalization.from_statistics(stats), config
     )
@@ -150,6 +152,16 @@ class ImageWindowsTest(absltest.TestCase):
         batch["goal_proprio"], store.goal_states[goal][:, :14]
     )
     self.assertEqual(batch["goal_proprio"].shape, (len(ids), 14))
+
+  def test_goal_dropout_hides_the_goals_proprio(self):
+    store = self._store(dim=features.PROPRIO_DIM + 3, goal_dropout=1.0)
+    images = {"rgb_static": np.zeros((len(store.states), 4, 4, 3), np.uint8)}
+    ids = np.arange(store.num_windows)
+    batch = frames.ImageWindows(store, images, proprio=True).batch(
+        ids, seed=1, epoch=0
+    )
+    np.testing.assert_array_equal(batch["goal_proprio"], 0.0)
+    self.assertTrue(np.any(batch["obs_proprio"] != 0.0))
 
   def test_frames_of_another_split_are_refused(self):
     store = self._store()

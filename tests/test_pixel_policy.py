@@ -298,6 +298,9 @@ def test_proprio_beside_the_embeddings(
   config.data.proprio = False
   with pytest.raises(ValueError, match="config.data.goals='scene': must be"):
     run_config.validate_config(config)
+  config.data.goals, config.data.goal_dropout = "full", 0.5
+  with pytest.raises(ValueError, match="goal_dropout=0.5: must be 0 with"):
+    run_config.validate_config(config)
   config.data.goals = "full"
   config.data.proprio, config.encoder, config.train_encoder = True, "", False
   with pytest.raises(ValueError, match="config.data.proprio=True: adds"):

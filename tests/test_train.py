@@ -1,5 +1,6 @@
 """The trainer, its checkpoints and saved policies, on tiny local data."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from playlearn import models
 from playlearn.configs import beso as beso_config
 from playlearn.configs import gcbc as gcbc_config
 from playlearn.configs import lmp as lmp_config
+from playlearn.data import windows
 from playlearn.envs import playtable as playtable_env
 from playlearn.policy import Policy
 from playlearn.train import evaluators
@@ -274,6 +276,31 @@ def test_obs_noise_changes_training_and_only_when_on(dataset_dir, tmp_path):
   )
   assert off == zero  # 0 is off: the same rng stream, the same losses.
   assert off[1] != on[1]
+
+
+def test_goal_dropout_changes_training_not_validation(dataset_dir, tmp_path):
+  """Training sees goals with the robot hidden; validation the whole goals,
+  as the suite gives them."""
+
+  def run(name, dropout):
+    config = _config(gcbc_config, dataset_dir, total_steps=3)
+    config.evals.val.every = 3
+    config.data.goal_dropout = dropout
+    trainer.train_and_evaluate(config, str(tmp_path / name))
+    return config, _losses(tmp_path / name)
+
+  config, off = run("off", 0.0)
+  _, on = run("on", 1.0)
+  assert off[1] != on[1]
+  window_config = trainer.make_data(config)[2]
+  for dropout in (0.0, 1.0):
+    window_config = dataclasses.replace(window_config, goal_dropout=dropout)
+    (batch,) = evaluators.validation_batches(
+        config, 1, window_config, windows.load_normalization(dataset_dir)
+    )
+    if not dropout:
+      whole = batch["goal"]
+    np.testing.assert_array_equal(batch["goal"], whole)
 
 
 def test_resuming_under_another_config_fails(dataset_dir, tmp_path):

@@ -8,12 +8,14 @@ WindowStore.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
 import numpy as np
 import pytest
 
+from playlearn.data import features
 from playlearn.data import pipeline
 from playlearn.datasets import playtable
 from playlearn.data import reading
@@ -298,11 +300,37 @@ def test_minmax_actions_in_unit_range(dataset_dir):
         ({"kappa_min": 0}, "kappa_min"),
         ({"goal_horizon": -1}, "goal_horizon"),
         ({"action_norm": "zscore"}, "action_norm"),
+        ({"goal_dropout": 1.5}, "goal_dropout"),
     ],
 )
 def test_bad_config(kwargs, field):
   with pytest.raises(ValueError, match=field):
     windows.WindowConfig(**kwargs)
+
+
+def test_goal_dropout_hides_the_robot_of_some_goals(dataset_dir, store):
+  """A goal_dropout fraction of the goals have the robot's columns at 0 (the
+  training mean), the rest and every scene column as without; which goals
+  depends on (seed, epoch, window), not on the batch they fall in."""
+  ids = np.arange(store.num_windows)
+  full = store.batch(ids, seed=3, epoch=1)
+  robot = features.robot_columns("raw")
+  for p in (0.3, 1.0):
+    dropped = windows.WindowStore.from_dataset(
+        dataset_dir, "train", dataclasses.replace(CONFIG, goal_dropout=p)
+    )
+    batch = dropped.batch(ids, seed=3, epoch=1)
+    np.testing.assert_array_equal(batch["obs"], full["obs"])
+    np.testing.assert_array_equal(
+        batch["goal"][:, ~robot], full["goal"][:, ~robot]
+    )
+    hidden = np.all(batch["goal"][:, robot] == 0, axis=1)
+    np.testing.assert_array_equal(batch["goal"][~hidden], full["goal"][~hidden])
+    assert abs(hidden.mean() - p) < 4 * np.sqrt(p * (1 - p) / len(ids)) + 1e-9
+    again = dropped.batch(ids[::-1], seed=3, epoch=1)["goal"][::-1]
+    np.testing.assert_array_equal(again, batch["goal"])
+  other = dropped.batch(ids, seed=3, epoch=2)["goal"]
+  assert np.all(other[:, robot] == 0)  # p = 1: every epoch.
 
 
 def test_kappa_max_longer_than_every_episode(dataset_dir):

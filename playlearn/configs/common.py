@@ -60,6 +60,9 @@ def get_config(method: str) -> ml_collections.ConfigDict:
   # trained encoder only (0: off; frames.ImageWindows). proprio: a pixel
   # policy also sees the robot's own state (tool pose, gripper, joints;
   # features.proprio) beside its embeddings, in observations and goals.
+  # goal_dropout: the fraction of training windows whose goal hides the
+  # robot's own columns, as goals 'scene' do (windows.WindowConfig); the
+  # policy then learns to read the scene's change, and acts on whole goals.
   # std_floor: observations are divided by max(std, std_floor); raising it
   # keeps a feature that hardly varies in play (a pixel cell of the pixels
   # encoder) from being magnified when it does change.
@@ -76,6 +79,7 @@ def get_config(method: str) -> ml_collections.ConfigDict:
           obs_noise=0.0,
           image_shift=0,
           proprio=False,
+          goal_dropout=0.0,
           std_floor=1e-6,  # windows.STD_FLOOR
       )
   )

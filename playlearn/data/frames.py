@@ -347,5 +347,7 @@ class ImageWindows:
       batch["obs_proprio"] = self.store.states[rows, robot] * valid[
           ..., None
       ].astype(np.float32)
-      batch["goal_proprio"] = self.store.goal_states[goal_row, robot]
+      batch["goal_proprio"] = self.store.goals(ids, seed, epoch, goal_row)[
+          :, robot
+      ]
     return batch

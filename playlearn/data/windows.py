@@ -21,6 +21,12 @@ Sampling (Lynch et al. 2019, hindsight relabelling), per window id:
   `goal_offset` uniform in [0, goal_horizon] and clipped to the episode's final
   observation; goal_horizon = 0 gives the window's last state (the paper's
   choice). The goal may be the episode's final observation, which has no action.
+* With `goal_dropout` = p, a fraction p of the windows (its own random stream)
+  show their goal as goals 'scene' do: the robot's columns at 0, their
+  training mean. A full goal also says where the tool ended, which a policy
+  can imitate instead of the change to the scene (a push's goal ends with the
+  tool above the pushed block); hiding it now and then makes the policy
+  read the scene's change too, and at test time it still sees the whole goal.
 * The randomness of a window is a counter-based hash (SplitMix64) of
   (seed, epoch, window id): the same role as
   `np.random.default_rng([seed, epoch, id])`, vectorised over a batch (about
@@ -89,6 +95,7 @@ class WindowConfig:
   actions: str = "label"  # 'label' | 'executed'; see the module docstring.
   features: str = "raw"  # Observation features (playlearn.data.features).
   goals: str = "full"  # What goals show: 'full' | 'scene' (features.GOALS).
+  goal_dropout: float = 0.0  # Windows whose goal hides the robot (above).
 
   def __post_init__(self):
     if self.kappa_min < 1:
@@ -120,6 +127,10 @@ class WindowConfig:
     if self.goals not in features_lib.GOALS:
       raise ValueError(
           f"goals must be one of {features_lib.GOALS}, got {self.goals!r}"
+      )
+    if not 0 <= self.goal_dropout <= 1:
+      raise ValueError(
+          f"goal_dropout must be in [0, 1], got {self.goal_dropout}"
       )
 
 
@@ -347,6 +358,7 @@ class WindowStore:
         if not use_target and config.goals == "full"
         else normalization.normalize_goal(raw)
     )
+    self._robot = features_lib.robot_columns(config.features, raw.shape[-1])
     self.actions = normalization.normalize_action(np.concatenate(actions))
     # Real (obs, action) steps per episode: the last RLDS step has no action.
     acting = lengths - 1
@@ -418,9 +430,21 @@ class WindowStore:
     obs[~valid] = 0.0
     return {
         "obs": obs,
-        "goal": self.goal_states[goal_row],
+        "goal": self.goals(ids, seed, epoch, goal_row),
         **self.labels(rows, valid, length),
     }
+
+  def goals(
+      self, ids: np.ndarray, seed: int, epoch: int, goal_row: np.ndarray
+  ) -> np.ndarray:
+    """float32[B, D]: the goals of windows `ids` (rows `goal_row`, from
+    `cut`), a `goal_dropout` fraction of them with the robot hidden."""
+    goal = self.goal_states[goal_row]  # A copy: fancy indexing.
+    if self.config.goal_dropout:
+      bits = window_random(seed, epoch, ids, 2) >> np.uint64(11)
+      hide = bits * 2.0**-53 < self.config.goal_dropout  # Uniform in [0, 1).
+      goal[np.ix_(hide, self._robot)] = 0.0
+    return goal
 
   def labels(
       self, rows: np.ndarray, valid: np.ndarray, length: np.ndarray

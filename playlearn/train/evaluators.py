@@ -290,6 +290,8 @@ def validation_batches(
     episodes = split.episodes
   else:
     episodes = (source[i] for i in range(len(source)))
+  # Whole goals, as the suite gives them: goal_dropout is for training only.
+  window_config = dataclasses.replace(window_config, goal_dropout=0.0)
   store = windows.WindowStore(episodes, normalization, window_config)
   if train_encoder:  # The model embeds the frames itself.
     views = pretrained.describe(config.encoder)["config"]["views"]

@@ -106,6 +106,18 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   )
   need(value_of(config, "data.std_floor") > 0, "data.std_floor", "must be > 0")
   need(
+      0 <= value_of(config, "data.goal_dropout") <= 1,
+      "data.goal_dropout",
+      "must be in [0, 1] (0: off)",
+  )
+  need(
+      not value_of(config, "data.goal_dropout")
+      or value_of(config, "data.goals") == "full",
+      "data.goal_dropout",
+      "hides the robot in some goals: it needs data.goals='full' (goals "
+      "'scene' hide it in all)",
+  )
+  need(
       config.data.kappa_min <= config.data.kappa_max,
       "data.kappa_min",
       f"must not exceed data.kappa_max={config.data.kappa_max}",
@@ -140,6 +152,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         "data.goals",
         "must be 'full' with an encoder and no data.proprio: 'scene' hides "
         "the goal's robot state, which only data.proprio shows",
+    )
+    need(
+        not value_of(config, "data.goal_dropout")
+        or value_of(config, "data.proprio"),
+        "data.goal_dropout",
+        "must be 0 with an encoder and no data.proprio: it hides the "
+        "goal's robot state, which only data.proprio shows",
     )
   init_policy = value_of(config, "init_policy")
   need(
@@ -208,6 +227,7 @@ ADDED_FIELDS = {
     "data.image_shift": 0,
     "init_policy": "",
     "data.proprio": False,
+    "data.goal_dropout": 0.0,
 }
 
 

@@ -284,6 +284,7 @@ def make_data(
       features=run_config.value_of(config, "data.features"),
       goals=run_config.value_of(config, "data.goals"),
       std_floor=run_config.value_of(config, "data.std_floor"),
+      goal_dropout=run_config.value_of(config, "data.goal_dropout"),
   )
   image_sizes = None
   train_encoder = bool(run_config.value_of(config, "train_encoder"))
