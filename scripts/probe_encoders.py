@@ -43,7 +43,7 @@ def main(argv):
   console.quiet_library_logs()
   views = set()
   for path in _ENCODERS.value:
-    views.update(pretrained.describe(path)["config"]["views"])
+    views.update(pretrained.views(path))
   train, val = (
       frames_lib.FrameWindows.from_dataset(
           _DATASET_DIR.value,

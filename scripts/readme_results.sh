@@ -553,8 +553,9 @@ cp $OUT/compare/pixels_eighteenth/comparison.png \
   docs/pixels/pixels_eighteenth_comparison.png
 # 2026-12-06 (nineteenth session): the 12-hour best row's recipe with one
 # change each: half the training goals without the robot's state
-# (--config.data.goal_dropout=0.5), and the ACT-JEPA-pretrained grid head
-# (3,000 steps on the 3 hours) in place of DynaMo's.
+# (--config.data.goal_dropout=0.5), the ACT-JEPA-pretrained grid head
+# (3,000 steps on the 3 hours) in place of DynaMo's, and both encoders
+# stacked (each camera's two embeddings side by side).
 train lmp_pixels_grid3k_proprio_gd50 "$L12" playlearn/configs/lmp.py:cpu \
   "${PIX_3K[@]}" --config.total_steps=12000 --config.data.proprio=True \
   --config.data.goal_dropout=0.5
@@ -562,13 +563,22 @@ PIX_AJ=("${PIX[@]}")
 PIX_AJ[0]=--config.encoder=$OUT/act_jepa_grid_3k/encoder
 train lmp_pixels_act_jepa_grid_3k_proprio "$L12" playlearn/configs/lmp.py:cpu \
   "${PIX_AJ[@]}" --config.total_steps=12000 --config.data.proprio=True
+[ -f "$OUT/stacked_grid3k_aj/encoder/encoder.json" ] || \
+  $PY scripts/stack_encoders.py \
+    --encoders=$OUT/dynamo_grid_3k/encoder,$OUT/act_jepa_grid_3k/encoder \
+    --out=$OUT/stacked_grid3k_aj/encoder
+PIX_ST=("${PIX[@]}")
+PIX_ST[0]=--config.encoder=$OUT/stacked_grid3k_aj/encoder
+train lmp_pixels_stacked_grid3k_aj_proprio "$L12" playlearn/configs/lmp.py:cpu \
+  "${PIX_ST[@]}" --config.total_steps=12000 --config.data.proprio=True
 evaluate_pixels "$L12" lmp_pixels_grid3k_proprio_gd50 \
-  lmp_pixels_act_jepa_grid_3k_proprio
+  lmp_pixels_act_jepa_grid_3k_proprio lmp_pixels_stacked_grid3k_aj_proprio
 $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_nineteenth \
   --results="DynaMo (best row)=$OUT/eval/lmp_pixels_grid3k_proprio/results.json,\
 DynaMo seed 1=$OUT/eval/lmp_pixels_grid3k_proprio_seed1/results.json,\
 DynaMo goal dropout 0.5=$OUT/eval/lmp_pixels_grid3k_proprio_gd50/results.json,\
-ACT-JEPA=$OUT/eval/lmp_pixels_act_jepa_grid_3k_proprio/results.json"
+ACT-JEPA=$OUT/eval/lmp_pixels_act_jepa_grid_3k_proprio/results.json,\
+both stacked=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio/results.json"
 cp $OUT/compare/pixels_nineteenth/comparison.png \
   docs/pixels/pixels_nineteenth_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)

@@ -15,8 +15,10 @@ from playlearn.data import frames
 from playlearn.envs import playtable
 from playlearn.evaluation import probe
 from playlearn.experiments import pretrain
+from playlearn.models import act_jepa
 from playlearn.models import dynamo
 from playlearn.models import pretrained
+from playlearn.models import stacked
 
 
 def _episode(n, seed):
@@ -127,6 +129,42 @@ class PretrainedTest(absltest.TestCase):
         pretrained.save(model, other)
       with self.assertRaisesRegex(FileNotFoundError, "not a saved encoder"):
         pretrained.load(other)
+
+
+def test_a_stacked_encoder_reads_its_parts_side_by_side(tmp_path):
+  tiny = dynamo.Config.tiny()
+  parts = [
+      dynamo.Model(tiny, rngs=nnx.Rngs(1)),
+      act_jepa.Model(act_jepa.Config.tiny(), rngs=nnx.Rngs(2)),
+  ]
+  model = stacked.Model(stacked.Config.of(parts), rngs=nnx.Rngs(0))
+  stacked.copy_weights(model, parts)
+  images = {
+      v: jnp.asarray(
+          np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), np.uint8)
+      )
+      for v in tiny.views
+  }
+  widths = [p.features for p in parts]
+  assert model.features == sum(widths)
+  e = model.embeddings(images)  # [2, V, E_1 + E_2]
+  for part, cols in zip(parts, (slice(0, widths[0]), slice(widths[0], None))):
+    np.testing.assert_allclose(e[..., cols], part.embeddings(images), atol=1e-6)
+  path = str(tmp_path / "stacked")
+  pretrained.save(model, path, {"rgb_static": 16})
+  loaded = pretrained.load(path)
+  assert loaded.config == model.config
+  assert pretrained.views(path) == tuple(tiny.views)
+  np.testing.assert_allclose(
+      dynamo.embed(loaded, images), dynamo.embed(model, images), atol=1e-6
+  )
+  one_view = dataclasses.replace(tiny, views=("rgb_static",))
+  with pytest.raises(ValueError, match="different cameras"):
+    stacked.Config.of([parts[0], dynamo.Model(one_view, rngs=nnx.Rngs(3))])
+  with pytest.raises(ValueError, match="at least 2 parts"):
+    stacked.Model(stacked.Config.of(parts[:1]), rngs=nnx.Rngs(0))
+  with pytest.raises(TypeError, match="not a single encoder"):
+    stacked.Config.of([parts[0], model])
 
 
 def test_the_pixels_encoder_is_saved_untrained_never_pretrained(tmp_path):

@@ -173,6 +173,25 @@ def test_pretrain_an_encoder_on_image_play(tmp_path):
   assert (
       len(probes) == 3 and "block positions" in probes[str(workdir / "encoder")]
   )
+  # The two saved as one encoder that reads them side by side.
+  out = _run(
+      "scripts/stack_encoders.py",
+      f"--encoders={workdir / 'encoder'},{state_dir / 'encoder'}",
+      f"--out={tmp_path / 'stacked'}",
+  )
+  assert "2 encoders" in out, out
+  saved = json.loads((tmp_path / "stacked" / "encoder.json").read_text())
+  assert saved["objective"] == "stacked"
+  assert [o for o, _ in saved["config"]["parts"]] == [
+      "dynamo",
+      "state_regression",
+  ]
+  assert (
+      saved["image_sizes"]
+      == json.loads((workdir / "encoder" / "encoder.json").read_text())[
+          "image_sizes"
+      ]
+  )
 
 
 def test_bench_memory():

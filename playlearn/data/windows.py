@@ -26,7 +26,8 @@ Sampling (Lynch et al. 2019, hindsight relabelling), per window id:
   training mean. A full goal also says where the tool ended, which a policy
   can imitate instead of the change to the scene (a push's goal ends with the
   tool above the pushed block); hiding it now and then makes the policy
-  read the scene's change too, and at test time it still sees the whole goal.
+  read the scene's change too, and at test time it still sees the whole goal
+  (on pixel Play-LMP it did not bring the pushes: docs/results.md).
 * The randomness of a window is a counter-based hash (SplitMix64) of
   (seed, epoch, window id): the same role as
   `np.random.default_rng([seed, epoch, id])`, vectorised over a batch (about

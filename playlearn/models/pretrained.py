@@ -15,6 +15,9 @@ A saved encoder is a directory, as a saved policy is:
   features = dynamo.embed(model, images)
   actor = pretrained.load_actor("out/act_jepa/encoder")  # ACT-JEPA acts too
 
+Objectives: 'dynamo', 'act_jepa', 'state_regression', and 'stacked'
+(several of those read side by side, `stacked.py`).
+
 `save` writes beside the destination and renames
 (`manifest.replace_directory`), so a killed save leaves the previous encoder,
 never half of one.
@@ -33,26 +36,17 @@ import orbax.checkpoint as ocp
 from playlearn import manifest
 from playlearn.models import act_jepa
 from playlearn.models import configure
-from playlearn.models import dynamo
-from playlearn.models import state_regression
+from playlearn.models import stacked
 
 FORMAT = "playlearn-encoder-1"
-OBJECTIVES = {
-    "dynamo": dynamo,
-    "act_jepa": act_jepa,
-    "state_regression": state_regression,
-}
+OBJECTIVES = {**stacked.PARTS, "stacked": stacked}
 _DESCRIPTION = "encoder.json"
 
 
 def _objective_of(model: nnx.Module) -> str:
-  for name, module in OBJECTIVES.items():
-    if isinstance(model, module.Model):
-      return name
-  raise TypeError(
-      f"Cannot save a {type(model).__name__}: saved encoders are the models "
-      f"of {sorted(OBJECTIVES)}."
-  )
+  if isinstance(model, stacked.Model):
+    return "stacked"
+  return stacked.objective_of(model)  # TypeError naming what can be saved.
 
 
 def save(
@@ -104,6 +98,14 @@ def describe(path: str) -> dict:
     )
   with open(description_file) as f:
     return json.load(f)
+
+
+def views(path: str) -> tuple[str, ...]:
+  """The cameras the encoder saved at `path` reads, from its description."""
+  config = describe(path)["config"]
+  if "parts" in config:  # Stacked: every part reads the same cameras.
+    config = config["parts"][0][1]
+  return tuple(config["views"])
 
 
 def load(path: str) -> nnx.Module:

@@ -294,7 +294,7 @@ def validation_batches(
   window_config = dataclasses.replace(window_config, goal_dropout=0.0)
   store = windows.WindowStore(episodes, normalization, window_config)
   if train_encoder:  # The model embeds the frames itself.
-    views = pretrained.describe(config.encoder)["config"]["views"]
+    views = pretrained.views(config.encoder)
     images = embeddings.frames_of(
         split, config.dataset_dir, "validation", views
     )
