@@ -23,6 +23,7 @@ from playlearn.evaluation import suite
 from playlearn.models import dynamo
 from playlearn.models import gcbc
 from playlearn.models import pretrained
+from playlearn.models import stacked
 from playlearn.policy import Policy
 from playlearn.train import checkpoints
 from playlearn.train import run_config
@@ -305,6 +306,25 @@ def test_proprio_beside_the_embeddings(
   config.data.proprio, config.encoder, config.train_encoder = True, "", False
   with pytest.raises(ValueError, match="config.data.proprio=True: adds"):
     run_config.validate_config(config)
+
+
+def test_a_stacked_encoder_trains_and_acts_with_its_policy(
+    tiny_image_dataset, tmp_path
+):
+  """Two encoders saved as one (`stacked`): a policy trains them with it
+  and acts with both from the env's cameras."""
+  parts = [dynamo.Model(dynamo.Config.tiny(), rngs=nnx.Rngs(i)) for i in (1, 2)]
+  model = stacked.Model(stacked.Config.of(parts), rngs=nnx.Rngs(0))
+  stacked.copy_weights(model, parts)
+  path = str(tmp_path / "stacked")
+  pretrained.save(model, path)
+  config = _pixel_config(gcbc_config, path, tiny_image_dataset)
+  config.train_encoder, config.total_steps = True, 2
+  trainer.train_and_evaluate(config, str(tmp_path / "run"))
+  policy = Policy.load(str(tmp_path / "run" / "policy"))
+  assert isinstance(policy.encoder, stacked.Model)
+  obs = suite.env_for(policy).reset(seed=0).observation
+  assert policy.act(obs, obs).shape == (7,)
 
 
 @pytest.mark.parametrize("module", [lmp_config, beso_config])
