@@ -1,6 +1,5 @@
 """The trainer, its checkpoints and saved policies, on tiny local data."""
 
-import dataclasses
 import json
 import os
 import signal
@@ -292,9 +291,12 @@ def test_goal_dropout_changes_training_not_validation(dataset_dir, tmp_path):
   config, off = run("off", 0.0)
   _, on = run("on", 1.0)
   assert off[1] != on[1]
-  window_config = trainer.make_data(config)[2]
   for dropout in (0.0, 1.0):
-    window_config = dataclasses.replace(window_config, goal_dropout=dropout)
+    window_config = windows.WindowConfig(
+        kappa_min=config.data.kappa_min,
+        kappa_max=config.data.kappa_max,
+        goal_dropout=dropout,
+    )
     (batch,) = evaluators.validation_batches(
         config, 1, window_config, windows.load_normalization(dataset_dir)
     )
