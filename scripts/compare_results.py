@@ -20,7 +20,11 @@ from absl import flags
 from playlearn.evaluation import report
 
 _RESULTS = flags.DEFINE_list(
-    "results", None, "name=path/to/results.json, one per policy.", required=True
+    "results",
+    None,
+    "name=path/to/results.json, one per policy (a name holds neither ',', "
+    "the list's separator, nor '=').",
+    required=True,
 )
 _OUT_DIR = flags.DEFINE_string("out_dir", "out/compare", "Output directory.")
 _WORKDIRS = flags.DEFINE_list(

@@ -118,3 +118,21 @@ def test_training_curves_from_metrics_jsonl(tmp_path):
   assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
   with pytest.raises(KeyError, match="has no 'kl'; it has \\['nll'\\]"):
     report.plot_curves({"A": str(run)}, "kl", str(tmp_path / "d.png"))
+
+
+@pytest.mark.parametrize(
+    "num_tasks,num_runs", [(19, 1), (19, 5), (3, 8), (40, 8)]
+)
+def test_task_rows_cover_every_task_once_within_the_row_width(
+    num_tasks, num_runs
+):
+  rows = report.task_rows(num_tasks, num_runs)
+  assert [j for row in rows for j in row] == list(range(num_tasks))
+  widest = max(len(row) for row in rows)
+  assert min(len(row) for row in rows) >= widest - 1  # Even rows.
+  inches = report._BAR_INCHES * (num_runs + 1) * widest
+  assert inches <= report._MAX_ROW_INCHES or widest == 1
+  # One row when the tasks fit it: 19 tasks of one run do, of five do not.
+  assert (len(rows) == 1) == (
+      report._BAR_INCHES * (num_runs + 1) * num_tasks <= report._MAX_ROW_INCHES
+  )

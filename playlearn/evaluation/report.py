@@ -99,34 +99,62 @@ def table(results: Mapping[str, dict]) -> str:
   return "\n".join(lines)
 
 
+# Bar chart layout: inches per bar, and the widest a row of tasks may be
+# before the tasks wrap onto another row (a figure of 18 tasks x 5 runs on
+# one row was 52 inches wide).
+_BAR_INCHES = 0.3
+_MAX_ROW_INCHES = 20.0
+
+
+def task_rows(num_tasks: int, num_runs: int) -> list[range]:
+  """Task indices per row of `plot`: as many groups of `num_runs` bars a row
+  as fit `_MAX_ROW_INCHES` (at least one), rows as even as possible."""
+  per_row = max(1, int(_MAX_ROW_INCHES // (_BAR_INCHES * (num_runs + 1))))
+  num_rows = -(-num_tasks // per_row)
+  # The first `extra` rows take one task more than the others.
+  base, extra = divmod(num_tasks, num_rows)
+  bounds = np.cumsum([0] + [base + (i < extra) for i in range(num_rows)])
+  return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def plot(results: Mapping[str, dict], path: str) -> None:
-  """Grouped bars of per-task success (with the seed spread) to a PNG."""
+  """Grouped bars of per-task success (with the seed spread) to a PNG; the
+  tasks wrap onto further rows when there are many runs (`task_rows`)."""
   # A bare Figure draws with Agg and leaves the process's pyplot backend as
   # it is (a notebook keeps its own).
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
 
   names = list(results)
   tasks = list(next(iter(results.values()))["tasks"]["per_task"]) + ["average"]
+  rows = task_rows(len(tasks), len(names))
   width = 0.8 / len(names)
-  fig = Figure(figsize=(max(8, 0.55 * len(tasks) * len(names)), 4.5))
-  ax = fig.subplots()
-  x = np.arange(len(tasks))
-  for i, name in enumerate(names):
-    r = results[name]["tasks"]
-    rows = [r["per_task"][t] for t in tasks[:-1]] + [r]
-    ax.bar(
-        x + (i - (len(names) - 1) / 2) * width,
-        [100 * row["mean"] for row in rows],
-        width,
-        yerr=[100 * row["std"] for row in rows],
-        capsize=2,
-        label=name,
+  row_inches = _BAR_INCHES * (len(names) + 1) * len(rows[0])
+  fig = Figure(figsize=(max(8, row_inches + 1.5), 3.6 * len(rows) + 0.9))
+  axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+  for ax, row in zip(axes, rows):
+    x = np.arange(len(row))
+    for i, name in enumerate(names):
+      r = results[name]["tasks"]
+      per_task = [r["per_task"][t] for t in tasks[:-1]] + [r]
+      bars = [per_task[j] for j in row]
+      ax.bar(
+          x + (i - (len(names) - 1) / 2) * width,
+          [100 * b["mean"] for b in bars],
+          width,
+          yerr=[100 * b["std"] for b in bars],
+          capsize=2,
+          label=name,
+      )
+    ax.set_xticks(
+        x, [tasks[j] for j in row], rotation=30, ha="right", fontsize=8
     )
-  ax.set_xticks(x, tasks, rotation=60, ha="right", fontsize=8)
-  ax.set_ylabel("success (%)")
-  ax.set_ylim(0, 100)
-  ax.legend()
-  ax.grid(axis="y", alpha=0.3)
+    ax.set_xlim(-0.5, len(rows[0]) - 0.5)
+    ax.set_ylabel("success (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+  axes[0].legend(
+      loc="lower left", bbox_to_anchor=(0, 1.02), ncol=min(len(names), 6)
+  )
   fig.tight_layout()
   fig.savefig(path, dpi=120)
 
