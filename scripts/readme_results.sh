@@ -70,6 +70,14 @@ evaluate_pixels() {  # dataset name...: a pixel policy's 180 episodes from
         --out=$OUT/eval/$name/diagnose.json
   done
 }
+lmp_12h() {  # name encoder [flags...]: the best pixel recipe (Play-LMP on
+  # the 12 hours, $PIX, the robot's state, 12k steps) on a frozen encoder.
+  local name=$1 encoder=$2; shift 2
+  local flags=("${PIX[@]}")
+  flags[0]=--config.encoder=$encoder
+  train $name "$L12" playlearn/configs/lmp.py:cpu "${flags[@]}" \
+    --config.total_steps=12000 --config.data.proprio=True "$@"
+}
 evaluate_act() {  # name suffix act [flags...]: acting with --act=act
   local name=$1 suffix=$2 act=$3; shift 3
   [ -f "$OUT/eval/${name}_$suffix/results.json" ] || \
@@ -581,6 +589,31 @@ ACT-JEPA=$OUT/eval/lmp_pixels_act_jepa_grid_3k_proprio/results.json,\
 both stacked=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio/results.json"
 cp $OUT/compare/pixels_nineteenth/comparison.png \
   docs/pixels/pixels_nineteenth_comparison.png
+# Twentieth session (the same 12 hours and 180 episodes): the stacked row's
+# training seeds 1 and 2, and the weightless 12 x 12 cell means (pixels12)
+# stacked as a third part.
+for seed in 1 2; do
+  lmp_12h lmp_pixels_stacked_grid3k_aj_proprio_seed$seed \
+    $OUT/stacked_grid3k_aj/encoder --config.seed=$seed
+done
+[ -f "$OUT/stacked_grid3k_aj_pixels12/encoder/encoder.json" ] || \
+  $PY scripts/stack_encoders.py --encoders=$OUT/dynamo_grid_3k/encoder,\
+$OUT/act_jepa_grid_3k/encoder,$OUT/pixels12/encoder \
+    --out=$OUT/stacked_grid3k_aj_pixels12/encoder
+lmp_12h lmp_pixels_stacked_grid3k_aj_pixels12_proprio \
+  $OUT/stacked_grid3k_aj_pixels12/encoder
+evaluate_pixels "$L12" lmp_pixels_stacked_grid3k_aj_proprio_seed1 \
+  lmp_pixels_stacked_grid3k_aj_proprio_seed2 \
+  lmp_pixels_stacked_grid3k_aj_pixels12_proprio
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_twentieth \
+  --results="DynaMo (seed 0)=$OUT/eval/lmp_pixels_grid3k_proprio/results.json,\
+DynaMo seed 1=$OUT/eval/lmp_pixels_grid3k_proprio_seed1/results.json,\
+stacked (seed 0)=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio/results.json,\
+stacked seed 1=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio_seed1/results.json,\
+stacked seed 2=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio_seed2/results.json,\
+stacked + pixels12=$OUT/eval/lmp_pixels_stacked_grid3k_aj_pixels12_proprio/results.json"
+cp $OUT/compare/pixels_twentieth/comparison.png \
+  docs/pixels/pixels_twentieth_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

@@ -127,6 +127,10 @@ def plot(results: Mapping[str, dict], path: str) -> None:
   names = list(results)
   tasks = list(next(iter(results.values()))["tasks"]["per_task"]) + ["average"]
   rows = task_rows(len(tasks), len(names))
+  per_task = {  # The bars of each run, in the order of `tasks`.
+      name: [r["tasks"]["per_task"][t] for t in tasks[:-1]] + [r["tasks"]]
+      for name, r in results.items()
+  }
   width = 0.8 / len(names)
   row_inches = _BAR_INCHES * (len(names) + 1) * len(rows[0])
   fig = Figure(figsize=(max(8, row_inches + 1.5), 3.6 * len(rows) + 0.9))
@@ -134,9 +138,7 @@ def plot(results: Mapping[str, dict], path: str) -> None:
   for ax, row in zip(axes, rows):
     x = np.arange(len(row))
     for i, name in enumerate(names):
-      r = results[name]["tasks"]
-      per_task = [r["per_task"][t] for t in tasks[:-1]] + [r]
-      bars = [per_task[j] for j in row]
+      bars = [per_task[name][j] for j in row]
       ax.bar(
           x + (i - (len(names) - 1) / 2) * width,
           [100 * b["mean"] for b in bars],
