@@ -564,21 +564,14 @@ cp $OUT/compare/pixels_eighteenth/comparison.png \
 # (--config.data.goal_dropout=0.5), the ACT-JEPA-pretrained grid head
 # (3,000 steps on the 3 hours) in place of DynaMo's, and both encoders
 # stacked (each camera's two embeddings side by side).
-train lmp_pixels_grid3k_proprio_gd50 "$L12" playlearn/configs/lmp.py:cpu \
-  "${PIX_3K[@]}" --config.total_steps=12000 --config.data.proprio=True \
+lmp_12h lmp_pixels_grid3k_proprio_gd50 $OUT/dynamo_grid_3k/encoder \
   --config.data.goal_dropout=0.5
-PIX_AJ=("${PIX[@]}")
-PIX_AJ[0]=--config.encoder=$OUT/act_jepa_grid_3k/encoder
-train lmp_pixels_act_jepa_grid_3k_proprio "$L12" playlearn/configs/lmp.py:cpu \
-  "${PIX_AJ[@]}" --config.total_steps=12000 --config.data.proprio=True
+lmp_12h lmp_pixels_act_jepa_grid_3k_proprio $OUT/act_jepa_grid_3k/encoder
 [ -f "$OUT/stacked_grid3k_aj/encoder/encoder.json" ] || \
   $PY scripts/stack_encoders.py \
     --encoders=$OUT/dynamo_grid_3k/encoder,$OUT/act_jepa_grid_3k/encoder \
     --out=$OUT/stacked_grid3k_aj/encoder
-PIX_ST=("${PIX[@]}")
-PIX_ST[0]=--config.encoder=$OUT/stacked_grid3k_aj/encoder
-train lmp_pixels_stacked_grid3k_aj_proprio "$L12" playlearn/configs/lmp.py:cpu \
-  "${PIX_ST[@]}" --config.total_steps=12000 --config.data.proprio=True
+lmp_12h lmp_pixels_stacked_grid3k_aj_proprio $OUT/stacked_grid3k_aj/encoder
 evaluate_pixels "$L12" lmp_pixels_grid3k_proprio_gd50 \
   lmp_pixels_act_jepa_grid_3k_proprio lmp_pixels_stacked_grid3k_aj_proprio
 $PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_nineteenth \
