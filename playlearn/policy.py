@@ -177,6 +177,16 @@ class Policy:
       features = np.concatenate([robot, features], axis=-1)
     return {"state": features}
 
+  def embed_with(self, other: Policy) -> None:
+    """Embeds frames with `other`'s encoder, sharing its cache of the last
+    frames embedded, so that two policies on one frozen encoder (an
+    ensemble's members) embed each frame once. Their encoders must hold the
+    same weights: the caller checks."""
+    if self.encoder is None or other.encoder is None:
+      raise ValueError("Policy.embed_with: both policies must read pixels")
+    self.encoder = other.encoder
+    self._last_embedded = other._last_embedded
+
   def _embeddings(self, what: str, d: dict) -> np.ndarray:
     """The encoder's embeddings of `d`'s camera images."""
     views = self.encoder.config.views

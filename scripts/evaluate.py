@@ -12,6 +12,9 @@ r"""Evaluates a saved policy on the PlayTable task suite.
   python scripts/evaluate.py --baseline=nearest \
       --dataset_dir=out/full/playtable_play/state_full/1.3.0 \
       --out_dir=out/eval/nearest
+  # Policies trained alike from several seeds, acting as one (the mean of
+  # their actions; playlearn/evaluation/ensemble.py):
+  python scripts/evaluate.py --policy=out/lmp/policy,out/lmp_seed1/policy
   # ACT-JEPA (a saved pretrained model) acting from the cameras:
   python scripts/evaluate.py --policy=out/act_jepa/encoder --out_dir=...
 
@@ -36,13 +39,17 @@ from playlearn import console
 from playlearn import evaluation
 from playlearn.data import windows
 from playlearn.evaluation import baselines
+from playlearn.evaluation import ensemble
 from playlearn.evaluation import sweep
 from playlearn.models import act_jepa
 from playlearn.models import pretrained
 from playlearn.policy import Policy
 
-_POLICY = flags.DEFINE_string(
-    "policy", None, "Saved policy directory (or a saved ACT-JEPA model)."
+_POLICY = flags.DEFINE_list(
+    "policy",
+    None,
+    "Saved policy directory (or a saved ACT-JEPA model); several, "
+    "comma-separated, act as an ensemble: the mean of their actions.",
 )
 _BASELINE = flags.DEFINE_enum(
     "baseline",
@@ -107,17 +114,20 @@ def main(argv):
     if not _DATASET_DIR.value:
       raise app.UsageError("--baseline=nearest needs --dataset_dir")
     store = windows.WindowStore.from_dataset(_DATASET_DIR.value, "train")
-  jepa = _POLICY.value and os.path.exists(
-      os.path.join(_POLICY.value, "encoder.json")
-  )
-  if jepa and _ACT.value:
-    raise app.UsageError("--act changes a saved Policy, not ACT-JEPA")
-  if jepa:
-    loaded = pretrained.load_actor(_POLICY.value)
-  elif _POLICY.value:  # Loaded and checked once, before any episode.
-    loaded = Policy.load(
-        _POLICY.value, greedy=console.greedy_from_sample(_SAMPLE.value)
+  paths = _POLICY.value or []
+  jepa = any(os.path.exists(os.path.join(p, "encoder.json")) for p in paths)
+  if jepa and (_ACT.value or len(paths) > 1):
+    raise app.UsageError(
+        "--act and ensembles are for saved Policies, not ACT-JEPA"
     )
+  greedy = console.greedy_from_sample(_SAMPLE.value)
+  if jepa:
+    loaded = pretrained.load_actor(paths[0])
+  elif len(paths) > 1:  # Loaded and checked once, before any episode.
+    loaded = ensemble.Ensemble.load(paths, greedy=greedy)
+    changes = sweep.typed(loaded.members[0], act)
+  elif paths:
+    loaded = Policy.load(paths[0], greedy=greedy)
     changes = sweep.typed(loaded, act)
 
   def factory():
@@ -137,8 +147,8 @@ def main(argv):
   tic = time.perf_counter()
   results = {
       "policy": (
-          os.path.abspath(_POLICY.value)
-          if _POLICY.value
+          ",".join(os.path.abspath(p) for p in paths)
+          if paths
           else f"baseline:{_BASELINE.value}"
       ),
       "episodes_per_task": _EPISODES.value,

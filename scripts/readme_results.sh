@@ -607,6 +607,36 @@ stacked seed 2=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio_seed2/results.json
 stacked + pixels12=$OUT/eval/lmp_pixels_stacked_grid3k_aj_pixels12_proprio/results.json"
 cp $OUT/compare/pixels_twentieth/comparison.png \
   docs/pixels/pixels_twentieth_comparison.png
+# Twenty-first session. Ways of acting with the stacked row's seed-0
+# policy on evaluation seed 2 (90 episodes each): re-planning every 16
+# (as trained), 8 or 32 steps, and plans sampled from the proposal.
+S=$OUT/lmp_pixels_stacked_grid3k_aj_proprio
+[ -f $OUT/eval/sweep_stacked_replan.json ] || \
+  $PY scripts/sweep_policy.py --policy=$S/policy --episodes_per_task=5 \
+    --seed=2 --variant=replan_every=16 --variant=replan_every=8 \
+    --variant=replan_every=32 --out=$OUT/eval/sweep_stacked_replan.json
+[ -f $OUT/eval/sweep_stacked_sample.json ] || \
+  $PY scripts/sweep_policy.py --policy=$S/policy --episodes_per_task=5 \
+    --seed=2 --sample --variant=replan_every=16 \
+    --out=$OUT/eval/sweep_stacked_sample.json
+# The stacked row's three training seeds as one ensemble (the mean of
+# their actions), and DynaMo's two, on the 180 episodes; the stacked
+# seeds and their ensemble again on evaluation seeds 2-3 (180 more).
+evaluate_policies() {  # name seeds policy...: 5 starts x 18 tasks a seed
+  local name=$1 seeds=$2 paths; shift 2
+  paths=$(printf '%s,' "$@")
+  [ -f "$OUT/eval/$name/results.json" ] || \
+    $PY scripts/evaluate.py --policy="${paths%,}" --out_dir=$OUT/eval/$name \
+      --episodes_per_task=5 --seeds=$seeds --chains=0 --videos_per_task=1
+}
+STACKED=($S/policy ${S}_seed1/policy ${S}_seed2/policy)
+G=$OUT/lmp_pixels_grid3k_proprio
+evaluate_policies ensemble_stacked_3seeds 0,1 "${STACKED[@]}"
+evaluate_policies ensemble_grid3k_2seeds 0,1 $G/policy ${G}_seed1/policy
+evaluate_policies ensemble_stacked_3seeds_s23 2,3 "${STACKED[@]}"
+for seed in 0 1 2; do
+  evaluate_policies stacked_seed${seed}_s23 2,3 "${STACKED[$seed]}"
+done
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

@@ -71,34 +71,44 @@ def test_train_then_load_policy(module, dataset_dir, tmp_path):
   batch = {"state": np.stack([obs["state"]] * 3)}
   assert policy.act(batch, batch).shape == (3, 7)
   if module is gcbc_config:  # The evaluation command on the saved policy.
-    env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "scripts/evaluate.py",
-            f"--policy={tmp_path / 'policy'}",
-            f"--out_dir={tmp_path / 'eval'}",
-            "--tasks=open_drawer,press_red_button",
-            "--episodes_per_task=1",
-            "--seeds=0",
-            "--chains=0",
-            "--videos_per_task=0",
-            "--act=act_window=4",
-        ],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    saved = str(tmp_path / "policy")
+    results = _evaluate(saved, tmp_path / "eval", "--act=act_window=4")
     assert set(results["tasks"]["per_task"]) == {
         "open_drawer",
         "press_red_button",
     }
     assert results["act"] == {"act_window": "4"}
     assert results["greedy"] is True  # GCBC's own choice: the mode.
+    # The policy twice, as an ensemble: the comma-separated form.
+    results = _evaluate(f"{saved},{saved}", tmp_path / "ensemble")
+    assert results["policy"].split(",") == [saved, saved]
+    assert results["greedy"] is True
+
+
+def _evaluate(policy, out_dir, *flags):
+  """scripts/evaluate.py on two tasks, one episode: its results.json."""
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
+  proc = subprocess.run(
+      [
+          sys.executable,
+          "scripts/evaluate.py",
+          f"--policy={policy}",
+          f"--out_dir={out_dir}",
+          "--tasks=open_drawer,press_red_button",
+          "--episodes_per_task=1",
+          "--seeds=0",
+          "--chains=0",
+          "--videos_per_task=0",
+          *flags,
+      ],
+      env=env,
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=300,
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads((out_dir / "results.json").read_text())
 
 
 def _train_command(dataset_dir, workdir, total_steps):
