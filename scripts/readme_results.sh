@@ -637,6 +637,13 @@ evaluate_policies ensemble_stacked_3seeds_s23 2,3 "${STACKED[@]}"
 for seed in 0 1 2; do
   evaluate_policies stacked_seed${seed}_s23 2,3 "${STACKED[$seed]}"
 done
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_twenty_first \
+  --results="stacked seed 0=$OUT/eval/stacked_seed0_s23/results.json,\
+stacked seed 1=$OUT/eval/stacked_seed1_s23/results.json,\
+stacked seed 2=$OUT/eval/stacked_seed2_s23/results.json,\
+the three as one ensemble=$OUT/eval/ensemble_stacked_3seeds_s23/results.json"
+cp $OUT/compare/pixels_twenty_first/comparison.png \
+  docs/pixels/pixels_twenty_first_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
