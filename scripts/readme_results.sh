@@ -644,6 +644,18 @@ stacked seed 2=$OUT/eval/stacked_seed2_s23/results.json,\
 the three as one ensemble=$OUT/eval/ensemble_stacked_3seeds_s23/results.json"
 cp $OUT/compare/pixels_twenty_first/comparison.png \
   docs/pixels/pixels_twenty_first_comparison.png
+$PY scripts/describe_dataset.py --dataset_dir="$L12" \
+  --out_dir=$OUT/describe/images_large  # Tasks played in the 12 hours.
+# C-BESO with its history in a GRU (the fifteenth session's pixel BESO)
+# on the stacked encoder, evaluation seeds 0-1 and 2-3.
+train beso_pixels_stacked_grid3k_aj_proprio "$L12" playlearn/configs/beso.py:cpu \
+  --config.encoder=$OUT/stacked_grid3k_aj/encoder "${PIX[@]:1}" \
+  --config.data.proprio=True --config.model.cond_drop_prob=0 \
+  --config.model.network=gru --config.model.obs_window=32 \
+  --config.data.batch_size=64
+evaluate_pixels "$L12" beso_pixels_stacked_grid3k_aj_proprio
+evaluate_policies beso_stacked_s23 2,3 \
+  $OUT/beso_pixels_stacked_grid3k_aj_proprio/policy
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
