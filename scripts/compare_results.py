@@ -5,7 +5,8 @@ r"""One table and one bar chart comparing evaluated policies.
       --out_dir=out/compare
 
 Inputs are `scripts/evaluate.py` outputs. Writes `<out_dir>/comparison.md`
-(per-task success, averages, perturbed starts, chains) and
+(per-task success, averages, perturbed starts, chains; and, for runs
+evaluated on the same episodes, a paired count with McNemar's exact p) and
 `<out_dir>/comparison.png` (per-task bars with the spread over seeds), and
 prints the table. With --workdirs (name=training workdir) also
 `<out_dir>/training_<key>.png` ('/' in a key becomes '_'): the training
@@ -51,6 +52,9 @@ def main(argv):
   workdirs = _named(_WORKDIRS.value, "workdirs")
   os.makedirs(_OUT_DIR.value, exist_ok=True)
   text = report.table(results)
+  pairs = report.paired(results)
+  if pairs:
+    text += "\n\nEpisode by episode (runs on the same episodes):\n\n" + pairs
   with open(os.path.join(_OUT_DIR.value, "comparison.md"), "w") as f:
     f.write(text + "\n")
   report.plot(results, os.path.join(_OUT_DIR.value, "comparison.png"))

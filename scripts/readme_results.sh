@@ -656,6 +656,14 @@ train beso_pixels_stacked_grid3k_aj_proprio "$L12" playlearn/configs/beso.py:cpu
 evaluate_pixels "$L12" beso_pixels_stacked_grid3k_aj_proprio
 evaluate_policies beso_stacked_s23 2,3 \
   $OUT/beso_pixels_stacked_grid3k_aj_proprio/policy
+# Episode by episode on seeds 0-1 (comparison.md's paired table).
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_twenty_first_s01 \
+  --results="stacked seed 0=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio/results.json,\
+stacked seed 1=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio_seed1/results.json,\
+stacked seed 2=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio_seed2/results.json,\
+the three as one ensemble=$OUT/eval/ensemble_stacked_3seeds/results.json,\
+BESO stacked=$OUT/eval/beso_pixels_stacked_grid3k_aj_proprio/results.json,\
+BESO DynaMo=$OUT/eval/beso_pixels_grid3k_proprio/results.json"
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.

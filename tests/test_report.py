@@ -46,6 +46,37 @@ def test_table_rows_columns_and_missing_parts():
   assert text[-1] == "| chains: average length | 1.60 | – |"
 
 
+def _episodes(successes, starts, seed=0, task="open_drawer"):
+  """A result whose one run holds these episodes (per-episode lists)."""
+  r = _result({task: sum(successes) / len(successes)})
+  r["tasks"]["runs"] = [
+      {
+          "config": {"seed": seed},
+          "tasks": {task: {"successes": successes, "reset_seeds": starts}},
+      }
+  ]
+  return r
+
+
+def test_runs_on_the_same_episodes_are_paired():
+  starts = list(range(100, 108))
+  results = {
+      "A": _episodes([True] * 6 + [False] * 2, starts),
+      "B": _episodes([True] * 2 + [False] * 6, starts),
+      "other starts": _episodes([True] * 8, list(range(8))),
+      "other seed": _episodes([True] * 8, starts, seed=1),
+      "no episodes": _result({"open_drawer": 0.5}),
+  }
+  lines = report.paired(results).splitlines()
+  # Only A and B share their episodes: 2 both, 4 only A, none only B, 2
+  # neither; all 4 discordant episodes for A: p = 2 / 2**4.
+  assert lines[2:] == ["| A | B | 8 | 2 | 4 | 0 | 2 | 0.125 |"]
+  assert report.paired({"A": results["A"], "C": results["other seed"]}) == ""
+  assert report.mcnemar_p(0, 0) == 1.0
+  assert report.mcnemar_p(3, 3) == 1.0
+  assert report.mcnemar_p(6, 0) == report.mcnemar_p(0, 6) == 2 / 2**6
+
+
 def test_different_tasks_do_not_compare():
   with pytest.raises(ValueError, match="B was evaluated on other tasks"):
     report.table(

@@ -2,13 +2,17 @@
 
 Each input is the JSON that `scripts/evaluate.py` writes: 'tasks' (from
 `suite.evaluate_over_seeds`), optionally 'perturbed' (the same, perturbed
-starts) and 'chains' (`chains.evaluate_chains`).
+starts) and 'chains' (`chains.evaluate_chains`). Policies evaluated on the
+same episodes (the same seeds, so the same starts and goals) are also
+compared episode by episode (`paired`), which tells apart differences that
+the per-policy intervals cannot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 import json
+import math
 
 from absl import logging
 import numpy as np
@@ -104,6 +108,52 @@ def table(results: Mapping[str, dict]) -> str:
 # one row was 52 inches wide).
 _BAR_INCHES = 0.3
 _MAX_ROW_INCHES = 20.0
+
+
+def episodes(result: Mapping) -> dict[tuple, bool]:
+  """{(evaluation seed, task, k, the start's reset seed): success} of each
+  episode of a scripts/evaluate.py result ({} without per-episode runs)."""
+  out = {}
+  for run in result.get("tasks", {}).get("runs", []):
+    seed = run["config"]["seed"]
+    for task, r in run["tasks"].items():
+      for k, (ok, start) in enumerate(zip(r["successes"], r["reset_seeds"])):
+        out[(seed, task, k, start)] = bool(ok)
+  return out
+
+
+def mcnemar_p(only_a: int, only_b: int) -> float:
+  """Exact two-sided McNemar p: how likely a split of the episodes that
+  only one policy solves at least this uneven is, were neither better."""
+  n = only_a + only_b
+  tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1))
+  return min(1.0, 2 * tail / 2**n)
+
+
+def paired(results: Mapping[str, dict]) -> str:
+  """A markdown table of every pair of runs evaluated on the same episodes:
+  how many both solve, only one, neither, and McNemar's exact p; '' when no
+  two runs share their episodes."""
+  solved = {name: episodes(r) for name, r in results.items()}
+  names = [name for name in solved if solved[name]]
+  lines = [
+      "| A | B | episodes | both | only A | only B | neither | McNemar p |",
+      "|---|---|---|---|---|---|---|---|",
+  ]
+  for i, a in enumerate(names):
+    for b in names[i + 1 :]:
+      if solved[a].keys() != solved[b].keys():
+        continue
+      pairs = [(solved[a][k], solved[b][k]) for k in solved[a]]
+      both = sum(x and y for x, y in pairs)
+      only_a = sum(x and not y for x, y in pairs)
+      only_b = sum(y and not x for x, y in pairs)
+      neither = len(pairs) - both - only_a - only_b
+      lines.append(
+          f"| {a} | {b} | {len(pairs)} | {both} | {only_a} | {only_b} | "
+          f"{neither} | {mcnemar_p(only_a, only_b):.3f} |"
+      )
+  return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def task_rows(num_tasks: int, num_runs: int) -> list[range]:
