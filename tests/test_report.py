@@ -72,6 +72,9 @@ def test_runs_on_the_same_episodes_are_paired():
   # neither; all 4 discordant episodes for A: p = 2 / 2**4.
   assert lines[2:] == ["| A | B | 8 | 2 | 4 | 0 | 2 | 0.125 |"]
   assert report.paired({"A": results["A"], "C": results["other seed"]}) == ""
+  old = _episodes([True], [1])
+  del old["tasks"]["runs"][0]["tasks"]["open_drawer"]["reset_seeds"]
+  assert report.episodes(old) == {}  # Saved without per-episode lists.
   assert report.mcnemar_p(0, 0) == 1.0
   assert report.mcnemar_p(3, 3) == 1.0
   assert report.mcnemar_p(6, 0) == report.mcnemar_p(0, 6) == 2 / 2**6

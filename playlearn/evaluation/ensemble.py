@@ -1,8 +1,9 @@
 """Several saved policies acting as one: each step, the mean of their actions.
 
-Policies trained alike from different seeds make different mistakes; in
-closed loop, averaging their actions lets one member's error be outvoted
-before it compounds. `Ensemble` follows the suite's policy protocol
+Policies trained alike from different seeds may make different mistakes;
+in closed loop, averaging their actions can let one member's error be
+outvoted before it compounds (on the pixel suite the gain was within noise:
+docs/results.md, twenty-first session). `Ensemble` follows the suite's policy protocol
 (`reset`, `act(obs, goal)`, `image_sizes`), so it runs on the same episodes
 as any one of its members:
 

@@ -112,11 +112,14 @@ _MAX_ROW_INCHES = 20.0
 
 def episodes(result: Mapping) -> dict[tuple, bool]:
   """{(evaluation seed, task, k, the start's reset seed): success} of each
-  episode of a scripts/evaluate.py result ({} without per-episode runs)."""
+  episode of a scripts/evaluate.py result; tasks saved without per-episode
+  lists (older results) are left out."""
   out = {}
   for run in result.get("tasks", {}).get("runs", []):
     seed = run["config"]["seed"]
     for task, r in run["tasks"].items():
+      if "successes" not in r or "reset_seeds" not in r:
+        continue
       for k, (ok, start) in enumerate(zip(r["successes"], r["reset_seeds"])):
         out[(seed, task, k, start)] = bool(ok)
   return out
