@@ -58,12 +58,19 @@ pretrain() {  # name dataset [flags...]: the conv encoder of width 16 (lr
     $PY scripts/pretrain_encoder.py --dataset_dir="$data" \
       --workdir=$OUT/$name --encoder=conv --encoder_width=16 --lr=3e-4 "$@"
 }
+evaluate_policies() {  # name seeds policy...: 5 starts x 18 tasks a seed
+  # of the policies (several: one ensemble), written to $OUT/eval/name.
+  local name=$1 seeds=$2 paths; shift 2
+  paths=$(printf '%s,' "$@")
+  [ -f "$OUT/eval/$name/results.json" ] || \
+    $PY scripts/evaluate.py --policy="${paths%,}" --out_dir=$OUT/eval/$name \
+      --episodes_per_task=5 --seeds=$seeds --chains=0 --videos_per_task=1
+}
 evaluate_pixels() {  # dataset name...: a pixel policy's 180 episodes from
   # the cameras (5 starts x 18 tasks x seeds 0-1) and held-out imitation.
   local data=$1 name; shift
   for name in "$@"; do
-    evaluate $name --episodes_per_task=5 --seeds=0,1 --chains=0 \
-      --videos_per_task=1
+    evaluate_policies $name 0,1 $OUT/$name/policy
     [ -f "$OUT/eval/$name/diagnose.json" ] || \
       $PY scripts/diagnose_policy.py --policy=$OUT/$name/policy \
         --dataset_dir="$data" --goal_horizon=64 \
@@ -73,9 +80,8 @@ evaluate_pixels() {  # dataset name...: a pixel policy's 180 episodes from
 lmp_12h() {  # name encoder [flags...]: the best pixel recipe (Play-LMP on
   # the 12 hours, $PIX, the robot's state, 12k steps) on a frozen encoder.
   local name=$1 encoder=$2; shift 2
-  local flags=("${PIX[@]}")
-  flags[0]=--config.encoder=$encoder
-  train $name "$L12" playlearn/configs/lmp.py:cpu "${flags[@]}" \
+  train $name "$L12" playlearn/configs/lmp.py:cpu \
+    --config.encoder=$encoder "${PIX[@]:1}" \
     --config.total_steps=12000 --config.data.proprio=True "$@"
 }
 evaluate_act() {  # name suffix act [flags...]: acting with --act=act
@@ -622,13 +628,6 @@ S=$OUT/lmp_pixels_stacked_grid3k_aj_proprio
 # The stacked row's three training seeds as one ensemble (the mean of
 # their actions), and DynaMo's two, on the 180 episodes; the stacked
 # seeds and their ensemble again on evaluation seeds 2-3 (180 more).
-evaluate_policies() {  # name seeds policy...: 5 starts x 18 tasks a seed
-  local name=$1 seeds=$2 paths; shift 2
-  paths=$(printf '%s,' "$@")
-  [ -f "$OUT/eval/$name/results.json" ] || \
-    $PY scripts/evaluate.py --policy="${paths%,}" --out_dir=$OUT/eval/$name \
-      --episodes_per_task=5 --seeds=$seeds --chains=0 --videos_per_task=1
-}
 STACKED=($S/policy ${S}_seed1/policy ${S}_seed2/policy)
 G=$OUT/lmp_pixels_grid3k_proprio
 evaluate_policies ensemble_stacked_3seeds 0,1 "${STACKED[@]}"
