@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import io
+import json
 import os
 import pickle
 import shutil
@@ -120,6 +121,35 @@ def test_noise_ablation_configs_change_only_the_noise():
     )
 
 
+def test_push_rich_play_weights_only_the_pushes():
+  config = PLAY(config="images_large_pushes").builder_config
+  pushes = [t for t in episodes.TASKS if t.startswith("push_")]
+  assert len(pushes) == 6
+  assert dict(config.task_weights) == {t: 2.5 for t in pushes}
+  assert "push_red_block_left x2.5" in config.description
+  jobs = PLAY(config="images_large_pushes").split_jobs()
+  plain = PLAY(config="images_large").split_jobs()
+  for split in ("train", "validation"):
+    assert [job.seed for job in jobs[split]] == [
+        job.seed for job in plain[split]
+    ]
+    assert all(
+        job.task_weights == dict(config.task_weights) for job in jobs[split]
+    )
+    assert all(job.task_weights is None for job in plain[split])
+  # The weights reach the worker processes (one line of JSON per job).
+  job = jobs["train"][0]
+  decoded = playtable.decode_job(playtable.encode_job(job))
+  assert decoded.task_weights == job.task_weights
+  recorded = playtable.generate_episode(
+      dataclasses.replace(job, images=False, num_steps=50)
+  )["episode_metadata"]["generator_version"]
+  assert recorded.startswith(episodes.GENERATOR_VERSION + " task_weights=")
+  assert json.loads(recorded.split("task_weights=")[1]) == dict(
+      config.task_weights
+  )
+
+
 def test_config_sizes():
   play = {config.name: config for config in PLAY.BUILDER_CONFIGS}
   hz = playtable.CONTROL_HZ
@@ -130,7 +160,7 @@ def test_config_sizes():
   assert play["images_full"].static_size == 96
   assert play["images_full_160px"].static_size == 160
   assert play["images_full_160px"].gripper_size == 64
-  for name in ("state_large", "images_large"):  # 12 hours.
+  for name in ("state_large", "images_large", "images_large_pushes"):  # 12 h.
     steps = play[name].train_episodes * play[name].steps_per_episode
     assert steps == 12 * 3600 * hz
   for name in ("state_small", "images_small"):  # Minutes.

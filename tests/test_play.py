@@ -128,6 +128,49 @@ class PlayEpisodeTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "unknown task"):
       episodes.generate_episode("demo", 0, task="fly_away")
 
+  def test_task_weights_change_what_is_played(self):
+    ones = episodes.generate_episode(
+        "play", 5, num_steps=400, task_weights={"press_red_button": 1.0}
+    )
+    np.testing.assert_array_equal(
+        ones["steps"]["action"], self.episode["steps"]["action"]
+    )
+    # press_red_button is always feasible: at 1000x it is nearly every task.
+    favoured = episodes.generate_episode(
+        "play", 5, num_steps=400, task_weights={"press_red_button": 1000.0}
+    )
+    played = [
+        s["task"] for s in json.loads(favoured["episode_metadata"]["segments"])
+    ]
+    before = [
+        s["task"]
+        for s in json.loads(self.episode["episode_metadata"]["segments"])
+    ]
+    self.assertGreaterEqual(played.count("press_red_button"), 3, played)
+    self.assertGreater(
+        played.count("press_red_button") / len(played),
+        before.count("press_red_button") / len(before) + 0.5,
+    )
+    self.assertEqual(
+        favoured["episode_metadata"]["generator_version"],
+        episodes.GENERATOR_VERSION
+        + ' task_weights={"press_red_button": 1000.0}',
+    )
+    self.assertEqual(
+        self.episode["episode_metadata"]["generator_version"],
+        episodes.GENERATOR_VERSION,
+    )
+
+  def test_bad_task_weights(self):
+    with self.assertRaisesRegex(ValueError, "unknown task 'fly_away'"):
+      episodes.generate_episode("play", 0, task_weights={"fly_away": 2.0})
+    with self.assertRaisesRegex(ValueError, r"task_weights\['open_drawer'\]"):
+      episodes.generate_episode("play", 0, task_weights={"open_drawer": -1.0})
+    with self.assertRaisesRegex(ValueError, "kind='play' only"):
+      episodes.generate_episode(
+          "demo", 0, task="open_drawer", task_weights={"open_drawer": 2.0}
+      )
+
 
 class DemoEpisodeTest(absltest.TestCase):
 

@@ -21,6 +21,10 @@ comparisons. Datasets built as 1.0.0 stay readable: their `action` is the
 label (`playlearn.data.rlds.step_actions`). From 1.2.0 each step also records
 `observation/target`, the commanded tool pose that the actions move.
 
+Task weights: a config's `task_weights` multiply the play agent's odds of
+choosing those tasks (`images_large_pushes`: every push 2.5x); the weights
+are recorded in each episode's `generator_version`.
+
 Seeds: train episode i has seed TRAIN_SEED_START + i, validation episode i
 VALIDATION_SEED_START + i; disjoint for up to 1,000,000 train episodes.
 """
@@ -36,6 +40,8 @@ from playlearn.play import noise as noise_lib
 
 TRAIN_SEED_START = 0
 VALIDATION_SEED_START = 1_000_000
+PUSH_WEIGHT = 2.5
+_PUSH_TASKS = [t for t in playtable.task_names() if t.startswith("push_")]
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -54,11 +60,16 @@ def _config(
     steps: int,
     noise: noise_lib.NoiseConfig = noise_lib.PLAY_NOISE,
     static_size: int = 96,
+    task_weights: dict[str, float] | None = None,
 ) -> PlayConfig:
   minutes = train * steps / playtable.CONTROL_HZ / 60
   what = "state and camera images" if images else "state only"
   if images and static_size != 96:
     what += f" (static view {static_size} px)"
+  if task_weights:
+    what += "; tasks weighted " + ", ".join(
+        f"{task} x{weight:g}" for task, weight in task_weights.items()
+    )
   actions = (
       "executed actions with recovery noise"
       if noise.enabled
@@ -72,6 +83,7 @@ def _config(
       steps_per_episode=steps,
       noise=noise,
       static_size=static_size,
+      task_weights=tuple((task_weights or {}).items()),
       description=(
           f"{what}; train: {train} episodes x {steps} steps = {minutes:.1f} "
           f"min of play at {playtable.CONTROL_HZ} Hz; validation: "
@@ -161,6 +173,19 @@ class Builder(playtable.EpisodeBuilder):
       _config("state_large", images=False, train=240, validation=4, steps=2700),
       # The same 12 hours with the cameras (about 4.7 GB).
       _config("images_large", images=True, train=240, validation=4, steps=2700),
+      # 12 hours of image play from the same seeds in which the play agent
+      # pushes 2.5x as often (pushes are the rarest tasks of images_large:
+      # their corridor must be clear, so they are feasible less often; 93
+      # segments of push_red_block_left against 207-249 of each lift). Other
+      # tasks than images_large from the first push on.
+      _config(
+          "images_large_pushes",
+          images=True,
+          train=240,
+          validation=4,
+          steps=2700,
+          task_weights={t: PUSH_WEIGHT for t in _PUSH_TASKS},
+      ),
       # 8x (24 hours): the next point of success against hours of play.
       # Its train split holds state_large's 240 episodes and 240 more.
       _config("state_xl", images=False, train=480, validation=4, steps=2700),
@@ -197,6 +222,7 @@ class Builder(playtable.EpisodeBuilder):
               static_size=config.static_size,
               gripper_size=config.gripper_size,
               noise=config.noise_fields(),
+              task_weights=dict(config.task_weights) or None,
           )
           for i in range(count)
       ]

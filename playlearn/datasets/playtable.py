@@ -126,6 +126,7 @@ class EpisodeJob:
   static_size: int = 96
   gripper_size: int = 64
   noise: dict | None = None  # NoiseConfig fields; None: no noise.
+  task_weights: dict | None = None  # Play only: task -> weight; None: all 1.
 
 
 def generate_episode(job: EpisodeJob) -> dict:
@@ -159,6 +160,7 @@ def generate_episode(job: EpisodeJob) -> dict:
   )
   if job.kind == "play":
     kwargs["num_steps"] = job.num_steps
+    kwargs["task_weights"] = job.task_weights
   else:
     kwargs["task"] = job.task
   episode = episodes.generate_episode(job.kind, job.seed, **kwargs)
@@ -442,6 +444,9 @@ class EpisodeConfig(tfds.core.BuilderConfig):
   gripper_size: int = 64
   # Perturbation of the executed actions (playlearn.play.noise).
   noise: noise_lib.NoiseConfig = noise_lib.NoiseConfig()
+  # Play only: (task, weight) pairs on the play agent's odds of choosing a
+  # task (playlearn.play.episodes.play_episode); the others weigh 1.
+  task_weights: tuple[tuple[str, float], ...] = ()
 
   def noise_fields(self) -> dict | None:
     """The noise as an `EpisodeJob` carries it (None: no noise)."""

@@ -3,7 +3,8 @@
 `generate_episode('play', seed)` runs the *play agent*: one long stream with
 no reset, made of randomly chosen feasible tasks performed by the oracle in a
 per-episode random `Style`, with idle wandering and put-downs in between, like
-a person playing with the table. `generate_episode('demo', seed, task=...)`
+a person playing with the table. `task_weights` makes some tasks more (or
+less) likely than the agent's per-episode preferences alone would. `generate_episode('demo', seed, task=...)`
 records one successful demonstration of a task.
 
 Each step records which task segment it belongs to (`language_instruction`
@@ -21,6 +22,7 @@ learns. Without noise the two are equal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import json
 
 import numpy as np
@@ -88,13 +90,16 @@ def _make_env(images, static_size, gripper_size):
   )
 
 
-def _metadata(kind, seed, reset_seed, segments, noise):
+def _metadata(kind, seed, reset_seed, segments, noise, task_weights=None):
+  version = GENERATOR_VERSION
+  if task_weights:  # The same agent choosing with other odds: say which.
+    version += " task_weights=" + json.dumps(dict(sorted(task_weights.items())))
   return {
       "seed": int(seed),
       "reset_seed": int(reset_seed),
       "kind": kind,
       "scene_version": SCENE_VERSION,
-      "generator_version": GENERATOR_VERSION,
+      "generator_version": version,
       "episode_id": f"{kind}-{seed}",
       "segments": json.dumps(segments),
       "noise": noise.to_json(),
@@ -110,20 +115,46 @@ def _noise(
   )
 
 
+def check_task_weights(task_weights: Mapping[str, float] | None) -> np.ndarray:
+  """Task name -> weight (default 1) as one weight per task in `TASKS` order."""
+  weights = np.ones(len(TASKS))
+  for task, weight in (task_weights or {}).items():
+    if task not in TASKS:
+      raise ValueError(
+          f"task_weights: unknown task {task!r}; valid tasks: "
+          + ", ".join(TASKS)
+      )
+    if not (
+        isinstance(weight, (int, float)) and np.isfinite(weight) and weight > 0
+    ):
+      raise ValueError(
+          f"task_weights[{task!r}] must be a positive number, got {weight!r}"
+      )
+    weights[TASKS.index(task)] = weight
+  return weights
+
+
 def play_episode(
     env: playtable.PlayTableEnv,
     seed: int,
     num_steps: int,
     noise: noise_lib.NoiseConfig | None = None,
+    task_weights: Mapping[str, float] | None = None,
 ) -> tuple[dict, list]:
-  """Runs the play agent for `num_steps` steps; returns (steps, segments)."""
+  """Runs the play agent for `num_steps` steps; returns (steps, segments).
+
+  Each episode draws its own task preferences; `task_weights` (task name ->
+  weight, default 1) multiplies them, e.g. to play a rare task more often.
+  Without weights the episode is bitwise the one of earlier versions.
+  """
+  weight_of = check_task_weights(task_weights)
   rng = np.random.default_rng(seed)
   style = oracle_lib.Style.sample(rng)
   oracle = oracle_lib.Oracle(env, rng, style)
   perturb = _noise(noise, seed)
   idle_probability = rng.uniform(0.05, 0.3)
   # Per-episode task preferences make episodes differ in what is played.
-  preference = rng.dirichlet(np.full(len(TASKS), 2.0))
+  preference = rng.dirichlet(np.full(len(TASKS), 2.0)) * weight_of
   timestep = env.reset(seed=seed)
   rec, segments = _Recorder(), []
   done = False
@@ -232,6 +263,7 @@ def generate_episode(
     gripper_size: int = 64,
     env: playtable.PlayTableEnv | None = None,
     noise: noise_lib.NoiseConfig | None = None,
+    task_weights: Mapping[str, float] | None = None,
 ) -> dict:
   """Generates one RLDS episode as numpy arrays.
 
@@ -244,6 +276,8 @@ def generate_episode(
     static_size, gripper_size: image sizes.
     env: an environment to reuse (its image settings must match).
     noise: perturbation of the executed actions (None: none).
+    task_weights: 'play' only: task name -> weight on the play agent's odds
+      of choosing it (default 1; see `play_episode`).
 
   Returns:
     {'steps': {'observation': {'state': float32[T,42], 'target':
@@ -255,7 +289,8 @@ def generate_episode(
                bool[T], 'language_instruction': object[T] (str)},
      'episode_metadata': {'seed', 'reset_seed' (the environment's reset
                           seed, to replay the actions), 'kind',
-                          'scene_version', 'generator_version', 'episode_id',
+                          'scene_version', 'generator_version' (with the
+                          task weights, if any), 'episode_id',
                           'segments' (JSON), 'noise' (JSON NoiseConfig)}}
   """
   if kind not in ("play", "demo"):
@@ -266,11 +301,15 @@ def generate_episode(
   if kind == "play":
     if num_steps < 2:
       raise ValueError(f"num_steps must be at least 2, got {num_steps}")
-    steps, segments = play_episode(env, seed, num_steps, noise)
+    steps, segments = play_episode(env, seed, num_steps, noise, task_weights)
     return {
         "steps": steps,
-        "episode_metadata": _metadata(kind, seed, seed, segments, noise),
+        "episode_metadata": _metadata(
+            kind, seed, seed, segments, noise, task_weights
+        ),
     }
+  if task_weights:
+    raise ValueError("task_weights apply to kind='play' only")
   if task is None:
     raise ValueError(
         "kind='demo' needs a task; valid tasks: " + ", ".join(TASKS)
