@@ -663,6 +663,19 @@ stacked seed 2=$OUT/eval/lmp_pixels_stacked_grid3k_aj_proprio_seed2/results.json
 the three as one ensemble=$OUT/eval/ensemble_stacked_3seeds/results.json,\
 BESO stacked=$OUT/eval/beso_pixels_stacked_grid3k_aj_proprio/results.json,\
 BESO DynaMo=$OUT/eval/beso_pixels_grid3k_proprio/results.json"
+# Twenty-second session: are the pushes rare or hard? 12 hours of image
+# play from the same seeds in which the play agent pushes 2.5x as often
+# (images_large_pushes), and the stacked row's recipe on it, evaluated on
+# seeds 0-1 and 2-3 like the rows it is compared with.
+collect images_large_pushes
+LP=$OUT/full/playtable_play/images_large_pushes/$V
+$PY scripts/describe_dataset.py --dataset_dir="$LP" \
+  --out_dir=$OUT/describe/images_large_pushes
+train lmp_pixels_stacked_pushes "$LP" playlearn/configs/lmp.py:cpu \
+  --config.encoder=$OUT/stacked_grid3k_aj/encoder "${PIX[@]:1}" \
+  --config.total_steps=12000 --config.data.proprio=True
+evaluate_pixels "$LP" lmp_pixels_stacked_pushes
+evaluate_policies stacked_pushes_s23 2,3 $OUT/lmp_pixels_stacked_pushes/policy
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
