@@ -176,8 +176,9 @@ class Builder(playtable.EpisodeBuilder):
       # 12 hours of image play from the same seeds in which the play agent
       # pushes 2.5x as often (pushes are the rarest tasks of images_large:
       # their corridor must be clear, so they are feasible less often; 93
-      # segments of push_red_block_left against 207-249 of each lift). Other
-      # tasks than images_large from the first push on.
+      # segments of push_red_block_left against 207-249 of each lift). An
+      # episode leaves images_large's at its first choice of task made while
+      # a push is feasible.
       _config(
           "images_large_pushes",
           images=True,

@@ -3,9 +3,10 @@
 `generate_episode('play', seed)` runs the *play agent*: one long stream with
 no reset, made of randomly chosen feasible tasks performed by the oracle in a
 per-episode random `Style`, with idle wandering and put-downs in between, like
-a person playing with the table. `task_weights` makes some tasks more (or
-less) likely than the agent's per-episode preferences alone would. `generate_episode('demo', seed, task=...)`
-records one successful demonstration of a task.
+a person playing with the table; `task_weights` make some tasks more (or
+less) likely than the agent's per-episode preferences alone would.
+`generate_episode('demo', seed, task=...)` records one successful
+demonstration of a task.
 
 Each step records which task segment it belongs to (`language_instruction`
 holds the task's words, empty between tasks; `episode_metadata['segments']`
