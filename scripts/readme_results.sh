@@ -671,6 +671,8 @@ collect images_large_pushes
 LP=$OUT/full/playtable_play/images_large_pushes/$V
 $PY scripts/describe_dataset.py --dataset_dir="$LP" \
   --out_dir=$OUT/describe/images_large_pushes
+cp $OUT/describe/images_large_pushes/tasks.png \
+  docs/pixels/images_large_pushes_tasks.png
 train lmp_pixels_stacked_pushes "$LP" playlearn/configs/lmp.py:cpu \
   --config.encoder=$OUT/stacked_grid3k_aj/encoder "${PIX[@]:1}" \
   --config.total_steps=12000 --config.data.proprio=True
