@@ -77,12 +77,20 @@ evaluate_pixels() {  # dataset name...: a pixel policy's 180 episodes from
         --out=$OUT/eval/$name/diagnose.json
   done
 }
-lmp_12h() {  # name encoder [flags...]: the best pixel recipe (Play-LMP on
-  # the 12 hours, $PIX, the robot's state, 12k steps) on a frozen encoder.
-  local name=$1 encoder=$2; shift 2
-  train $name "$L12" playlearn/configs/lmp.py:cpu \
+lmp_recipe() {  # name dataset encoder [flags...]: the best pixel recipe
+  # (Play-LMP, $PIX, the robot's state, 12k steps) on a frozen encoder.
+  local name=$1 data=$2 encoder=$3; shift 3
+  train $name "$data" playlearn/configs/lmp.py:cpu \
     --config.encoder=$encoder "${PIX[@]:1}" \
     --config.total_steps=12000 --config.data.proprio=True "$@"
+}
+lmp_12h() {  # name encoder [flags...]: the best pixel recipe on the 12 hours.
+  local name=$1; shift
+  lmp_recipe $name "$L12" "$@"
+}
+describe() {  # name dataset: the tasks played ($OUT/describe/name).
+  [ -f "$OUT/describe/$1/segments.json" ] || \
+    $PY scripts/describe_dataset.py --dataset_dir="$2" --out_dir=$OUT/describe/$1
 }
 evaluate_act() {  # name suffix act [flags...]: acting with --act=act
   local name=$1 suffix=$2 act=$3; shift 3
@@ -643,8 +651,7 @@ stacked seed 2=$OUT/eval/stacked_seed2_s23/results.json,\
 the three as one ensemble=$OUT/eval/ensemble_stacked_3seeds_s23/results.json"
 cp $OUT/compare/pixels_twenty_first/comparison.png \
   docs/pixels/pixels_twenty_first_comparison.png
-$PY scripts/describe_dataset.py --dataset_dir="$L12" \
-  --out_dir=$OUT/describe/images_large  # Tasks played in the 12 hours.
+describe images_large "$L12"  # Tasks played in the 12 hours.
 # C-BESO with its history in a GRU (the fifteenth session's pixel BESO)
 # on the stacked encoder, evaluation seeds 0-1 and 2-3.
 train beso_pixels_stacked_grid3k_aj_proprio "$L12" playlearn/configs/beso.py:cpu \
@@ -669,13 +676,10 @@ BESO DynaMo=$OUT/eval/beso_pixels_grid3k_proprio/results.json"
 # seeds 0-1 and 2-3 like the rows it is compared with.
 collect images_large_pushes
 LP=$OUT/full/playtable_play/images_large_pushes/$V
-$PY scripts/describe_dataset.py --dataset_dir="$LP" \
-  --out_dir=$OUT/describe/images_large_pushes
+describe images_large_pushes "$LP"
 cp $OUT/describe/images_large_pushes/tasks.png \
   docs/pixels/images_large_pushes_tasks.png
-train lmp_pixels_stacked_pushes "$LP" playlearn/configs/lmp.py:cpu \
-  --config.encoder=$OUT/stacked_grid3k_aj/encoder "${PIX[@]:1}" \
-  --config.total_steps=12000 --config.data.proprio=True
+lmp_recipe lmp_pixels_stacked_pushes "$LP" $OUT/stacked_grid3k_aj/encoder
 evaluate_pixels "$LP" lmp_pixels_stacked_pushes
 evaluate_policies stacked_pushes_s23 2,3 $OUT/lmp_pixels_stacked_pushes/policy
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)

@@ -3,9 +3,9 @@
 Policies trained alike from different seeds may make different mistakes;
 in closed loop, averaging their actions can let one member's error be
 outvoted before it compounds (on the pixel suite the gain was within noise:
-docs/results.md, twenty-first session). `Ensemble` follows the suite's policy protocol
-(`reset`, `act(obs, goal)`, `image_sizes`), so it runs on the same episodes
-as any one of its members:
+docs/results.md, twenty-first session). `Ensemble` follows the suite's
+policy protocol (`reset`, `act(obs, goal)`, `image_sizes`), so it runs on
+the same episodes as any one of its members:
 
   ensemble = Ensemble.load(["out/a/policy", "out/b/policy"])
   ensemble.reset()
