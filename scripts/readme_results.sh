@@ -682,6 +682,31 @@ cp $OUT/describe/images_large_pushes/tasks.png \
 lmp_recipe lmp_pixels_stacked_pushes "$LP" $OUT/stacked_grid3k_aj/encoder
 evaluate_pixels "$LP" lmp_pixels_stacked_pushes
 evaluate_policies stacked_pushes_s23 2,3 $OUT/lmp_pixels_stacked_pushes/policy
+# Twenty-third session: issue 12's row (a), an encoder trained end to end
+# from scratch with Play-LMP, at the budget this CPU allows (the 3 hours,
+# 2,500 steps of 32 windows of 16, DrQ's shift of 4 px), against the same
+# budget on a frozen encoder: as initialised, and DynaMo's grid head.
+budget_3h() {  # name encoder [flags...]: Play-LMP with the robot's state
+  # on the 3 hours, 2,500 steps of 32 windows of 16.
+  local name=$1 encoder=$2; shift 2
+  train $name "$I" playlearn/configs/lmp.py:cpu --config.encoder=$encoder \
+    "${PIX[@]:1}" --config.data.proprio=True --config.data.batch_size=32 \
+    --config.data.kappa_min=16 --config.data.kappa_max=16 \
+    --config.total_steps=2500 --config.evals.val.every=500 \
+    --config.checkpoint_every=500 "$@"
+}
+pretrain conv_grid_init "$I" --steps=0 --encoder_head=grid
+budget_3h lmp3h_e2e_scratch $OUT/conv_grid_init/encoder \
+  --config.train_encoder=True --config.data.image_shift=4
+budget_3h lmp3h_budget_init $OUT/conv_grid_init/encoder
+budget_3h lmp3h_budget_dynamo $OUT/dynamo_grid_3k/encoder
+evaluate_pixels "$I" lmp3h_e2e_scratch lmp3h_budget_init lmp3h_budget_dynamo
+$PY scripts/compare_results.py --out_dir=$OUT/compare/pixels_twenty_third \
+  --results="end to end from scratch=$OUT/eval/lmp3h_e2e_scratch/results.json,\
+frozen as initialised=$OUT/eval/lmp3h_budget_init/results.json,\
+frozen DynaMo grid head 3k=$OUT/eval/lmp3h_budget_dynamo/results.json"
+cp $OUT/compare/pixels_twenty_third/comparison.png \
+  docs/pixels/pixels_twenty_third_comparison.png
 # The sanity ladder: rung 2 (one policy on demonstrations of the 18 tasks)
 # with full and with scene-only goals, then rung 1 (single-task, clean
 # against recovery-rich) on lift_red_block, press_red_button, open_drawer.
