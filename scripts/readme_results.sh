@@ -686,11 +686,10 @@ evaluate_policies stacked_pushes_s23 2,3 $OUT/lmp_pixels_stacked_pushes/policy
 # from scratch with Play-LMP, at the budget this CPU allows (the 3 hours,
 # 2,500 steps of 32 windows of 16, DrQ's shift of 4 px), against the same
 # budget on a frozen encoder: as initialised, and DynaMo's grid head.
-budget_3h() {  # name encoder [flags...]: Play-LMP with the robot's state
-  # on the 3 hours, 2,500 steps of 32 windows of 16.
+budget_3h() {  # name encoder [flags...]: the recipe on the 3 hours at
+  # 2,500 steps of 32 windows of 16 (later flags override lmp_recipe's).
   local name=$1 encoder=$2; shift 2
-  train $name "$I" playlearn/configs/lmp.py:cpu --config.encoder=$encoder \
-    "${PIX[@]:1}" --config.data.proprio=True --config.data.batch_size=32 \
+  lmp_recipe $name "$I" $encoder --config.data.batch_size=32 \
     --config.data.kappa_min=16 --config.data.kappa_max=16 \
     --config.total_steps=2500 --config.evals.val.every=500 \
     --config.checkpoint_every=500 "$@"
